@@ -1,0 +1,57 @@
+"""Peer benchmark for nodes/model/benches/step.rs: one training step of the
+paper's network in PyTorch (forward + cost-sensitive CE over four heads +
+backward + Adam), 3 layers x 80 units per direction, T = 7500, 160-d input,
+heads of 4/6/8/10 classes, one thread. Prints the median of several steps.
+
+Run: .venv-ref/bin/python bench/blstm_peer.py [--repeats N]
+(any venv with torch==2.11.0 works, e.g. .venv)
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts", "golden"))
+from blstm import RefBlstm  # noqa: E402
+from losses import cost_sensitive_ce  # noqa: E402
+
+FRAMES = 7500
+CLASSES = [4, 6, 8, 10]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = RefBlstm(160, 80, 3, CLASSES)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
+    features = torch.randn(FRAMES, 160)
+    targets = [torch.randint(0, k, (FRAMES,)) for k in CLASSES]
+
+    def step():
+        optimizer.zero_grad()
+        outputs = model(features)
+        loss = sum(cost_sensitive_ce(o, t) for o, t in zip(outputs, targets))
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up: allocator, first-call dispatch
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(f"pytorch {torch.__version__} train step 3x80 T={FRAMES} 1 thread: "
+          f"median {statistics.median(times):.4f} s over {args.repeats} "
+          f"(min {min(times):.4f}, max {max(times):.4f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Peers of cluster.optimal1d, timed on the same input as its criterion bench
+(nodes/cluster/benches/optimal1d.rs): the 200k golden labels, k = 10.
+
+  ckmeans.ckmeans(x, 10)                          exact 1-D DP (Ckmeans.1d.dp)
+  sklearn KMeans(n_clusters=10, n_init=10).fit    Lloyd + k-means++ restarts
+
+Each is run several times in this one process; the median wall time is
+printed (after one untimed warm-up run). Input conversion to float64 is done
+once, outside the timing, as the peers' users would hold float64 already.
+
+Run from the repository root with the reference venv (versions pinned in
+scripts/requirements-ref.txt):
+    .venv-ref/bin/python bench/kmeans_peers.py [--runs N]
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import time
+
+import ckmeans
+import numpy as np
+import sklearn
+from sklearn.cluster import KMeans
+
+LABELS = pathlib.Path(__file__).resolve().parents[1] / "nodes/cluster/tests/golden/labels_200k.f32le"
+K = 10
+
+
+def median_seconds(fn, runs: int) -> float:
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=11, help="timed runs of ckmeans (sklearn: a third, at least 3)")
+    args = parser.parse_args()
+    x = np.frombuffer(LABELS.read_bytes(), dtype="<f4").astype(np.float64)
+    column = x.reshape(-1, 1)
+    print(f"{x.size} labels, k = {K}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
+          f"scikit-learn {sklearn.__version__}")
+    t = median_seconds(lambda: ckmeans.ckmeans(x, K), args.runs)
+    print(f"ckmeans 1.2.0                 median {t * 1e3:8.1f} ms over {args.runs} runs")
+    runs = max(3, args.runs // 3)
+    t = median_seconds(lambda: KMeans(n_clusters=K, n_init=10, random_state=0).fit(column), runs)
+    print(f"sklearn KMeans(n_init=10)     median {t * 1e3:8.1f} ms over {runs} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+//! The output cache: each node's outputs as Arrow IPC files under a key
+//! hashed from the plugin file, the kind, the canonical parameters and the
+//! keys of its inputs.
+//!
+//! An entry is a directory `ROOT/KEY/` with one `PORT.arrow` per output,
+//! the node's `artifacts/`, and `manifest.json`. It is built in
+//! `ROOT/KEY.partial/` (each file written to a temporary name, fsynced and
+//! renamed; the manifest last) and then renamed to `ROOT/KEY/` in one step,
+//! so a run killed at any moment leaves no directory that reads as a valid
+//! entry. `KEY.partial/artifacts/` survives a killed run on purpose: a
+//! training node finds its checkpoints there and resumes.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use arrow::record_batch::RecordBatchReader;
+use serde::{Deserialize, Serialize};
+
+use emoflow_sdk::{Error, Result};
+
+const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub key: String,
+    pub node: String,
+    pub kind: String,
+    pub emoflow_version: String,
+    pub ports: Vec<PortFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortFile {
+    pub port: String,
+    pub file: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+/// A committed entry (or a node's output directory when not caching).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Entry {
+    pub fn port_path(&self, port: &str) -> Option<PathBuf> {
+        self.manifest.ports.iter().find(|p| p.port == port).map(|p| self.dir.join(&p.file))
+    }
+
+    /// Opens an output for reading, as a node input.
+    pub fn open(&self, port: &str) -> Result<Box<dyn RecordBatchReader + Send>> {
+        let path = self
+            .port_path(port)
+            .ok_or_else(|| Error::failed(format!("cache entry {} lacks output `{port}`", self.dir.display())))?;
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let reader = FileReader::try_new(std::io::BufReader::new(file), None)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Box::new(reader))
+    }
+}
+
+/// The cache key of a node.
+pub fn key(plugin_hash: &str, kind: &str, canonical_params: &str, inputs: &[(String, String, String)]) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"emoflow-cache-v1\0");
+    for part in [plugin_hash, kind, canonical_params] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    for (port, upstream_key, upstream_port) in inputs {
+        for part in [port, upstream_key, upstream_port] {
+            h.update(part.as_bytes());
+            h.update(b"\0");
+        }
+    }
+    h.finalize().to_hex()[..32].to_string()
+}
+
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The committed entry for `key`, if it is complete and intact.
+    pub fn lookup(&self, key: &str) -> Option<Entry> {
+        let dir = self.root.join(key);
+        let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).ok()?).ok()?;
+        if manifest.key != key {
+            return None;
+        }
+        let intact = manifest.ports.iter().all(|p| {
+            std::fs::metadata(dir.join(&p.file)).map(|m| m.len() == p.bytes).unwrap_or(false)
+        });
+        intact.then_some(Entry { dir, manifest })
+    }
+
+    /// Prepares `KEY.partial/`, keeping artifacts from an interrupted run.
+    pub fn stage(&self, key: &str) -> Result<Staging> {
+        let dir = self.root.join(format!("{key}.partial"));
+        std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| Error::io(&dir, e))?;
+        let _ = std::fs::remove_file(dir.join(MANIFEST));
+        Ok(Staging { dir, key: key.to_string(), ports: Vec::new() })
+    }
+}
+
+/// An entry being written.
+pub struct Staging {
+    pub dir: PathBuf,
+    key: String,
+    ports: Vec<PortFile>,
+}
+
+impl Staging {
+    pub fn artifact_dir(&self) -> PathBuf {
+        self.dir.join("artifacts")
+    }
+
+    /// Drains a node's output stream into `PORT.arrow` atomically.
+    pub fn write_port(&mut self, port: &str, stream: impl RecordBatchReader) -> Result<()> {
+        let file_name = format!("{port}.arrow");
+        let path = self.dir.join(&file_name);
+        let tmp = self.dir.join(format!(".{file_name}.tmp"));
+        let mut rows = 0u64;
+        {
+            let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut writer = FileWriter::try_new(std::io::BufWriter::new(file), &stream.schema())
+                .map_err(|e| Error::io(&tmp, e))?;
+            for batch in stream {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).map_err(|e| Error::io(&tmp, e))?;
+            }
+            writer.finish().map_err(|e| Error::io(&tmp, e))?;
+            let file = writer.into_inner().map_err(|e| Error::io(&tmp, e))?;
+            let file = file.into_inner().map_err(|e| Error::io(&tmp, e.error()))?;
+            file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        self.ports.push(PortFile { port: port.to_string(), file: file_name, bytes, rows });
+        Ok(())
+    }
+
+    /// Writes the manifest last, then publishes the entry with one rename.
+    pub fn commit(self, node: &str, kind: &str, cache: &Cache) -> Result<Entry> {
+        let manifest = Manifest {
+            key: self.key.clone(),
+            node: node.to_string(),
+            kind: kind.to_string(),
+            emoflow_version: env!("CARGO_PKG_VERSION").to_string(),
+            ports: self.ports,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
+        write_atomic(&self.dir.join(MANIFEST), &json)?;
+        let target = cache.root.join(&self.key);
+        if target.exists() {
+            // An earlier or concurrent run committed the same key: same inputs,
+            // same outputs. Replace it so the artifacts match the manifest.
+            std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+        }
+        std::fs::rename(&self.dir, &target).map_err(|e| Error::io(&target, e))?;
+        sync_dir(&cache.root);
+        Ok(Entry { dir: target, manifest })
+    }
+}
+
+/// Writes a file atomically: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,625 @@
+//! Graph files: TOML with a `[graph]` header, `[params]`, `[nodes.NAME]`
+//! tables, composition by `extends`, a `[test]` preset and `[[expect]]`
+//! assertions. Every value keeps the file and span it came from, so that
+//! every later error can point at it.
+//!
+//! ```toml
+//! [graph]
+//! name = "demo"
+//! extends = ["frontend.toml"]   # merged first; this file overrides
+//!
+//! [params]
+//! seed = 1
+//!
+//! [nodes.model]
+//! kind = "model.blstm"
+//! inputs = { features = "znorm.features" }
+//! seed = "${seed}"              # a graph parameter, typed
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Sources, Span, did_you_mean};
+
+/// A TOML value with its place.
+#[derive(Debug, Clone)]
+pub struct Sv {
+    pub v: V,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum V {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Array(Vec<Sv>),
+    Table(Vec<(Key, Sv)>),
+}
+
+/// A table key with its place.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub name: String,
+    pub span: Span,
+}
+
+impl Sv {
+    pub fn type_name(&self) -> &'static str {
+        match self.v {
+            V::Str(_) => "a string",
+            V::Int(_) => "an integer",
+            V::Float(_) => "a float",
+            V::Bool(_) => "a boolean",
+            V::Array(_) => "an array",
+            V::Table(_) => "a table",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.v {
+            V::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&[(Key, Sv)]> {
+        match &self.v {
+            V::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.v {
+            V::Str(s) => s.clone().into(),
+            V::Int(i) => (*i).into(),
+            V::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+            V::Bool(b) => (*b).into(),
+            V::Array(a) => a.iter().map(Sv::to_json).collect(),
+            V::Table(t) => t.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+        }
+    }
+
+    /// Canonical text of the value (sorted keys), for cache keys.
+    pub fn canonical(&self) -> String {
+        canonical_json(&self.to_json())
+    }
+}
+
+/// JSON with object keys sorted, so equal values hash equally.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<_> = map.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", serde_json::Value::from(k.as_str()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn get<'a>(table: &'a [(Key, Sv)], name: &str) -> Option<&'a Sv> {
+    table.iter().find(|(k, _)| k.name == name).map(|(_, v)| v)
+}
+
+/// Sets `name` in an ordered table, replacing an earlier value.
+fn set(table: &mut Vec<(Key, Sv)>, key: Key, value: Sv) {
+    match table.iter_mut().find(|(k, _)| k.name == key.name) {
+        Some(slot) => *slot = (key, value),
+        None => table.push((key, value)),
+    }
+}
+
+/// A node as declared: its name, kind, input wiring and parameters.
+#[derive(Debug, Clone)]
+pub struct NodeDecl {
+    pub name: Key,
+    pub kind: Option<(String, Span)>,
+    pub inputs: Vec<InputDecl>,
+    pub params: Vec<(Key, Sv)>,
+}
+
+/// `port = "node.port"`.
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub port: Key,
+    pub from_node: String,
+    pub from_port: String,
+    pub span: Span,
+}
+
+/// A `[[expect]]` assertion for `emoflow test`.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub span: Span,
+    pub fields: Vec<(Key, Sv)>,
+}
+
+/// A graph after composition, before validation against plugins.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    pub path: PathBuf,
+    pub name: String,
+    pub doc: String,
+    pub params: Vec<(Key, Sv)>,
+    pub nodes: Vec<NodeDecl>,
+    /// The `[test]` preset: parameter and node overrides.
+    pub test: Option<Sv>,
+    pub expects: Vec<Expect>,
+    /// `[sweep]`: how trials are selected and combined.
+    pub sweep: Option<Sv>,
+    /// A fragment (`fragment = true`) is only extended by other graphs:
+    /// `emoflow test` validates it but does not run it.
+    pub fragment: bool,
+}
+
+impl Graph {
+    pub fn node(&self, name: &str) -> Option<&NodeDecl> {
+        self.nodes.iter().find(|n| n.name.name == name)
+    }
+}
+
+const TOP_KEYS: [&str; 6] = ["graph", "params", "nodes", "test", "expect", "sweep"];
+const GRAPH_KEYS: [&str; 4] = ["name", "doc", "extends", "fragment"];
+/// Keys of a node table that are not parameters.
+pub const NODE_KEYS: [&str; 2] = ["kind", "inputs"];
+
+/// Reads a graph file with everything it extends.
+pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let graph = load_file(path, sources, &mut Vec::new(), &mut diags);
+    if diags.is_empty() { Ok(graph) } else { Err(diags) }
+}
+
+fn load_file(
+    path: &Path,
+    sources: &mut Sources,
+    stack: &mut Vec<PathBuf>,
+    diags: &mut Vec<Diagnostic>,
+) -> Graph {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::nowhere(format!("cannot read graph {}: {e}", path.display())));
+            return Graph::default();
+        }
+    };
+    let file = sources.add(path, text);
+    let text = sources.file(file).text.clone();
+    let root = match toml::de::DeTable::parse(&text) {
+        Ok(table) => convert_table(table.into_inner(), file),
+        Err(e) => {
+            let range = e.span().unwrap_or(0..0);
+            diags.push(
+                Diagnostic::at(&Span { file, range }, format!("invalid TOML: {}", e.message().trim()))
+                    .label("here"),
+            );
+            return Graph::default();
+        }
+    };
+    for (key, _) in &root {
+        if !TOP_KEYS.contains(&key.name.as_str()) {
+            diags.push(
+                Diagnostic::at(&key.span, format!("unknown section `{}`", key.name))
+                    .label("not a graph section")
+                    .suggest(&key.name, TOP_KEYS),
+            );
+        }
+    }
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    stack.push(canonical);
+
+    let mut graph = Graph { path: path.to_path_buf(), ..Graph::default() };
+    let header = table_at(&root, "graph", diags);
+    for (key, _) in header {
+        if !GRAPH_KEYS.contains(&key.name.as_str()) {
+            diags.push(
+                Diagnostic::at(&key.span, format!("unknown key `{}` in [graph]", key.name))
+                    .suggest(&key.name, GRAPH_KEYS),
+            );
+        }
+    }
+    if let Some(extends) = get(header, "extends") {
+        let bases = match &extends.v {
+            V::Str(_) => vec![extends.clone()],
+            V::Array(items) => items.clone(),
+            _ => {
+                diags.push(Diagnostic::at(&extends.span, "`extends` takes a path or a list of paths"));
+                Vec::new()
+            }
+        };
+        for base in bases {
+            let Some(rel) = base.as_str() else {
+                diags.push(Diagnostic::at(&base.span, "`extends` takes a path or a list of paths"));
+                continue;
+            };
+            let base_path = path.parent().unwrap_or(Path::new(".")).join(rel);
+            let canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
+            if stack.contains(&canonical) {
+                diags.push(Diagnostic::at(&base.span, format!("`{rel}` extends itself (a cycle of extends)")));
+                continue;
+            }
+            if !base_path.exists() {
+                diags.push(
+                    Diagnostic::at(&base.span, format!("no graph file {}", base_path.display()))
+                        .label("extends a file that does not exist"),
+                );
+                continue;
+            }
+            let base_graph = load_file(&base_path, sources, stack, diags);
+            merge(&mut graph, base_graph);
+        }
+    }
+    let own = read_own(&root, file, diags);
+    merge(&mut graph, own);
+    graph.path = path.to_path_buf();
+    stack.pop();
+    graph
+}
+
+/// Overlays `top` on `base`: later files win key by key.
+fn merge(base: &mut Graph, top: Graph) {
+    if !top.name.is_empty() {
+        base.name = top.name;
+    }
+    if !top.doc.is_empty() {
+        base.doc = top.doc;
+    }
+    for (k, v) in top.params {
+        set(&mut base.params, k, v);
+    }
+    for node in top.nodes {
+        match base.nodes.iter_mut().find(|n| n.name.name == node.name.name) {
+            Some(existing) => {
+                if node.kind.is_some() {
+                    existing.kind = node.kind;
+                }
+                for input in node.inputs {
+                    existing.inputs.retain(|i| i.port.name != input.port.name);
+                    existing.inputs.push(input);
+                }
+                for (k, v) in node.params {
+                    set(&mut existing.params, k, v);
+                }
+            }
+            None => base.nodes.push(node),
+        }
+    }
+    if top.test.is_some() {
+        base.test = top.test;
+    }
+    base.expects.extend(top.expects);
+    if top.sweep.is_some() {
+        base.sweep = top.sweep;
+    }
+    // Extending a fragment makes a whole graph.
+    base.fragment = top.fragment;
+}
+
+fn table_at<'a>(root: &'a [(Key, Sv)], name: &str, diags: &mut Vec<Diagnostic>) -> &'a [(Key, Sv)] {
+    match get(root, name) {
+        None => &[],
+        Some(v) => v.as_table().unwrap_or_else(|| {
+            diags.push(Diagnostic::at(&v.span, format!("`{name}` must be a table")));
+            &[]
+        }),
+    }
+}
+
+fn read_own(root: &[(Key, Sv)], file: usize, diags: &mut Vec<Diagnostic>) -> Graph {
+    let mut graph = Graph::default();
+    let header = table_at(root, "graph", diags);
+    if let Some(v) = get(header, "name") {
+        graph.name = string_or(v, diags, "`name` must be a string");
+    }
+    if let Some(v) = get(header, "doc") {
+        graph.doc = string_or(v, diags, "`doc` must be a string");
+    }
+    if let Some(v) = get(header, "fragment") {
+        match v.v {
+            V::Bool(b) => graph.fragment = b,
+            _ => diags.push(Diagnostic::at(&v.span, "`fragment` must be true or false")),
+        }
+    }
+    graph.params = table_at(root, "params", diags).to_vec();
+    for (name, node) in table_at(root, "nodes", diags) {
+        let Some(table) = node.as_table() else {
+            diags.push(Diagnostic::at(&node.span, format!("node `{}` must be a table", name.name)));
+            continue;
+        };
+        graph.nodes.push(read_node(name, table, diags));
+    }
+    graph.test = get(root, "test").cloned();
+    if let Some(expect) = get(root, "expect") {
+        match &expect.v {
+            V::Array(items) => {
+                for item in items {
+                    match item.as_table() {
+                        Some(t) => graph.expects.push(Expect { span: item.span.clone(), fields: t.to_vec() }),
+                        None => diags.push(Diagnostic::at(&item.span, "each [[expect]] must be a table")),
+                    }
+                }
+            }
+            _ => diags.push(Diagnostic::at(&expect.span, "`expect` must be an array of tables ([[expect]])")),
+        }
+    }
+    graph.sweep = get(root, "sweep").cloned();
+    let _ = file;
+    graph
+}
+
+fn string_or(v: &Sv, diags: &mut Vec<Diagnostic>, message: &str) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| {
+        diags.push(Diagnostic::at(&v.span, message));
+        String::new()
+    })
+}
+
+fn read_node(name: &Key, table: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> NodeDecl {
+    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new() };
+    for (key, value) in table {
+        match key.name.as_str() {
+            "kind" => match value.as_str() {
+                Some(kind) => node.kind = Some((kind.to_string(), value.span.clone())),
+                None => diags.push(Diagnostic::at(&value.span, "`kind` must be a string such as \"feature.fbank\"")),
+            },
+            "inputs" => match value.as_table() {
+                Some(inputs) => {
+                    for (port, from) in inputs {
+                        match from.as_str().and_then(|s| s.split_once('.')) {
+                            Some((n, p)) if !n.is_empty() && !p.is_empty() => node.inputs.push(InputDecl {
+                                port: port.clone(),
+                                from_node: n.to_string(),
+                                from_port: p.to_string(),
+                                span: from.span.clone(),
+                            }),
+                            _ => diags.push(
+                                Diagnostic::at(&from.span, format!("input `{}` must be wired as \"node.port\"", port.name))
+                                    .label("not of the form \"node.port\""),
+                            ),
+                        }
+                    }
+                }
+                None => diags.push(
+                    Diagnostic::at(&value.span, "`inputs` must be a table such as { audio = \"corpus.audio\" }"),
+                ),
+            },
+            _ => node.params.push((key.clone(), value.clone())),
+        }
+    }
+    node
+}
+
+fn convert_table(table: toml::de::DeTable<'_>, file: usize) -> Vec<(Key, Sv)> {
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let key = Key { name: k.get_ref().to_string(), span: Span { file, range: k.span() } };
+            (key, convert(v, file))
+        })
+        .collect()
+}
+
+fn convert(value: toml::Spanned<toml::de::DeValue<'_>>, file: usize) -> Sv {
+    use toml::de::DeValue;
+    let span = Span { file, range: value.span() };
+    let v = match value.into_inner() {
+        DeValue::String(s) => V::Str(s.into_owned()),
+        DeValue::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            match i64::from_str_radix(digits.trim_start_matches('+'), i.radix()) {
+                Ok(n) => V::Int(n),
+                Err(_) => V::Str(digits),
+            }
+        }
+        DeValue::Float(f) => {
+            let text = f.as_str().replace('_', "");
+            V::Float(match text.trim_start_matches('+') {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                "nan" | "-nan" => f64::NAN,
+                t => t.parse().unwrap_or(f64::NAN),
+            })
+        }
+        DeValue::Boolean(b) => V::Bool(b),
+        DeValue::Datetime(d) => V::Str(d.to_string()),
+        DeValue::Array(items) => V::Array(items.into_iter().map(|v| convert(v, file)).collect()),
+        DeValue::Table(t) => V::Table(convert_table(t, file)),
+    };
+    Sv { v, span }
+}
+
+/// Parses a `--set` value: TOML when it parses, a plain string otherwise.
+pub fn parse_cli_value(text: &str, file: usize, offset: usize) -> Sv {
+    match toml::de::DeValue::parse(text) {
+        Ok(value) => {
+            let mut sv = convert(value, file);
+            shift(&mut sv, offset);
+            sv
+        }
+        Err(_) => Sv {
+            v: V::Str(text.to_string()),
+            span: Span { file, range: offset..offset + text.len() },
+        },
+    }
+}
+
+fn shift(sv: &mut Sv, offset: usize) {
+    sv.span.range = sv.span.range.start + offset..sv.span.range.end + offset;
+    match &mut sv.v {
+        V::Array(items) => items.iter_mut().for_each(|i| shift(i, offset)),
+        V::Table(t) => t.iter_mut().for_each(|(k, v)| {
+            k.span.range = k.span.range.start + offset..k.span.range.end + offset;
+            shift(v, offset)
+        }),
+        _ => {}
+    }
+}
+
+/// Applies `--set KEY=VALUE` overrides: a graph parameter, or `node.param`.
+pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for set_arg in sets {
+        let file = sources.add(Path::new("--set"), set_arg.clone());
+        let Some((key, value)) = set_arg.split_once('=') else {
+            diags.push(
+                Diagnostic::at(&Span { file, range: 0..set_arg.len() }, "`--set` takes KEY=VALUE")
+                    .help("for example --set seed=2 or --set model.layers=4"),
+            );
+            continue;
+        };
+        let key_span = Span { file, range: 0..key.len() };
+        let value = parse_cli_value(value, file, key.len() + 1);
+        if let Some((node_name, param)) = key.split_once('.') {
+            let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
+            match graph.nodes.iter_mut().find(|n| n.name.name == node_name) {
+                Some(node) => set(&mut node.params, Key { name: param.to_string(), span: key_span }, value),
+                None => diags.push(
+                    Diagnostic::at(&key_span, format!("no node `{node_name}` to set `{param}` on"))
+                        .suggest(node_name, names.iter().map(String::as_str)),
+                ),
+            }
+        } else if get(&graph.params, key).is_some() {
+            set(&mut graph.params, Key { name: key.to_string(), span: key_span }, value);
+        } else {
+            let names: Vec<&str> = graph.params.iter().map(|(k, _)| k.name.as_str()).collect();
+            diags.push(
+                Diagnostic::at(&key_span, format!("the graph has no parameter `{key}`"))
+                    .suggest(key, names.iter().copied())
+                    .help(format!(
+                        "parameters: {}; to set a node parameter use NODE.PARAM=VALUE",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    )),
+            );
+        }
+    }
+    diags
+}
+
+/// Applies the `[test]` preset: `params = {...}` and `nodes.NAME.param = v`.
+pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let Some(test) = graph.test.clone() else { return diags };
+    let Some(table) = test.as_table() else {
+        diags.push(Diagnostic::at(&test.span, "[test] must be a table"));
+        return diags;
+    };
+    for (key, value) in table {
+        match (key.name.as_str(), value.as_table()) {
+            ("params", Some(params)) => {
+                for (k, v) in params {
+                    if get(&graph.params, &k.name).is_none() {
+                        let names: Vec<&str> = graph.params.iter().map(|(k, _)| k.name.as_str()).collect();
+                        diags.push(
+                            Diagnostic::at(&k.span, format!("[test] sets `{}`, which is not a graph parameter", k.name))
+                                .suggest(&k.name, names.iter().copied()),
+                        );
+                    } else {
+                        set(&mut graph.params, k.clone(), v.clone());
+                    }
+                }
+            }
+            ("nodes", Some(nodes)) => {
+                for (name, overrides) in nodes {
+                    let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
+                    match (graph.nodes.iter_mut().find(|n| n.name.name == name.name), overrides.as_table()) {
+                        (Some(node), Some(o)) => {
+                            for (k, v) in o {
+                                set(&mut node.params, k.clone(), v.clone());
+                            }
+                        }
+                        (None, _) => diags.push(
+                            Diagnostic::at(&name.span, format!("[test] overrides node `{}`, which the graph lacks", name.name))
+                                .suggest(&name.name, names.iter().map(String::as_str)),
+                        ),
+                        (_, None) => diags.push(Diagnostic::at(&overrides.span, "node overrides must be a table")),
+                    }
+                }
+            }
+            _ => diags.push(
+                Diagnostic::at(&key.span, format!("unknown key `{}` in [test]", key.name))
+                    .help("[test] takes `params = {...}` and `[test.nodes.NAME]` tables"),
+            ),
+        }
+    }
+    diags
+}
+
+/// Replaces `${param}` references in node parameters: a whole-string
+/// reference takes the parameter's value and type, an embedded one is
+/// interpolated as text.
+pub fn substitute_params(graph: &mut Graph) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let params = graph.params.clone();
+    for node in &mut graph.nodes {
+        for (_, value) in &mut node.params {
+            substitute(value, &params, &mut diags);
+        }
+    }
+    diags
+}
+
+fn substitute(value: &mut Sv, params: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) {
+    match &mut value.v {
+        V::Str(s) if s.contains("${") => {
+            let lookup = |name: &str, diags: &mut Vec<Diagnostic>| -> Option<Sv> {
+                let found = get(params, name).cloned();
+                if found.is_none() {
+                    let names: Vec<&str> = params.iter().map(|(k, _)| k.name.as_str()).collect();
+                    diags.push(
+                        Diagnostic::at(&value.span, format!("unknown graph parameter `{name}`"))
+                            .label("referenced here")
+                            .suggest(name, names.iter().copied()),
+                    );
+                }
+                found
+            };
+            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).filter(|n| !n.contains('}')) {
+                if let Some(mut v) = lookup(name, diags) {
+                    v.span = value.span.clone();
+                    *value = v;
+                }
+                return;
+            }
+            let mut out = String::new();
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let Some(end) = rest[start..].find('}') else {
+                    diags.push(Diagnostic::at(&value.span, "unclosed `${` in a parameter reference"));
+                    return;
+                };
+                let name = &rest[start + 2..start + end];
+                if let Some(v) = lookup(name, diags) {
+                    match &v.v {
+                        V::Str(t) => out.push_str(t),
+                        V::Int(i) => out.push_str(&i.to_string()),
+                        V::Float(f) => out.push_str(&f.to_string()),
+                        V::Bool(b) => out.push_str(&b.to_string()),
+                        _ => diags.push(Diagnostic::at(&value.span, format!("`{name}` is {} and cannot be put in a string", v.type_name()))),
+                    }
+                }
+                rest = &rest[start + end + 1..];
+            }
+            out.push_str(rest);
+            *s = out;
+        }
+        V::Array(items) => items.iter_mut().for_each(|i| substitute(i, params, diags)),
+        V::Table(t) => t.iter_mut().for_each(|(_, v)| substitute(v, params, diags)),
+        _ => {}
+    }
+}
+
+/// Suggests among node names; used by validation too.
+pub fn suggest_node<'a>(graph: &'a Graph, wrong: &str) -> Option<&'a str> {
+    did_you_mean(wrong, graph.nodes.iter().map(|n| n.name.name.as_str()))
+}

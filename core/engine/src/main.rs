@@ -1,0 +1,427 @@
+//! `emoflow`: runs, checks and inspects emoflow graphs.
+//!
+//! Exit status: 0 success, 1 a node failed, 2 invalid graph or usage.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressDrawTarget};
+
+mod cache;
+mod diag;
+mod graph;
+mod graph_test;
+mod plugin_check;
+mod registry;
+mod run;
+mod schema;
+mod validate;
+
+use diag::{Diagnostic, Sources};
+use registry::Registry;
+use validate::Plan;
+
+#[derive(Parser)]
+#[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
+struct Cli {
+    /// Extra plugin directory (searched before EMOFLOW_PLUGIN_PATH and the
+    /// standard nodes next to the executable); repeatable.
+    #[arg(long = "plugin-path", global = true, value_name = "DIR")]
+    plugin_path: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct GraphArgs {
+    /// The graph file.
+    graph: PathBuf,
+    /// Override a graph parameter (KEY=VALUE) or a node parameter (NODE.PARAM=VALUE).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Apply the graph's [test] preset (small data, few epochs).
+    #[arg(long)]
+    preset_test: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate and run a graph.
+    Run {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// Output directory (run.json, reports); default out/GRAPH_NAME.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, cuda:N or auto (CUDA when available).
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Nodes run in parallel, and the thread budget shared among them.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        /// Run every node; neither read nor write the cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Validate graphs only: exit 0 when valid, 2 when not.
+    Check {
+        graphs: Vec<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// List the node kinds the plugins provide.
+    Plugins {
+        /// Machine-readable: ports, parameter schemas, docs, files.
+        #[arg(long)]
+        json: bool,
+    },
+    /// CI graph tests: validate every graph, run its [test] preset, check
+    /// its [[expect]] assertions. Prints `N passed, N failed`.
+    Test {
+        /// Graph files or directories (searched recursively for .toml).
+        #[arg(default_value = "graphs")]
+        paths: Vec<PathBuf>,
+        /// Where each graph's run goes (OUT/GRAPH_NAME).
+        #[arg(long, default_value = "out/test")]
+        out: PathBuf,
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Plugin tools.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Print a graph's DAG.
+    Graph {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// As Graphviz DOT.
+        #[arg(long)]
+        dot: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Conformance of a built plugin: handshake, description, each kind run
+    /// on fixtures from its declared schemas, buffers released.
+    Check {
+        /// The plugin library (.so).
+        library: PathBuf,
+    },
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The progress bars, shared with the log writer so lines do not tear them.
+fn progress() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| {
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        MultiProgress::with_draw_target(target)
+    })
+}
+
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        progress().suspend(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EMOFLOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .compact()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Run { graph, out, device, jobs, no_cache, cache } => {
+            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            let cache_dir = cache_dir(cache);
+            let cancel = Arc::new(AtomicBool::new(false));
+            install_ctrl_c(cancel.clone());
+            let opts = run::RunOptions {
+                out: out.clone(),
+                cache_dir,
+                use_cache: !no_cache,
+                jobs: jobs.max(1),
+                device,
+                cancel,
+                progress: progress().clone(),
+            };
+            let report = run::run(&plan, &registry, &opts);
+            print_reports(&report);
+            match run::write_report(&out, &report) {
+                Ok(path) => eprintln!("{}: {} in {:.1} s; wrote {}", plan.graph.name, report.status, report.seconds, path.display()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Command::Check { graphs, set } => {
+            if graphs.is_empty() {
+                eprintln!("error: name at least one graph file");
+                return ExitCode::from(2);
+            }
+            let registry = discover(&cli.plugin_path);
+            let mut ok = true;
+            for path in graphs {
+                let args = GraphArgs { graph: path.clone(), set: set.clone(), preset_test: false };
+                match build_plan(&args, &registry) {
+                    Ok(plan) => eprintln!("{}: valid ({} nodes)", path.display(), plan.nodes.len()),
+                    Err(()) => ok = false,
+                }
+            }
+            if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
+        }
+        Command::Test { paths, out, jobs, cache } => {
+            let registry = discover(&cli.plugin_path);
+            let cancel = Arc::new(AtomicBool::new(false));
+            install_ctrl_c(cancel.clone());
+            let (mut passed, mut failed) = (0usize, 0usize);
+            for path in graph_test::collect(&paths) {
+                if graph::load(&path, &mut Sources::default()).is_ok_and(|g| g.fragment) {
+                    eprintln!("ok   {}: a fragment (read, not run)", path.display());
+                    passed += 1;
+                    continue;
+                }
+                let args = GraphArgs { graph: path.clone(), set: Vec::new(), preset_test: true };
+                let Ok(plan) = build_plan(&args, &registry) else {
+                    eprintln!("FAIL {}: invalid graph", path.display());
+                    failed += 1;
+                    continue;
+                };
+                if plan.graph.test.is_none() {
+                    eprintln!("ok   {}: valid (no [test] preset to run)", path.display());
+                    passed += 1;
+                    continue;
+                }
+                let run_out = out.join(&plan.graph.name);
+                let opts = run::RunOptions {
+                    out: run_out.clone(),
+                    cache_dir: cache_dir(cache.clone()),
+                    use_cache: true,
+                    jobs: jobs.max(1),
+                    device: "auto".into(),
+                    cancel: cancel.clone(),
+                    progress: progress().clone(),
+                };
+                let report = run::run(&plan, &registry, &opts);
+                let _ = run::write_report(&run_out, &report);
+                let mut problems = Vec::new();
+                if !report.succeeded() {
+                    problems.push(format!("the run {}", report.status));
+                }
+                for expect in &plan.graph.expects {
+                    match graph_test::check(expect, &report, &run_out) {
+                        Ok(line) => eprintln!("       {line}"),
+                        Err(problem) => problems.push(problem),
+                    }
+                }
+                if problems.is_empty() {
+                    eprintln!("ok   {} ({} expectations, {:.1} s)", path.display(), plan.graph.expects.len(), report.seconds);
+                    passed += 1;
+                } else {
+                    eprintln!("FAIL {}:", path.display());
+                    for p in problems {
+                        eprintln!("       {p}");
+                    }
+                    failed += 1;
+                }
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Command::Plugin { command: PluginCommand::Check { library } } => match plugin_check::check(&library) {
+            Err(e) => {
+                eprintln!("FAIL {}: {e}", library.display());
+                ExitCode::from(1)
+            }
+            Ok(results) => {
+                let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
+                for r in &results {
+                    if r.problems.is_empty() {
+                        println!("ok   {}: {}", r.kind, r.note);
+                    } else {
+                        println!("FAIL {}:", r.kind);
+                        for p in &r.problems {
+                            println!("       {p}");
+                        }
+                    }
+                }
+                println!("{} passed, {failed} failed", results.len() - failed);
+                if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+        },
+        Command::Plugins { json } => {
+            let registry = discover(&cli.plugin_path);
+            list_plugins(&registry, json);
+            ExitCode::SUCCESS
+        }
+        Command::Graph { graph, dot } => {
+            let (plan, _) = match prepare(&graph, &cli.plugin_path) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            if dot {
+                print!("{}", plan.dot());
+            } else {
+                for node in &plan.nodes {
+                    let inputs: Vec<String> = node
+                        .provider
+                        .kind
+                        .inputs
+                        .iter()
+                        .zip(&node.inputs)
+                        .filter_map(|(p, w)| w.as_ref().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
+                        .collect();
+                    println!("{} ({}): {}", node.name, node.provider.kind.kind, inputs.join(", "));
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("EMOFLOW_CACHE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".emoflow/cache"))
+}
+
+fn install_ctrl_c(cancel: Arc<AtomicBool>) {
+    let _ = ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: stop now.
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: waiting for running nodes to save and stop (Ctrl-C again to abort)");
+    });
+}
+
+fn discover(plugin_paths: &[PathBuf]) -> Registry {
+    let registry = Registry::discover(plugin_paths);
+    for problem in &registry.problems {
+        tracing::warn!("{problem}");
+    }
+    registry
+}
+
+fn prepare(args: &GraphArgs, plugin_paths: &[PathBuf]) -> Result<(Plan, Registry), ExitCode> {
+    let registry = discover(plugin_paths);
+    let plan = build_plan(args, &registry).map_err(|()| ExitCode::from(2))?;
+    Ok((plan, registry))
+}
+
+/// Loads, composes and validates a graph; prints every problem.
+fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
+    let mut sources = Sources::default();
+    let result = (|| {
+        let mut graph = graph::load(&args.graph, &mut sources)?;
+        let mut diags = Vec::new();
+        if args.preset_test {
+            diags.extend(graph::apply_test_preset(&mut graph));
+        }
+        diags.extend(graph::apply_sets(&mut graph, &args.set, &mut sources));
+        diags.extend(graph::substitute_params(&mut graph));
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        if graph.name.is_empty() {
+            graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
+        }
+        validate::validate(graph, registry)
+    })();
+    result.map_err(|diags| report(&sources, &diags))
+}
+
+fn report(sources: &Sources, diags: &[Diagnostic]) {
+    let color = std::io::stderr().is_terminal();
+    eprint!("{}", diag::render(sources, diags, color));
+    eprintln!("{} error{} found", diags.len(), if diags.len() == 1 { "" } else { "s" });
+}
+
+fn list_plugins(registry: &Registry, json: bool) {
+    if json {
+        let kinds: Vec<serde_json::Value> = registry
+            .kinds()
+            .map(|p| {
+                let mut v = serde_json::to_value(&p.kind).expect("descriptions serialize");
+                v["library"] = p.plugin.path().display().to_string().into();
+                v["plugin"] = p.plugin.description().name.clone().into();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&kinds).expect("JSON"));
+        return;
+    }
+    for p in registry.kinds() {
+        let k = &p.kind;
+        let first_line = k.doc.lines().next().unwrap_or("");
+        println!("{:<24} {first_line}", k.kind);
+        let ports = |ports: &[emoflow_sdk::describe::PortDescription]| {
+            ports.iter().map(|p| format!("{}: {}{}", p.name, p.port_type, if p.optional { "?" } else { "" })).collect::<Vec<_>>().join(", ")
+        };
+        println!("{:<24}   in  ({})  out ({})", "", ports(&k.inputs), ports(&k.outputs));
+        if let Some(props) = k.params.get("properties").and_then(|p| p.as_object()) {
+            let names: Vec<&str> = props.keys().map(String::as_str).collect();
+            if !names.is_empty() {
+                println!("{:<24}   params: {}", "", names.join(", "));
+            }
+        }
+        println!("{:<24}   {} ({})", "", k.source_file, file_name(p.plugin.path()));
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Prints the Markdown reports written by report nodes.
+fn print_reports(report: &run::RunReport) {
+    for file in report.files.iter().filter(|f| f.format == "md") {
+        if let Ok(text) = std::fs::read_to_string(&file.path) {
+            println!("{text}");
+        }
+    }
+}

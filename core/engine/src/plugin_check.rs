@@ -1,0 +1,301 @@
+//! `emoflow plugin check LIB`: conformance of a built plugin.
+//!
+//! Loads the library (the ABI handshake), checks its description, then runs
+//! every kind on fixtures generated from its declared input port types and
+//! parameter schema. Every output must match its port type; every input
+//! buffer handed to the plugin must be released by the time the node is
+//! destroyed (a plugin that keeps one leaks memory owned by the host).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use arrow::array::{ArrayRef, make_array};
+use arrow::buffer::Buffer;
+use arrow::record_batch::{RecordBatch, RecordBatchIterator};
+use serde_json::{Value, json};
+
+use emoflow_sdk::conventions::{
+    AudioRow, ClassesRow, CodebookRow, FeatureRow, FileRow, LossRow, MetricRow, PortRows, PosteriorsRow,
+    SeriesRow, Split, port,
+};
+use emoflow_sdk::describe::KindDescription;
+use emoflow_sdk::ErrorCode;
+use emoflow_sdk::foreign::{ForeignPlugin, Host, InputStream, RunSettings};
+
+/// One finding per kind: `Ok` with what ran, or the problems.
+pub struct KindResult {
+    pub kind: String,
+    pub problems: Vec<String>,
+    pub note: String,
+}
+
+pub fn check(path: &Path) -> Result<Vec<KindResult>, String> {
+    let plugin = Arc::new(ForeignPlugin::load(path).map_err(|e| e.message)?);
+    let mut results = Vec::new();
+    for kind in &plugin.description().kinds {
+        let mut result = KindResult { kind: kind.kind.clone(), problems: describe_problems(kind), note: String::new() };
+        if kind.tensor_fn {
+            result.note = "tensor function: described; call it from a trainer to test it".into();
+        } else {
+            match run_on_fixtures(&plugin, kind) {
+                Ok(note) => result.note = note,
+                Err(problem) => result.problems.push(problem),
+            }
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+fn describe_problems(kind: &KindDescription) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !kind.kind.contains('.') {
+        problems.push(format!("kind `{}` should be FAMILY.NAME", kind.kind));
+    }
+    for (what, ports) in [("input", &kind.inputs), ("output", &kind.outputs)] {
+        for (i, p) in ports.iter().enumerate() {
+            if ports[..i].iter().any(|q| q.name == p.name) {
+                problems.push(format!("{what} port `{}` is declared twice", p.name));
+            }
+            if what == "output" && p.port_type == port::ANY {
+                problems.push(format!("output `{}` has type `any`, which only inputs may use", p.name));
+            }
+        }
+    }
+    if kind.params.get("type").and_then(Value::as_str) != Some("object") {
+        problems.push("the parameter schema is not an object schema".into());
+    }
+    problems
+}
+
+/// Counts live fixture buffers: each input buffer owns a token that
+/// decrements the count when the last reference to it is released.
+struct Token(Arc<AtomicUsize>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Rebuilds an array on buffers the checker tracks (copies of the data).
+fn tracked(array: &ArrayRef, live: &Arc<AtomicUsize>) -> ArrayRef {
+    let data = array.to_data();
+    let buffers: Vec<Buffer> = data
+        .buffers()
+        .iter()
+        .map(|b| {
+            live.fetch_add(1, Ordering::SeqCst);
+            let bytes = bytes_of(b);
+            let owner = Arc::new((bytes, Token(live.clone())));
+            let ptr = std::ptr::NonNull::new(owner.0.as_ptr() as *mut u8).expect("a Vec's pointer is never null");
+            // SAFETY: `owner` keeps the bytes alive and unmoved as long as the
+            // buffer (and every slice of it) exists.
+            unsafe { Buffer::from_custom_allocation(ptr, owner.0.len(), owner) }
+        })
+        .collect();
+    let children: Vec<_> = data.child_data().iter().map(|c| tracked(&make_array(c.clone()), live).to_data()).collect();
+    let rebuilt = data.into_builder().buffers(buffers).child_data(children).build().expect("same layout");
+    make_array(rebuilt)
+}
+
+fn bytes_of(b: &Buffer) -> Vec<u8> {
+    let mut v = b.as_slice().to_vec();
+    // Keep an allocation even for empty buffers so the pointer is real.
+    v.reserve(1);
+    v
+}
+
+/// A small valid batch of a port type, or `None` for types without
+/// conventions (a plugin's own, `table`, `any`).
+pub fn fixture(port_type: &str) -> Option<RecordBatch> {
+    let utt = |i: usize| (format!("{}_{}", ["train", "dev", "test"][i % 3], i / 3 + 1), Split::ALL[i % 3]);
+    let batch = match port_type {
+        port::AUDIO => AudioRow::write(
+            &(0..3)
+                .map(|i| AudioRow {
+                    utt_id: utt(i).0,
+                    split: utt(i).1,
+                    sample_rate: 16000,
+                    samples: (0..16000).map(|t| (t as f32 * 0.05).sin() * 0.1).collect(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::FEATURES => FeatureRow::write(
+            &(0..3)
+                .map(|i| FeatureRow {
+                    utt_id: utt(i).0,
+                    split: utt(i).1,
+                    dims: 4,
+                    frame_period: 0.04,
+                    frames: (0..100).map(|t| ((t * (i + 1)) as f32 * 0.1).sin()).collect(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::SERIES => SeriesRow::write(
+            &(0..6)
+                .map(|i| SeriesRow {
+                    utt_id: utt(i % 3).0,
+                    split: utt(i % 3).1,
+                    dim: ["arousal", "valence"][i / 3].into(),
+                    frame_period: 0.04,
+                    values: (0..25).map(|t| ((t + i) as f32 * 0.3).sin() * 0.5).collect(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::CLASSES => ClassesRow::write(
+            &(0..3)
+                .map(|i| ClassesRow {
+                    utt_id: utt(i).0,
+                    split: utt(i).1,
+                    dim: "arousal".into(),
+                    task: "k4".into(),
+                    num_classes: 4,
+                    classes: (0..25).map(|t| ((t / 5 + i) % 4) as u32).collect(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::POSTERIORS => PosteriorsRow::write(
+            &(0..3)
+                .map(|i| PosteriorsRow {
+                    utt_id: utt(i).0,
+                    split: utt(i).1,
+                    dim: "arousal".into(),
+                    task: "k4".into(),
+                    num_classes: 4,
+                    frame_period: 0.04,
+                    posteriors: (0..100).map(|j| if j % 4 == (j / 20 + i) % 4 { 0.7 } else { 0.1 }).collect(),
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::CODEBOOK => CodebookRow::write(
+            &(0..4u32)
+                .map(|c| CodebookRow {
+                    dim: "arousal".into(),
+                    task: "k4".into(),
+                    num_classes: 4,
+                    class: c,
+                    mean: -0.3 + 0.2 * c as f64,
+                    lower: if c == 0 { f64::NEG_INFINITY } else { -0.4 + 0.2 * c as f64 },
+                    upper: if c == 3 { f64::INFINITY } else { -0.2 + 0.2 * c as f64 },
+                    prior: 0.25,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        port::METRICS => MetricRow::write(&[MetricRow::new("ccc", "arousal", "dev", 0.5)]),
+        port::FILES => FileRow::write(&[FileRow { path: "fixture.csv".into(), format: "csv".into() }]),
+        port::LOSS => LossRow::write(&[LossRow { kind: "loss.mse".into(), params: "{}".into() }]),
+        _ => return None,
+    };
+    Some(batch.expect("fixtures follow the conventions"))
+}
+
+/// Parameters from the schema: defaults where given, otherwise the smallest
+/// valid value of each required parameter.
+fn fixture_params(schema: &Value) -> Value {
+    let mut params = serde_json::Map::new();
+    let props = schema.get("properties").and_then(Value::as_object);
+    for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        if let Some(sub) = props.and_then(|p| p.get(name)) {
+            params.insert(name.to_string(), example(sub));
+        }
+    }
+    Value::Object(params)
+}
+
+fn example(schema: &Value) -> Value {
+    if let Some(d) = schema.get("default") {
+        return d.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    let t = match schema.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
+        _ => "null",
+    };
+    let min = schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0);
+    match t {
+        "integer" => json!(min.max(1.0) as i64),
+        "number" => json!(min.max(1.0)),
+        "boolean" => json!(false),
+        "string" => json!("fixture"),
+        "array" => json!([example(schema.get("items").unwrap_or(&Value::Null))]),
+        "object" => fixture_params(schema),
+        _ => Value::Null,
+    }
+}
+
+struct Quiet;
+
+impl Host for Quiet {
+    fn log(&self, _: tracing::Level, _: &str, _: &str) {}
+    fn progress(&self, _: u64, _: u64, _: &str) {}
+}
+
+fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription) -> Result<String, String> {
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut inputs: Vec<Option<InputStream>> = Vec::new();
+    for p in &kind.inputs {
+        match fixture(&p.port_type) {
+            Some(batch) => {
+                let columns = batch.columns().iter().map(|c| tracked(c, &live)).collect();
+                let batch = RecordBatch::try_new(batch.schema(), columns).expect("same schema");
+                let schema = batch.schema();
+                inputs.push(Some(Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema))));
+            }
+            None if p.optional => inputs.push(None),
+            None => {
+                return Ok(format!(
+                    "not run: input `{}` has port type `{}`, for which there is no generic fixture",
+                    p.name, p.port_type
+                ));
+            }
+        }
+    }
+    let params = fixture_params(&kind.params);
+    let dir = std::env::temp_dir().join(format!("emoflow-plugin-check-{}-{}", std::process::id(), kind.kind));
+    let _ = std::fs::create_dir_all(&dir);
+    let settings = RunSettings {
+        node_name: format!("check_{}", kind.kind.replace('.', "_")),
+        device: "cpu".into(),
+        threads: 1,
+        artifact_dir: dir.clone(),
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    // A node may refuse generic fixtures (a source needs a real directory);
+    // that is a note. A panic, or output that breaks its port type, fails.
+    let refused = |stage: &str, e: emoflow_sdk::Error| {
+        if e.code == ErrorCode::Panic { Err(format!("{stage}: {e}")) } else { Ok(format!("refused the fixtures at {stage}: {e}")) }
+    };
+    let outcome = (|| {
+        let mut node = match plugin.create(&kind.kind, &params) {
+            Ok(node) => node,
+            Err(e) => return refused("create", e),
+        };
+        let outputs = match node.run(&Quiet, &settings, inputs) {
+            Ok(outputs) => outputs,
+            Err(e) => return refused("run", e),
+        };
+        let mut rows = Vec::new();
+        for stream in outputs {
+            let port = stream.port().to_string();
+            let mut n = 0;
+            for batch in stream {
+                n += batch.map_err(|e| format!("output `{port}`: {e}"))?.num_rows();
+            }
+            rows.push(format!("{port}: {n} rows"));
+        }
+        drop(node);
+        Ok(format!("ran on fixtures with {params}: {}", rows.join(", ")))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    let note = outcome?;
+    let leaked = live.load(Ordering::SeqCst);
+    if leaked > 0 {
+        return Err(format!("{leaked} input Arrow buffers were never released after the node was destroyed"));
+    }
+    Ok(note)
+}

@@ -1,0 +1,129 @@
+//! Plugin discovery: which library provides which node kind.
+//!
+//! Search order (the first provider of a kind wins): every `--plugin-path
+//! DIR`, then each directory of `EMOFLOW_PLUGIN_PATH` (`:`-separated), then
+//! the standard node libraries (`libemoflow_*`) in the directory of the
+//! `emoflow` executable, where cargo builds them. Only that last directory
+//! is filtered by name: it also holds libraries that are not node plugins.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use emoflow_sdk::describe::KindDescription;
+use emoflow_sdk::foreign::ForeignPlugin;
+
+/// A provider of a kind.
+#[derive(Clone)]
+pub struct Provider {
+    pub plugin: Arc<ForeignPlugin>,
+    pub kind: KindDescription,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    pub plugins: Vec<Arc<ForeignPlugin>>,
+    kinds: HashMap<String, Provider>,
+    /// Order in which kinds were found (for listings).
+    order: Vec<String>,
+    /// Libraries that looked like plugins but failed to load, with why.
+    pub problems: Vec<String>,
+    hashes: Mutex<HashMap<PathBuf, String>>,
+}
+
+fn is_library(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "so" | "dylib" | "dll") && (name.starts_with("lib") || ext == "dll")
+}
+
+impl Registry {
+    /// Discovers plugins in the search path.
+    pub fn discover(plugin_paths: &[PathBuf]) -> Self {
+        let mut dirs: Vec<(PathBuf, bool)> = plugin_paths.iter().map(|p| (p.clone(), false)).collect();
+        if let Some(env) = std::env::var_os("EMOFLOW_PLUGIN_PATH") {
+            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()).map(|p| (p, false)));
+        }
+        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            dirs.push((dir, true));
+        }
+        let mut registry = Registry::default();
+        let mut seen = Vec::new();
+        for (dir, standard_only) in dirs {
+            let canonical = dir.canonicalize().unwrap_or(dir.clone());
+            if seen.contains(&canonical) {
+                continue;
+            }
+            seen.push(canonical);
+            registry.scan(&dir, standard_only);
+        }
+        registry
+    }
+
+    fn scan(&mut self, dir: &Path, standard_only: bool) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            self.problems.push(format!("plugin directory {} cannot be read", dir.display()));
+            return;
+        };
+        let mut libs: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_library(p)).collect();
+        if standard_only {
+            libs.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libemoflow_")));
+        }
+        libs.sort();
+        for lib in libs {
+            self.add_library(&lib);
+        }
+    }
+
+    /// Loads one library; problems are recorded, not fatal: a directory may
+    /// hold other libraries.
+    pub fn add_library(&mut self, path: &Path) {
+        match ForeignPlugin::load(path) {
+            Ok(plugin) => self.add(Arc::new(plugin)),
+            Err(e) => {
+                // Libraries that are simply not plugins are expected in a
+                // shared directory; anything else is worth reporting.
+                if !e.message.contains("is not an emoflow plugin") {
+                    self.problems.push(e.message);
+                }
+            }
+        }
+    }
+
+    pub fn add(&mut self, plugin: Arc<ForeignPlugin>) {
+        for kind in &plugin.description().kinds {
+            if self.kinds.contains_key(&kind.kind) {
+                continue;
+            }
+            self.order.push(kind.kind.clone());
+            self.kinds.insert(kind.kind.clone(), Provider { plugin: plugin.clone(), kind: kind.clone() });
+        }
+        self.plugins.push(plugin);
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Provider> {
+        self.kinds.get(kind)
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = &Provider> {
+        self.order.iter().map(|k| &self.kinds[k])
+    }
+
+    pub fn kind_names(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+
+    /// The blake3 hash of a plugin file, memoised: part of every cache key.
+    pub fn file_hash(&self, path: &Path) -> String {
+        let mut hashes = self.hashes.lock().unwrap();
+        hashes
+            .entry(path.to_path_buf())
+            .or_insert_with(|| match std::fs::read(path) {
+                Ok(bytes) => blake3::hash(&bytes).to_hex().to_string(),
+                // In-process plugins have no file; their origin names them.
+                Err(_) => blake3::hash(path.to_string_lossy().as_bytes()).to_hex().to_string(),
+            })
+            .clone()
+    }
+}

@@ -1,0 +1,214 @@
+//! Checks a graph against the plugins before anything runs, collecting every
+//! problem at once: unknown kinds, ports, nodes and parameters, unwired
+//! inputs, port type mismatches, ill-typed or out-of-range parameters, and
+//! cycles. Builds the petgraph DAG and its topological order.
+
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use emoflow_sdk::conventions;
+
+use crate::diag::{Diagnostic, Span};
+use crate::graph::{Graph, suggest_node};
+use crate::registry::{Provider, Registry};
+use crate::schema;
+
+/// A node ready to run.
+#[derive(Clone)]
+pub struct PlannedNode {
+    pub name: String,
+    pub provider: Provider,
+    /// Parameters as the plugin receives them.
+    pub params: serde_json::Value,
+    /// For each declared input: the producing node (index into
+    /// [`Plan::nodes`]) and its output port; `None` when unwired (optional).
+    pub inputs: Vec<Option<(usize, String)>>,
+    pub span: Span,
+}
+
+/// A validated graph, its nodes in topological order.
+pub struct Plan {
+    pub graph: Graph,
+    pub nodes: Vec<PlannedNode>,
+}
+
+impl Plan {
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// Graphviz DOT of the DAG: nodes with their kinds, edges with ports.
+    pub fn dot(&self) -> String {
+        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", self.graph.name);
+        for n in &self.nodes {
+            out += &format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.name, n.name, n.provider.kind.kind);
+        }
+        for n in &self.nodes {
+            for (port, input) in n.provider.kind.inputs.iter().zip(&n.inputs) {
+                if let Some((from, from_port)) = input {
+                    out += &format!(
+                        "  \"{}\" -> \"{}\" [label=\"{} → {}\"];\n",
+                        self.nodes[*from].name, n.name, from_port, port.name
+                    );
+                }
+            }
+        }
+        out + "}\n"
+    }
+}
+
+pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let kind_names: Vec<&str> = registry.kind_names().collect();
+    // Providers by node position in the graph; None where the kind is unknown.
+    let providers: Vec<Option<&Provider>> = graph
+        .nodes
+        .iter()
+        .map(|node| match &node.kind {
+            None => {
+                diags.push(
+                    Diagnostic::at(&node.name.span, format!("node `{}` has no `kind`", node.name.name))
+                        .help("add `kind = \"...\"`; `emoflow plugins` lists the kinds"),
+                );
+                None
+            }
+            Some((kind, span)) => {
+                let provider = registry.get(kind);
+                if provider.is_none() {
+                    let mut d = Diagnostic::at(span, format!("unknown node kind `{kind}`"))
+                        .label("no plugin provides this kind")
+                        .suggest(kind, kind_names.iter().copied());
+                    if d.help.is_none() {
+                        d = d.help("`emoflow plugins` lists the kinds; add plugins with --plugin-path DIR");
+                    }
+                    diags.push(d);
+                }
+                provider
+            }
+        })
+        .collect();
+
+    let mut dag: DiGraph<usize, ()> = DiGraph::new();
+    let ids: Vec<NodeIndex> = (0..graph.nodes.len()).map(|i| dag.add_node(i)).collect();
+    let mut wiring: Vec<Vec<Option<(usize, String)>>> = Vec::new();
+
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let Some(provider) = providers[i] else {
+            wiring.push(Vec::new());
+            continue;
+        };
+        let kind = &provider.kind;
+        let mut inputs: Vec<Option<(usize, String)>> = vec![None; kind.inputs.len()];
+        for input in &node.inputs {
+            let Some(slot) = kind.inputs.iter().position(|p| p.name == input.port.name) else {
+                diags.push(
+                    Diagnostic::at(&input.port.span, format!("`{}` has no input port `{}`", kind.kind, input.port.name))
+                        .label("unknown input port")
+                        .suggest(&input.port.name, kind.inputs.iter().map(|p| p.name.as_str()))
+                        .help(ports_help("inputs", &kind.inputs)),
+                );
+                continue;
+            };
+            let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
+                let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
+                    .label("wired from an unknown node");
+                if let Some(best) = suggest_node(&graph, &input.from_node) {
+                    d = d.help(format!("did you mean `{best}`?"));
+                }
+                diags.push(d);
+                continue;
+            };
+            let Some(from_provider) = providers[from] else { continue };
+            let Some(out_port) = from_provider.kind.output(&input.from_port) else {
+                diags.push(
+                    Diagnostic::at(
+                        &input.span,
+                        format!("node `{}` ({}) has no output port `{}`", input.from_node, from_provider.kind.kind, input.from_port),
+                    )
+                    .label("unknown output port")
+                    .suggest(&input.from_port, from_provider.kind.outputs.iter().map(|p| p.name.as_str()))
+                    .help(ports_help("outputs", &from_provider.kind.outputs)),
+                );
+                continue;
+            };
+            let in_port = &kind.inputs[slot];
+            if !conventions::accepts(&in_port.port_type, &out_port.port_type) {
+                diags.push(
+                    Diagnostic::at(
+                        &input.span,
+                        format!(
+                            "port type mismatch: `{}.{}` is `{}`, input `{}` of `{}` wants `{}`",
+                            input.from_node, input.from_port, out_port.port_type, in_port.name, node.name.name, in_port.port_type
+                        ),
+                    )
+                    .label(format!("`{}` here", out_port.port_type)),
+                );
+                continue;
+            }
+            dag.add_edge(ids[from], ids[i], ());
+            inputs[slot] = Some((from, input.from_port.clone()));
+        }
+        for (port, wired) in kind.inputs.iter().zip(&inputs) {
+            if wired.is_none() && !port.optional && !node.inputs.iter().any(|d| d.port.name == port.name) {
+                diags.push(
+                    Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
+                        .label(format!("needs `{}` ({})", port.name, port.port_type))
+                        .help(format!("wire it: inputs.{} = \"NODE.PORT\" (a `{}` output)", port.name, port.port_type)),
+                );
+            }
+        }
+        diags.extend(schema::check_params(&kind.params, &node.params, &node.name.name, &node.name.span));
+        wiring.push(inputs);
+    }
+
+    for scc in tarjan_scc(&dag) {
+        let self_loop = scc.len() == 1 && dag.contains_edge(scc[0], scc[0]);
+        if scc.len() > 1 || self_loop {
+            let mut names: Vec<&str> = scc.iter().map(|&ix| graph.nodes[dag[ix]].name.name.as_str()).collect();
+            names.sort();
+            let first = graph.nodes.iter().find(|n| n.name.name == names[0]).unwrap();
+            diags.push(
+                Diagnostic::at(&first.name.span, format!("cycle between nodes {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")))
+                    .label("part of a cycle")
+                    .help("a graph must be acyclic: remove one of the inputs that closes the loop"),
+            );
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let order = toposort(&dag, None).map_err(|_| vec![Diagnostic::nowhere("the graph has a cycle")])?;
+    let position: Vec<usize> = {
+        let mut pos = vec![0; graph.nodes.len()];
+        for (p, ix) in order.iter().enumerate() {
+            pos[dag[*ix]] = p;
+        }
+        pos
+    };
+    let nodes = order
+        .iter()
+        .map(|&ix| {
+            let i = dag[ix];
+            let decl = &graph.nodes[i];
+            let params = serde_json::Value::Object(
+                decl.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+            );
+            PlannedNode {
+                name: decl.name.name.clone(),
+                provider: providers[i].unwrap().clone(),
+                params,
+                inputs: wiring[i].iter().map(|w| w.as_ref().map(|(from, port)| (position[*from], port.clone()))).collect(),
+                span: decl.name.span.clone(),
+            }
+        })
+        .collect();
+    Ok(Plan { graph, nodes })
+}
+
+fn ports_help(what: &str, ports: &[emoflow_sdk::describe::PortDescription]) -> String {
+    if ports.is_empty() {
+        format!("it has no {what}")
+    } else {
+        format!("its {what}: {}", ports.iter().map(|p| format!("{} ({})", p.name, p.port_type)).collect::<Vec<_>>().join(", "))
+    }
+}

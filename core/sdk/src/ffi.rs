@@ -1,0 +1,503 @@
+//! The plugin side of the C ABI: the `#[repr(C)]` types that cross the
+//! boundary and the `extern "C"` shims that a plugin exports.
+//!
+//! # Versioning
+//!
+//! A plugin exports one symbol, [`ENTRY_SYMBOL`], a function returning a
+//! pointer to a static [`FFI_Plugin`]. The first two fields of that table,
+//! `abi_major` and `struct_size`, keep their place in every ABI version, so a
+//! host can read them from a plugin built against any version and refuse a
+//! mismatch before it touches anything else. `abi_minor` grows when fields
+//! are appended; a host accepts a newer minor of its own major and uses only
+//! the fields it knows (`struct_size` says how many are there).
+//!
+//! # Ownership
+//!
+//! * Strings cross as borrowed UTF-8 [`FFI_Str`] valid for the duration of the
+//!   call, except [`FFI_Plugin::describe`], whose string lives as long as the
+//!   plugin (plugins are never unloaded).
+//! * Errors ([`FFI_Error`]) are allocated by the side that produced them and
+//!   freed by the same side's `free_error`: the plugin's
+//!   [`FFI_Plugin::free_error`] for errors from the plugin, the host's
+//!   [`FFI_RunContext::free_error`] for errors from host callbacks.
+//! * Data crosses as Arrow C streams, moved: the receiver takes the stream
+//!   (leaving a released one behind) and releases it when done.
+//! * Node handles are opaque; the host destroys them with
+//!   [`FFI_Plugin::destroy`].
+//!
+//! Every shim here catches panics and turns them into errors that name the
+//! node kind, so a panicking node fails only itself.
+
+#![allow(non_camel_case_types)] // FFI_ names mark the C side, as in arrow::ffi.
+
+use std::any::Any;
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+
+use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+
+use crate::node::{Context, Inputs, KindSpec, PluginSpec};
+use crate::{Error, ErrorCode};
+
+/// ABI major version: bumped on any incompatible change of the types below.
+pub const ABI_MAJOR: u32 = 1;
+/// ABI minor version: bumped when fields are appended to [`FFI_Plugin`] or
+/// [`FFI_RunContext`].
+pub const ABI_MINOR: u32 = 0;
+/// The entry point a plugin exports: `emoflow_plugin_entry_<crate>` where
+/// `lib<crate>.so` is the library cargo builds (what
+/// [`export_plugin!`](crate::export_plugin) generates), or plain
+/// `emoflow_plugin_entry` for a plugin written by hand. A crate-specific name
+/// lets several plugin crates be linked into one binary (tests) without a
+/// clash of symbols.
+pub const ENTRY_SYMBOL: &str = "emoflow_plugin_entry";
+
+/// The symbols a host tries for the library at `path`, in order.
+pub fn entry_symbols(path: &std::path::Path) -> Vec<String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let name = stem.strip_prefix("lib").unwrap_or(stem);
+    vec![format!("{ENTRY_SYMBOL}_{name}"), ENTRY_SYMBOL.to_string()]
+}
+
+/// Status returned by the fallible entry points.
+pub const STATUS_OK: i32 = 0;
+/// Status returned when `err` was filled in.
+pub const STATUS_ERROR: i32 = 1;
+
+/// A borrowed UTF-8 string: pointer and length, no terminator.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FFI_Str {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+impl FFI_Str {
+    pub fn new(s: &str) -> Self {
+        Self { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// # Safety
+    /// `self` must point to `len` bytes of valid UTF-8 that outlive `'a`
+    /// (or be null with `len == 0`).
+    pub unsafe fn as_str<'a>(self) -> &'a str {
+        if self.ptr.is_null() || self.len == 0 {
+            return "";
+        }
+        // SAFETY: the caller guarantees the bytes are valid UTF-8 and live for 'a.
+        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr, self.len)) }
+    }
+}
+
+/// An error crossing the boundary: a code and an owned UTF-8 message,
+/// allocated by its producer and freed by the producer's `free_error`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FFI_Error {
+    pub code: i32,
+    pub message: *mut u8,
+    pub len: usize,
+}
+
+impl FFI_Error {
+    /// An empty error slot for a callee to fill.
+    pub fn empty() -> Self {
+        Self { code: 0, message: std::ptr::null_mut(), len: 0 }
+    }
+
+    /// Fills `slot` with `error`, allocating the message on this side.
+    ///
+    /// # Safety
+    /// `slot` must be null or valid for writes.
+    pub unsafe fn write(slot: *mut FFI_Error, error: &Error) {
+        if slot.is_null() {
+            return;
+        }
+        let message = error.to_string().into_bytes().into_boxed_slice();
+        let len = message.len();
+        let message = Box::into_raw(message).cast::<u8>();
+        // SAFETY: the caller guarantees `slot` is valid for writes.
+        unsafe { slot.write(FFI_Error { code: error.code as i32, message, len }) };
+    }
+
+    /// Reads the error without taking ownership of its message.
+    ///
+    /// # Safety
+    /// `self` must have been filled by [`FFI_Error::write`] (of either side).
+    pub unsafe fn to_error(&self) -> Error {
+        // SAFETY: `write` stores a boxed UTF-8 slice of `len` bytes.
+        let message = unsafe { FFI_Str { ptr: self.message, len: self.len }.as_str() };
+        Error::new(ErrorCode::from_i32(self.code), message)
+    }
+}
+
+/// Frees an error this side produced: the `free_error` of both tables.
+///
+/// # Safety
+/// `err` must be null or an error filled by [`FFI_Error::write`] in this same
+/// library, not freed before.
+pub unsafe extern "C" fn free_error(err: *mut FFI_Error) {
+    if err.is_null() {
+        return;
+    }
+    // SAFETY: guaranteed by the caller; `write` allocated a boxed slice.
+    unsafe {
+        let e = &mut *err;
+        if !e.message.is_null() {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(e.message, e.len)));
+        }
+        e.message = std::ptr::null_mut();
+        e.len = 0;
+    }
+}
+
+/// Log levels of [`FFI_RunContext::log`].
+pub mod level {
+    pub const ERROR: u32 = 1;
+    pub const WARN: u32 = 2;
+    pub const INFO: u32 = 3;
+    pub const DEBUG: u32 = 4;
+    pub const TRACE: u32 = 5;
+}
+
+/// A host callback that calls a tensor function of another plugin.
+pub type FFI_TensorFnCall = unsafe extern "C" fn(
+    host: *const c_void,
+    kind: FFI_Str,
+    params: FFI_Str,
+    inputs: *const *mut c_void,
+    n_inputs: usize,
+    output: *mut *mut c_void,
+    err: *mut FFI_Error,
+) -> i32;
+
+/// What the host gives a node for one run. Every callback may be called from
+/// any thread of the plugin while `run` has not returned.
+#[repr(C)]
+pub struct FFI_RunContext {
+    /// `size_of::<FFI_RunContext>()` as the host built it.
+    pub struct_size: u32,
+    /// Thread budget for the node (at least 1).
+    pub threads: u32,
+    /// Opaque host state passed back to every callback.
+    pub host: *const c_void,
+    /// The node's name in the graph.
+    pub node_name: FFI_Str,
+    /// `auto`, `cpu` or `cuda:N`; a node that uses a device resolves `auto`.
+    pub device: FFI_Str,
+    /// A directory the node owns for artifacts and scratch files.
+    pub artifact_dir: FFI_Str,
+    /// Set by the host to ask the node to stop; read with `Relaxed` loads.
+    pub cancel: *const AtomicBool,
+    pub log: unsafe extern "C" fn(host: *const c_void, level: u32, target: FFI_Str, message: FFI_Str),
+    /// Progress of the node: `position` of `total` units (`total` 0 when unknown).
+    pub progress:
+        unsafe extern "C" fn(host: *const c_void, position: u64, total: u64, message: FFI_Str),
+    /// Calls a tensor function (a loss) of whichever plugin provides `kind`.
+    pub call_tensor_fn: FFI_TensorFnCall,
+    /// Frees errors written by `call_tensor_fn`.
+    pub free_error: unsafe extern "C" fn(err: *mut FFI_Error),
+}
+
+/// The table a plugin exports. `abi_major` and `struct_size` come first and
+/// never move.
+#[repr(C)]
+pub struct FFI_Plugin {
+    pub abi_major: u32,
+    /// `size_of::<FFI_Plugin>()` in the plugin.
+    pub struct_size: u32,
+    pub abi_minor: u32,
+    /// The SDK version the plugin was built with (informational).
+    pub sdk_version: FFI_Str,
+    /// The plugin's kinds as JSON (see [`crate::describe`]); lives as long as
+    /// the plugin.
+    pub describe: unsafe extern "C" fn() -> FFI_Str,
+    /// Creates a node of `kind` from parameters (a JSON object).
+    pub create: unsafe extern "C" fn(
+        kind: FFI_Str,
+        params: FFI_Str,
+        node: *mut *mut c_void,
+        err: *mut FFI_Error,
+    ) -> i32,
+    /// Runs a node once. `inputs` holds one stream per declared input, in
+    /// declaration order (a released stream for an unwired optional input);
+    /// the plugin moves them out. `outputs` holds one released stream per
+    /// declared output, which the plugin fills.
+    pub run: unsafe extern "C" fn(
+        node: *mut c_void,
+        ctx: *const FFI_RunContext,
+        inputs: *mut FFI_ArrowArrayStream,
+        n_inputs: usize,
+        outputs: *mut FFI_ArrowArrayStream,
+        n_outputs: usize,
+        err: *mut FFI_Error,
+    ) -> i32,
+    pub destroy: unsafe extern "C" fn(node: *mut c_void),
+    pub free_error: unsafe extern "C" fn(err: *mut FFI_Error),
+    /// Calls the tensor function of `kind`: `inputs` are borrowed libtorch
+    /// tensor handles (`at::Tensor*`); on success `*output` receives a new
+    /// handle owned by the caller.
+    pub call_tensor_fn: unsafe extern "C" fn(
+        kind: FFI_Str,
+        params: FFI_Str,
+        inputs: *const *mut c_void,
+        n_inputs: usize,
+        output: *mut *mut c_void,
+        err: *mut FFI_Error,
+    ) -> i32,
+}
+
+/// A node created by [`create`]: its spec and the user's node.
+struct NodeBox {
+    spec: &'static KindSpec,
+    node: Box<dyn crate::Node>,
+}
+
+/// The plugin's kinds and description, built once from the exported spec.
+pub struct Exported {
+    spec: PluginSpec,
+    describe_json: String,
+}
+
+impl Exported {
+    pub fn new(spec: PluginSpec) -> Self {
+        let describe_json = crate::describe::to_json(&spec);
+        Self { spec, describe_json }
+    }
+
+    fn kind(&'static self, kind: &str) -> Result<&'static KindSpec, Error> {
+        self.spec.kinds.iter().find(|k| k.kind == kind).ok_or_else(|| {
+            Error::new(ErrorCode::Invalid, format!("this plugin has no node kind `{kind}`"))
+        })
+    }
+}
+
+// SAFETY: the table is immutable and its pointers point to static data.
+unsafe impl Sync for FFI_Plugin {}
+
+/// Builds the static table for [`export_plugin!`](crate::export_plugin) from
+/// the three shims the macro instantiates for the plugin's spec.
+pub const fn plugin_table(
+    describe: unsafe extern "C" fn() -> FFI_Str,
+    create: unsafe extern "C" fn(FFI_Str, FFI_Str, *mut *mut c_void, *mut FFI_Error) -> i32,
+    call_tensor_fn: unsafe extern "C" fn(
+        FFI_Str,
+        FFI_Str,
+        *const *mut c_void,
+        usize,
+        *mut *mut c_void,
+        *mut FFI_Error,
+    ) -> i32,
+) -> FFI_Plugin {
+    FFI_Plugin {
+        abi_major: ABI_MAJOR,
+        struct_size: std::mem::size_of::<FFI_Plugin>() as u32,
+        abi_minor: ABI_MINOR,
+        sdk_version: FFI_Str { ptr: SDK_VERSION.as_ptr(), len: SDK_VERSION.len() },
+        describe,
+        create,
+        run,
+        destroy,
+        free_error,
+        call_tensor_fn,
+    }
+}
+
+const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs `f`, turning a panic into an error that names `what`.
+pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => Err(Error::new(
+            ErrorCode::Panic,
+            format!("{what} panicked: {}", panic_message(&payload)),
+        )),
+    }
+}
+
+pub(crate) fn panic_message(payload: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
+
+/// The accessor [`export_plugin!`](crate::export_plugin) generates: builds
+/// the plugin's [`Exported`] on first use.
+pub type ExportedFn = fn() -> &'static Exported;
+
+/// Shim body of `describe`. A plugin whose spec cannot be built (its
+/// constructor panicked) describes itself as `{"error": "..."}`.
+pub fn describe_shim(exported: ExportedFn) -> FFI_Str {
+    static FAILED: OnceLock<String> = OnceLock::new();
+    match guard("describing the plugin", || Ok(exported())) {
+        Ok(e) => FFI_Str::new(&e.describe_json),
+        Err(e) => FFI_Str::new(
+            FAILED.get_or_init(|| serde_json::json!({ "error": e.to_string() }).to_string()),
+        ),
+    }
+}
+
+/// Shim body of `create`.
+///
+/// # Safety
+/// The arguments must satisfy [`FFI_Plugin::create`]'s contract.
+pub unsafe fn create_shim(
+    exported: ExportedFn,
+    kind: FFI_Str,
+    params: FFI_Str,
+    node: *mut *mut c_void,
+    err: *mut FFI_Error,
+) -> i32 {
+    // SAFETY: the host passes valid UTF-8 for the duration of the call.
+    let (kind, params) = unsafe { (kind.as_str(), params.as_str()) };
+    let result = guard(&format!("creating a `{kind}` node"), || {
+        let spec = exported().kind(kind)?;
+        let params: serde_json::Value = serde_json::from_str(params).map_err(|e| {
+            Error::new(ErrorCode::Invalid, format!("parameters of `{kind}` are not JSON: {e}"))
+        })?;
+        let node = (spec.create)(params)?;
+        Ok(Box::into_raw(Box::new(NodeBox { spec, node })).cast::<c_void>())
+    });
+    match result {
+        Ok(handle) => {
+            // SAFETY: the host passes a valid out-pointer.
+            unsafe { node.write(handle) };
+            STATUS_OK
+        }
+        Err(e) => {
+            // SAFETY: the host passes a valid error slot.
+            unsafe { FFI_Error::write(err, &e) };
+            STATUS_ERROR
+        }
+    }
+}
+
+/// # Safety
+/// The arguments must satisfy [`FFI_Plugin::run`]'s contract.
+unsafe extern "C" fn run(
+    node: *mut c_void,
+    ctx: *const FFI_RunContext,
+    inputs: *mut FFI_ArrowArrayStream,
+    n_inputs: usize,
+    outputs: *mut FFI_ArrowArrayStream,
+    n_outputs: usize,
+    err: *mut FFI_Error,
+) -> i32 {
+    // SAFETY: `node` came from `create` and is not shared during `run`.
+    let node_box = unsafe { &mut *node.cast::<NodeBox>() };
+    let kind = node_box.spec.kind;
+    let result = guard(&format!("node kind `{kind}`"), || {
+        // SAFETY: the host keeps the context alive for the call.
+        let ctx = Context::from_raw(unsafe { &*ctx });
+        let spec = node_box.spec;
+        if n_inputs != spec.inputs.len() || n_outputs != spec.outputs.len() {
+            return Err(Error::new(
+                ErrorCode::Invalid,
+                format!(
+                    "`{kind}` declares {} inputs and {} outputs; the host passed {n_inputs} and {n_outputs}",
+                    spec.inputs.len(),
+                    spec.outputs.len()
+                ),
+            ));
+        }
+        let mut ports = Vec::with_capacity(n_inputs);
+        for (i, port) in spec.inputs.iter().enumerate() {
+            // SAFETY: `inputs` holds `n_inputs` valid streams; we move each out.
+            let stream = unsafe { FFI_ArrowArrayStream::from_raw(inputs.add(i)) };
+            let reader = if stream.release().is_none() {
+                None
+            } else {
+                Some(RecordBatchStreamReader::try_new(stream).map_err(|e| {
+                    Error::new(ErrorCode::Data, format!("input `{}`: {e}", port.name))
+                })?)
+            };
+            ports.push((port.name, reader));
+        }
+        let produced = crate::log::forwarding(&ctx, || {
+            node_box.node.run(&ctx, Inputs::new(kind, ports))
+        })?;
+        let mut produced = produced.into_ports(spec)?;
+        for (i, reader) in produced.drain(..).enumerate() {
+            let stream = FFI_ArrowArrayStream::new(Box::new(crate::node::CatchPanics::new(
+                kind, reader,
+            )));
+            // SAFETY: `outputs` holds `n_outputs` released streams we may overwrite.
+            unsafe { outputs.add(i).write(stream) };
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => STATUS_OK,
+        Err(e) => {
+            // SAFETY: the host passes a valid error slot.
+            unsafe { FFI_Error::write(err, &e) };
+            STATUS_ERROR
+        }
+    }
+}
+
+/// # Safety
+/// `node` must come from `create` of this library and not be used afterwards.
+unsafe extern "C" fn destroy(node: *mut c_void) {
+    if node.is_null() {
+        return;
+    }
+    // A panicking Drop must not unwind into the host.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: guaranteed by the caller.
+        drop(unsafe { Box::from_raw(node.cast::<NodeBox>()) });
+    }));
+}
+
+/// Shim body of `call_tensor_fn`.
+///
+/// # Safety
+/// The arguments must satisfy [`FFI_Plugin::call_tensor_fn`]'s contract.
+#[allow(unused_variables)]
+pub unsafe fn call_tensor_fn_shim(
+    exported: ExportedFn,
+    kind: FFI_Str,
+    params: FFI_Str,
+    inputs: *const *mut c_void,
+    n_inputs: usize,
+    output: *mut *mut c_void,
+    err: *mut FFI_Error,
+) -> i32 {
+    // SAFETY: the caller passes valid UTF-8 for the duration of the call.
+    let (kind, params) = unsafe { (kind.as_str(), params.as_str()) };
+    let result = guard(&format!("tensor function `{kind}`"), || {
+        let spec = exported().kind(kind)?;
+        #[cfg(feature = "tch")]
+        {
+            // SAFETY: the caller passes `n_inputs` valid tensor handles.
+            let handles = unsafe { std::slice::from_raw_parts(inputs, n_inputs) };
+            crate::tensor::call_local(spec, params, handles)
+        }
+        #[cfg(not(feature = "tch"))]
+        {
+            Err::<*mut c_void, _>(Error::new(
+                ErrorCode::Invalid,
+                format!("`{}` is not a tensor function", spec.kind),
+            ))
+        }
+    });
+    match result {
+        Ok(handle) => {
+            // SAFETY: the caller passes a valid out-pointer.
+            unsafe { output.write(handle) };
+            STATUS_OK
+        }
+        Err(e) => {
+            // SAFETY: the caller passes a valid error slot.
+            unsafe { FFI_Error::write(err, &e) };
+            STATUS_ERROR
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! emoflow standard nodes: audio family.
+//!
+//! Sources (`source.avec2016`, `source.csv`, `source.synthetic`) and the
+//! feature front end (`feature.fbank`, `feature.stack`, `feature.znorm`,
+//! `feature.resample`). Each kind's algorithm is a plain module usable
+//! without the engine.
+
+pub mod arff;
+pub mod avec2016;
+pub mod corpus;
+pub mod error;
+pub mod fbank;
+mod parallel;
+pub mod resample;
+pub mod source_csv;
+pub mod stack;
+pub mod synthetic;
+pub mod wav;
+pub mod znorm;
+
+pub use error::{Error, Result};

@@ -1,0 +1,360 @@
+//! `source.csv`: WAV recordings with time-continuous CSV labels beside them.
+//!
+//! Layout under the root directory (each split directory is optional):
+//! ```text
+//! {train,dev,test}/NAME.wav
+//! {train,dev,test}/NAME.csv           time,arousal,valence   (all dimensions in one file)
+//! {train,dev,test}/DIM/NAME.csv       time,label             (one file per dimension)
+//! ```
+//! The split is the directory; the utterance id is `NAME`. For each
+//! recording the combined `NAME.csv` is used when it exists, and its header
+//! names the dimension columns (any subset of columns may be requested, in
+//! any order, matched case-insensitively). Otherwise each requested
+//! dimension is read from `DIM/NAME.csv`, whose second column holds the
+//! values whatever its name (`label`, `GoldStandard`, ...).
+//!
+//! CSV details: a header line is required; its first column is the time in
+//! seconds (`time`, `frameTime` or `timestamp`, any case). The delimiter is `,`, or `;` when
+//! the header contains one (RECOLA's individual ratings). Surrounding quotes
+//! on header names are removed. Rows must be at `i * frame_period` seconds
+//! from 0; blank lines are skipped. As with the AVEC source, a train or dev
+//! recording without labels is an error naming the expected file, a test
+//! recording may have none, and a label track whose length differs from the
+//! audio's by more than
+//! [`LABEL_LENGTH_TOLERANCE`](crate::corpus::LABEL_LENGTH_TOLERANCE) frames
+//! is an error naming the recording.
+
+use std::path::{Path, PathBuf};
+
+use crate::corpus::{self, LabelTrack, Recording, Split};
+use crate::error::{Error, Result};
+use crate::wav::read_wav;
+
+/// Where a recording's labels are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelFiles {
+    /// `NAME.csv` with a column per dimension.
+    Combined(PathBuf),
+    /// `DIM/NAME.csv`, one per requested dimension.
+    PerDim(Vec<(String, PathBuf)>),
+    /// A test recording without labels.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRecordingFiles {
+    pub name: String,
+    pub split: Split,
+    pub wav: PathBuf,
+    pub labels: LabelFiles,
+}
+
+/// Lists the recordings of `splits` under `root` (split order, then name).
+pub fn scan(root: &Path, dims: &[String], splits: &[Split]) -> Result<Vec<CsvRecordingFiles>> {
+    let mut out = Vec::new();
+    for &split in splits {
+        let dir = root.join(split.as_str());
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut wavs = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+                wavs.push(path);
+            }
+        }
+        wavs.sort();
+        for wav in wavs {
+            let name = wav
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .ok_or_else(|| Error::file(&wav, "file name is not UTF-8"))?
+                .to_string();
+            let labels = label_files(&dir, &name, split, dims)?;
+            out.push(CsvRecordingFiles { name, split, wav, labels });
+        }
+    }
+    if out.is_empty() {
+        let wanted: Vec<&str> = splits.iter().map(|s| s.as_str()).collect();
+        return Err(Error::file(
+            root,
+            format!("no WAV files found in {{{}}}/", wanted.join(",")),
+        ));
+    }
+    Ok(out)
+}
+
+fn label_files(dir: &Path, name: &str, split: Split, dims: &[String]) -> Result<LabelFiles> {
+    let combined = dir.join(format!("{name}.csv"));
+    if combined.is_file() {
+        return Ok(LabelFiles::Combined(combined));
+    }
+    let per_dim: Vec<(String, PathBuf)> = dims
+        .iter()
+        .map(|d| (d.clone(), dir.join(d).join(format!("{name}.csv"))))
+        .collect();
+    match per_dim.iter().find(|(_, p)| !p.is_file()) {
+        None => Ok(LabelFiles::PerDim(per_dim)),
+        Some(_) if !split.labels_required() && per_dim.iter().all(|(_, p)| !p.is_file()) => {
+            Ok(LabelFiles::None)
+        }
+        Some((_, missing)) => Err(Error::file(
+            missing,
+            format!(
+                "missing labels of {} recording {name} (neither {} nor this file exists)",
+                split.as_str(),
+                combined.display()
+            ),
+        )),
+    }
+}
+
+/// Reads one recording's audio and labels and checks their lengths agree.
+pub fn load(files: &CsvRecordingFiles, dims: &[String], frame_period: f64) -> Result<Recording> {
+    let audio = read_wav(&files.wav)?;
+    let tracks: Vec<(LabelTrack, &Path)> = match &files.labels {
+        LabelFiles::Combined(path) => read_label_csv(path, dims, frame_period)?
+            .into_iter()
+            .map(|t| (t, path.as_path()))
+            .collect(),
+        LabelFiles::PerDim(files) => files
+            .iter()
+            .map(|(dim, path)| {
+                let values = read_single_csv(path, frame_period)?;
+                Ok((LabelTrack { dim: dim.clone(), values }, path.as_path()))
+            })
+            .collect::<Result<_>>()?,
+        LabelFiles::None => Vec::new(),
+    };
+    for (track, path) in &tracks {
+        corpus::check_label_length(&files.name, &audio, track.values.len(), frame_period, path)?;
+    }
+    Ok(Recording {
+        name: files.name.clone(),
+        split: files.split,
+        audio,
+        labels: tracks.into_iter().map(|(t, _)| t).collect(),
+    })
+}
+
+/// Reads the requested dimension columns of a combined label file.
+pub fn read_label_csv(path: &Path, dims: &[String], frame_period: f64) -> Result<Vec<LabelTrack>> {
+    let table = Table::read(path)?;
+    let columns = dims
+        .iter()
+        .map(|dim| {
+            table.header[1..]
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(dim))
+                .map(|i| i + 1)
+                .ok_or_else(|| {
+                    Error::line(
+                        path,
+                        1,
+                        format!("no column '{dim}' (columns: {})", table.header.join(", ")),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let values = table.columns(path, &columns, frame_period)?;
+    Ok(dims
+        .iter()
+        .zip(values)
+        .map(|(dim, values)| LabelTrack { dim: dim.clone(), values })
+        .collect())
+}
+
+/// Reads the value column of a one-dimension label file (`time,label`).
+pub fn read_single_csv(path: &Path, frame_period: f64) -> Result<Vec<f32>> {
+    let table = Table::read(path)?;
+    if table.header.len() != 2 {
+        return Err(Error::line(
+            path,
+            1,
+            format!("expected 2 columns (time and one label), found {}", table.header.len()),
+        ));
+    }
+    Ok(table.columns(path, &[1], frame_period)?.remove(0))
+}
+
+/// A parsed CSV file: the header and the data lines with their numbers.
+struct Table {
+    header: Vec<String>,
+    delimiter: char,
+    rows: Vec<(usize, String)>,
+}
+
+impl Table {
+    fn read(path: &Path) -> Result<Table> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty());
+        let (header_line, header) = lines.next().ok_or_else(|| Error::file(path, "empty label file"))?;
+        let delimiter = if header.contains(';') { ';' } else { ',' };
+        let header: Vec<String> = header
+            .split(delimiter)
+            .map(|h| h.trim().trim_matches(['"', '\'']).to_string())
+            .collect();
+        let time_names = ["time", "frametime", "timestamp"];
+        if !time_names.iter().any(|t| header[0].eq_ignore_ascii_case(t)) {
+            return Err(Error::line(
+                path,
+                header_line,
+                format!("the first column must be the time (time, frameTime or timestamp), found '{}'", header[0]),
+            ));
+        }
+        Ok(Table {
+            header,
+            delimiter,
+            rows: lines.map(|(n, l)| (n, l.to_string())).collect(),
+        })
+    }
+
+    /// Parses the given columns of every row, checking times and values.
+    fn columns(&self, path: &Path, columns: &[usize], frame_period: f64) -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![Vec::with_capacity(self.rows.len()); columns.len()];
+        for (index, (line, row)) in self.rows.iter().enumerate() {
+            let fields: Vec<&str> = row.split(self.delimiter).map(str::trim).collect();
+            if fields.len() != self.header.len() {
+                return Err(Error::line(
+                    path,
+                    *line,
+                    format!(
+                        "expected {} fields ({}), found {}",
+                        self.header.len(),
+                        self.header.join(", "),
+                        fields.len()
+                    ),
+                ));
+            }
+            let number = |col: usize| {
+                fields[col].parse::<f64>().map_err(|_| {
+                    Error::line(
+                        path,
+                        *line,
+                        format!("{}: '{}' is not a number", self.header[col], fields[col]),
+                    )
+                })
+            };
+            corpus::check_frame_time(path, *line, index, number(0)?, frame_period)?;
+            for (values, &col) in out.iter_mut().zip(columns) {
+                values.push(corpus::check_label_value(path, *line, &self.header[col], number(col)?)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wav::write_wav_i16;
+
+    fn dims(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn write_wav(path: &Path, seconds: f64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let samples = vec![100i16; (seconds * 8000.0) as usize];
+        write_wav_i16(path, 8000, &samples).unwrap();
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `time,arousal,valence` rows every 0.04 s for `frames` frames.
+    fn combined(frames: usize) -> String {
+        let mut text = String::from("time,arousal,valence\n");
+        for i in 0..frames {
+            text.push_str(&format!("{:.2},{},{}\n", i as f64 * 0.04, i as f64 / 100.0, -(i as f64) / 200.0));
+        }
+        text
+    }
+
+    #[test]
+    fn combined_file_columns_are_found_by_header_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&dir.path().join("train/spk1.wav"), 1.0);
+        write(&dir.path().join("train/spk1.csv"), &combined(26));
+        let want = dims(&["Valence", "arousal"]);
+        let files = scan(dir.path(), &want, &Split::ALL).unwrap();
+        assert_eq!(files.len(), 1);
+        let rec = load(&files[0], &want, 0.04).unwrap();
+        assert_eq!((rec.name.as_str(), rec.split), ("spk1", Split::Train));
+        assert_eq!(rec.labels[0].dim, "Valence");
+        assert_eq!(rec.labels[0].values[10], -0.05);
+        assert_eq!(rec.labels[1].values[10], 0.1);
+        assert_eq!(rec.labels[1].values.len(), 26);
+    }
+
+    #[test]
+    fn per_dimension_files_with_semicolons_and_any_value_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&dir.path().join("dev/a.wav"), 0.4);
+        let mut text = String::from("frameTime;label\n");
+        for i in 0..5 {
+            text.push_str(&format!("{};{}\n\n", i as f64 * 0.1, i));
+        }
+        write(&dir.path().join("dev/arousal/a.csv"), &text);
+        write(&dir.path().join("dev/valence/a.csv"), &text.replace("label", "GoldStandard"));
+        let want = dims(&["arousal", "valence"]);
+        let files = scan(dir.path(), &want, &Split::ALL).unwrap();
+        let rec = load(&files[0], &want, 0.1).unwrap();
+        assert_eq!(rec.labels[1].dim, "valence");
+        assert_eq!(rec.labels[1].values, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn test_recordings_may_lack_labels_but_train_and_dev_may_not() {
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&dir.path().join("test/t.wav"), 0.2);
+        let want = dims(&["arousal"]);
+        let files = scan(dir.path(), &want, &Split::ALL).unwrap();
+        assert_eq!(files[0].labels, LabelFiles::None);
+        assert!(load(&files[0], &want, 0.04).unwrap().labels.is_empty());
+
+        write_wav(&dir.path().join("dev/d.wav"), 0.2);
+        let msg = scan(dir.path(), &want, &Split::ALL).unwrap_err().to_string();
+        let expected = dir.path().join("dev/arousal/d.csv");
+        assert!(msg.starts_with(&format!("{}: missing labels of dev recording d", expected.display())), "{msg}");
+    }
+
+    #[test]
+    fn bad_rows_and_headers_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.csv");
+        let want = dims(&["arousal"]);
+        let cases = [
+            ("time,arousal\n0,0.1\n0.04\n", "l.csv:3: expected 2 fields (time, arousal), found 1"),
+            ("time,arousal\n0,0.1\n0.04,nan\n", "l.csv:3: arousal: label is NaN"),
+            ("time,arousal\n0,0.1\n0.04,high\n", "l.csv:3: arousal: 'high' is not a number"),
+            ("time,arousal\n0,0.1\n0.08,0.2\n", "l.csv:3: time 0.08 out of sequence"),
+            ("t,arousal\n0,0.1\n", "l.csv:1: the first column must be the time"),
+            ("time,valence\n0,0.1\n", "l.csv:1: no column 'arousal' (columns: time, valence)"),
+        ];
+        for (text, expected) in cases {
+            std::fs::write(&path, text).unwrap();
+            let msg = read_label_csv(&path, &want, 0.04).unwrap_err().to_string();
+            let expected = format!("{}/{expected}", dir.path().display());
+            assert!(msg.starts_with(&expected), "{text:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn label_audio_length_mismatch_names_the_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        write_wav(&dir.path().join("train/x.wav"), 1.0);
+        write(&dir.path().join("train/x.csv"), &combined(20));
+        let want = dims(&["arousal"]);
+        let files = scan(dir.path(), &want, &Split::ALL).unwrap();
+        let msg = load(&files[0], &want, 0.04).unwrap_err().to_string();
+        assert!(msg.starts_with("recording x: ") && msg.contains("20 label frames"), "{msg}");
+    }
+}

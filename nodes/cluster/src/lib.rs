@@ -1,0 +1,34 @@
+//! emoflow standard nodes: cluster family, the label discretizers.
+//!
+//! Every discretizer turns continuous labels into classes per (dim, task),
+//! one task per number of classes k. The methods differ only in how they place
+//! the class thresholds on the fit data ([`optimal1d`], [`kmeans`],
+//! [`quantile`], [`uniform`]); what they output, a [`codebook::Codebook`] and
+//! class sequences, is shared ([`codebook`], [`discretize`]).
+
+pub mod codebook;
+pub mod discretize;
+pub mod kmeans;
+pub mod optimal1d;
+pub mod quantile;
+pub mod uniform;
+pub mod weighted;
+
+/// Errors of the discretizers; messages name the utterance, dim or task.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{location}: not a finite number ({value})")]
+    NonFinite { location: String, value: f64 },
+    #[error("no label values to fit")]
+    EmptyFitData,
+    #[error("k = {k} classes requested but the fit data has only {distinct} distinct value(s)")]
+    TooFewDistinct { k: usize, distinct: usize },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{context}: {source}")]
+    In {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
+}

@@ -1,0 +1,244 @@
+//! Sorted, de-duplicated, weighted 1-D data with prefix sums: the common input
+//! of every discretizer. Merging duplicates first makes clustering cost depend
+//! on the number of distinct label values rather than on the number of frames,
+//! and the prefix sums give the weight, mean and squared error of any run of
+//! consecutive values in O(1).
+
+use crate::Error;
+
+/// Distinct values in ascending order, each with a positive weight (for plain
+/// data: how often it occurs).
+#[derive(Debug, Clone)]
+pub struct Weighted1d {
+    values: Vec<f64>,
+    weights: Vec<f64>,
+    /// Subtracted from every value before the prefix sums: with data far from
+    /// zero, `sum x^2 - (sum x)^2 / w` would otherwise cancel catastrophically.
+    shift: f64,
+    /// Index `i` holds the sum over the first `i` distinct values.
+    cum_w: Vec<f64>,
+    cum_wx: Vec<f64>,
+    cum_wxx: Vec<f64>,
+}
+
+/// Summary of a run of consecutive distinct values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub weight: f64,
+    /// Weighted mean; NaN for an empty run.
+    pub mean: f64,
+    /// Weighted sum of squared deviations from `mean`.
+    pub sse: f64,
+}
+
+impl Weighted1d {
+    /// Every value with weight 1.
+    pub fn from_values(values: impl IntoIterator<Item = f64>) -> Result<Self, Error> {
+        let pairs = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if v.is_finite() {
+                    Ok((v, 1.0))
+                } else {
+                    Err(Error::NonFinite { location: format!("value #{i}"), value: v })
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_checked_pairs(pairs))
+    }
+
+    /// Values with explicit weights (e.g. counts). Equal values are merged and
+    /// their weights added.
+    pub fn from_weighted(values: &[f64], weights: &[f64]) -> Result<Self, Error> {
+        if values.len() != weights.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} values but {} weights",
+                values.len(),
+                weights.len()
+            )));
+        }
+        let mut pairs = Vec::with_capacity(values.len());
+        for (i, (&v, &w)) in values.iter().zip(weights).enumerate() {
+            if !v.is_finite() {
+                return Err(Error::NonFinite { location: format!("value #{i}"), value: v });
+            }
+            if !(w.is_finite() && w > 0.0) {
+                return Err(Error::InvalidInput(format!(
+                    "weight #{i} is {w}: weights must be finite and positive"
+                )));
+            }
+            pairs.push((v, w));
+        }
+        Ok(Self::from_checked_pairs(pairs))
+    }
+
+    fn from_checked_pairs(mut pairs: Vec<(f64, f64)>) -> Self {
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut values: Vec<f64> = Vec::with_capacity(pairs.len());
+        let mut weights: Vec<f64> = Vec::with_capacity(pairs.len());
+        for (v, w) in pairs {
+            // `==` rather than total_cmp so that -0.0 and 0.0 merge.
+            match values.last() {
+                Some(&last) if last == v => *weights.last_mut().expect("parallel vectors") += w,
+                _ => {
+                    values.push(v);
+                    weights.push(w);
+                }
+            }
+        }
+        let total: f64 = weights.iter().sum();
+        let shift = if values.is_empty() {
+            0.0
+        } else {
+            values.iter().zip(&weights).map(|(v, w)| v * w).sum::<f64>() / total
+        };
+        let n = values.len();
+        let (mut cum_w, mut cum_wx, mut cum_wxx) =
+            (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
+        let (mut sw, mut swx, mut swxx) = (0.0, 0.0, 0.0);
+        cum_w.push(sw);
+        cum_wx.push(swx);
+        cum_wxx.push(swxx);
+        for (&v, &w) in values.iter().zip(&weights) {
+            let x = v - shift;
+            sw += w;
+            swx += w * x;
+            swxx += w * x * x;
+            cum_w.push(sw);
+            cum_wx.push(swx);
+            cum_wxx.push(swxx);
+        }
+        Self { values, weights, shift, cum_w, cum_wx, cum_wxx }
+    }
+
+    /// Number of distinct values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The distinct values, ascending.
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    pub fn total_weight(&self) -> f64 {
+        self.cum_w[self.len()]
+    }
+
+    /// Total weight of the first `i` distinct values.
+    pub fn weight_before(&self, i: usize) -> f64 {
+        self.cum_w[i]
+    }
+
+    /// Summary of the distinct values `start..end`.
+    pub fn segment(&self, start: usize, end: usize) -> Segment {
+        let w = self.cum_w[end] - self.cum_w[start];
+        let s = self.cum_wx[end] - self.cum_wx[start];
+        Segment { weight: w, mean: self.shift + s / w, sse: self.segment_sse(start, end) }
+    }
+
+    /// Weighted squared error of the distinct values `start..end` around their
+    /// mean: the inner loop of the exact DP, so kept to a handful of flops.
+    #[inline]
+    pub fn segment_sse(&self, start: usize, end: usize) -> f64 {
+        let w = self.cum_w[end] - self.cum_w[start];
+        let s = self.cum_wx[end] - self.cum_wx[start];
+        let q = self.cum_wxx[end] - self.cum_wxx[start];
+        // Rounding can leave a tiny negative number for a constant run.
+        (q - s * s / w).max(0.0)
+    }
+
+    /// The smallest `i` with `weight_before(i) >= weight`.
+    pub fn position_of_weight(&self, weight: f64) -> usize {
+        self.cum_w.partition_point(|&c| c < weight)
+    }
+
+    /// Number of distinct values strictly below `threshold`: the index where a
+    /// class whose lower bound is `threshold` starts.
+    pub fn count_below(&self, threshold: f64) -> usize {
+        self.values.partition_point(|&v| v < threshold)
+    }
+
+    /// Fails unless `k` non-empty classes can be formed.
+    pub fn require_classes(&self, k: usize) -> Result<(), Error> {
+        if k == 0 {
+            return Err(Error::InvalidInput("the number of classes must be at least 1".into()));
+        }
+        if self.is_empty() {
+            return Err(Error::EmptyFitData);
+        }
+        if k > self.len() {
+            return Err(Error::TooFewDistinct { k, distinct: self.len() });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_merge_into_weights_and_values_sort() {
+        let d = Weighted1d::from_values([0.5, -1.0, 0.5, 0.0, -0.0, 0.5]).unwrap();
+        assert_eq!(d.values(), &[-1.0, 0.0, 0.5]);
+        assert_eq!(d.weights(), &[1.0, 2.0, 3.0]);
+        assert_eq!(d.total_weight(), 6.0);
+    }
+
+    #[test]
+    fn segment_statistics_match_direct_computation() {
+        let raw = [1000.1, 1000.3, 1000.3, 1000.7, 1001.0];
+        let d = Weighted1d::from_values(raw).unwrap();
+        // distinct: 1000.1 (1), 1000.3 (2), 1000.7 (1), 1001.0 (1)
+        let seg = d.segment(1, 4);
+        let members = [1000.3, 1000.3, 1000.7, 1001.0];
+        let mean = members.iter().sum::<f64>() / 4.0;
+        let sse: f64 = members.iter().map(|x| (x - mean) * (x - mean)).sum();
+        assert_eq!(seg.weight, 4.0);
+        assert!((seg.mean - mean).abs() < 1e-12);
+        assert!((seg.sse - sse).abs() < 1e-9, "{} vs {sse}", seg.sse);
+    }
+
+    #[test]
+    fn explicit_weights_are_merged_like_repeats() {
+        let a = Weighted1d::from_weighted(&[0.2, 0.1, 0.2], &[1.5, 2.0, 0.5]).unwrap();
+        assert_eq!(a.values(), &[0.1, 0.2]);
+        assert_eq!(a.weights(), &[2.0, 2.0]);
+    }
+
+    #[test]
+    fn rejects_nan_and_bad_weights() {
+        let err = Weighted1d::from_values([0.0, f64::NAN]).unwrap_err();
+        assert!(err.to_string().contains("value #1"), "{err}");
+        assert!(Weighted1d::from_weighted(&[0.0], &[0.0]).is_err());
+        assert!(Weighted1d::from_weighted(&[0.0], &[-1.0]).is_err());
+        assert!(Weighted1d::from_weighted(&[0.0, 1.0], &[1.0]).is_err());
+    }
+
+    #[test]
+    fn require_classes_reports_empty_and_too_few_distinct() {
+        let empty = Weighted1d::from_values([]).unwrap();
+        assert!(matches!(empty.require_classes(2), Err(Error::EmptyFitData)));
+        let d = Weighted1d::from_values([1.0, 1.0, 2.0]).unwrap();
+        assert!(matches!(d.require_classes(3), Err(Error::TooFewDistinct { k: 3, distinct: 2 })));
+        assert!(d.require_classes(2).is_ok());
+    }
+
+    #[test]
+    fn count_below_is_strict() {
+        let d = Weighted1d::from_values([0.0, 1.0, 2.0]).unwrap();
+        assert_eq!(d.count_below(1.0), 1);
+        assert_eq!(d.count_below(1.5), 2);
+        assert_eq!(d.count_below(-5.0), 0);
+    }
+}

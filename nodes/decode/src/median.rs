@@ -1,0 +1,67 @@
+//! `smooth.median`: a running median over each series.
+//!
+//! The window is centred and odd (`window` frames, `window / 2` each side).
+//! Edges repeat the first and last value (scipy.ndimage's `mode="nearest"`),
+//! so the output has the input's length and a constant series is unchanged.
+
+use crate::error::{Result, bail};
+
+/// The median filter of `values`; `window` must be odd.
+pub fn median_filter(values: &[f32], window: usize) -> Result<Vec<f32>> {
+    if window % 2 == 0 {
+        bail!("median window {window} must be odd, so that it is centred");
+    }
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let half = window / 2;
+    let last = values.len() - 1;
+    let at = |i: isize| values[i.clamp(0, last as isize) as usize];
+    // The window kept sorted: one removal and one insertion per frame.
+    let mut sorted: Vec<f32> = (-(half as isize)..=half as isize).map(at).collect();
+    sorted.sort_by(f32::total_cmp);
+    let mut out = Vec::with_capacity(values.len());
+    for t in 0..values.len() as isize {
+        out.push(sorted[half]);
+        let leaving = at(t - half as isize);
+        let entering = at(t + half as isize + 1);
+        let i = sorted.partition_point(|v| v.total_cmp(&leaving).is_lt());
+        sorted.remove(i);
+        let j = sorted.partition_point(|v| v.total_cmp(&entering).is_lt());
+        sorted.insert(j, entering);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn removes_spikes_and_repeats_edges() {
+        let x = [1.0, 1.0, 9.0, 1.0, 2.0, 2.0, -7.0, 2.0];
+        assert_eq!(median_filter(&x, 3).unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
+        // Nearest edges: the first window is [3, 3, 3, 1, 2].
+        assert_eq!(median_filter(&[3.0, 1.0, 2.0], 5).unwrap(), vec![3.0, 2.0, 2.0]);
+        assert_eq!(median_filter(&[], 5).unwrap(), Vec::<f32>::new());
+        assert!(median_filter(&x, 4).unwrap_err().0.contains("odd"));
+    }
+
+    proptest! {
+        #[test]
+        fn equals_the_median_of_each_clamped_window(
+            x in prop::collection::vec(-5.0f32..5.0, 1..60),
+            half in 0usize..8,
+        ) {
+            let out = median_filter(&x, 2 * half + 1).unwrap();
+            for t in 0..x.len() {
+                let mut w: Vec<f32> = (t as isize - half as isize..=(t + half) as isize)
+                    .map(|i| x[i.clamp(0, x.len() as isize - 1) as usize])
+                    .collect();
+                w.sort_by(f32::total_cmp);
+                prop_assert_eq!(out[t], w[half]);
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! emoflow standard nodes: metric family.
+//!
+//! `metric.ccc` ([`ccc`]) and `metric.rmse` ([`rmse`]) score predictions
+//! against labels, both through the same matching and alignment rules
+//! ([`matching`]); `metric.reconstruction` ([`reconstruction`]) scores labels
+//! against their codebook reconstruction (the paper's Table 1). All
+//! arithmetic is in f64.
+
+pub mod ccc;
+pub mod matching;
+pub mod reconstruction;
+pub mod rmse;
+
+/// Errors of the metric nodes; messages name the utterance, split and dim.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that breaks the matching rules or a codebook's invariants.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A metric that has no value on the data (e.g. CCC of two equal constants).
+    #[error("{0}")]
+    Undefined(String),
+}
+
+impl From<Error> for emoflow_sdk::Error {
+    fn from(e: Error) -> Self {
+        emoflow_sdk::Error::data(e.to_string())
+    }
+}
+
+emoflow_sdk::export_plugin!(ccc::spec, rmse::spec, reconstruction::spec);

@@ -1,0 +1,25 @@
+//! emoflow standard nodes: model family.
+//!
+//! `model.blstm`: the paper's deep bidirectional LSTM (step 2), as a
+//! multi-task classifier over discretized labels or as a regressor, trained
+//! with its two-stage early stopping, on libtorch through `tch`.
+//!
+//! * [`network`]: the network, equal to PyTorch's `nn.LSTM` + `nn.Linear`
+//!   heads with the same weights and parameter names.
+//! * [`adam`]: Adam with saveable moments.
+//! * [`train`]: the training protocol; [`checkpoint`]: its atomic,
+//!   resumable checkpoints.
+//! * [`readout`]: prior scaling and class means -> continuous values; the
+//!   dev CCC.
+//! * [`device`]: `auto` | `cpu` | `cuda:N`.
+//!
+//! Linking: build.rs gives the library an rpath to the libtorch it was built
+//! against and keeps `libtorch_cuda.so` linked, so CUDA is found without
+//! LD_LIBRARY_PATH (tests/linking.rs).
+
+pub mod adam;
+pub mod checkpoint;
+pub mod device;
+pub mod network;
+pub mod readout;
+pub mod train;

@@ -1,0 +1,1 @@
+//! emoflow standard nodes: report family.

@@ -1,0 +1,158 @@
+//! Fixture nodes for the engine's end-to-end tests: a counting source, a
+//! pass-through that reports buffer addresses, a sum, and nodes that panic,
+//! fail, break their schema or stream slowly.
+
+use std::time::Duration;
+
+use emoflow_sdk::arrow::array::{Array, AsArray};
+use emoflow_sdk::prelude::*;
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SourceParams {
+    /// Rows (utterances) to emit, one batch each.
+    #[schemars(range(min = 1, max = 100000))]
+    rows: u32,
+    /// Values per row.
+    #[serde(default = "ten")]
+    values: u32,
+    /// Pause before each batch, in milliseconds (to be killed mid-write).
+    #[serde(default)]
+    delay_ms: u64,
+    /// Added to every value, so that parameter changes change outputs.
+    #[serde(default)]
+    offset: f32,
+}
+
+fn ten() -> u32 {
+    10
+}
+
+struct Source(SourceParams);
+
+impl Node for Source {
+    fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
+        let p = &self.0;
+        let (rows, values, delay, offset) = (p.rows, p.values, p.delay_ms, p.offset);
+        let schema = SeriesRow::write(&[])?.schema();
+        let batches = (0..rows).map(move |i| {
+            std::thread::sleep(Duration::from_millis(delay));
+            let row = SeriesRow {
+                utt_id: format!("train_{i}"),
+                split: Split::Train,
+                dim: "arousal".into(),
+                frame_period: 0.04,
+                values: (0..values).map(|v| v as f32 + offset).collect(),
+            };
+            SeriesRow::write(&[row]).map_err(Into::into)
+        });
+        let reader = emoflow_sdk::arrow::record_batch::RecordBatchIterator::new(batches, schema);
+        Ok(Outputs::new().with_stream("out", Box::new(reader)))
+    }
+}
+
+fn source() -> KindSpec {
+    KindSpec::new("test.source", file!())
+        .doc("Emits `rows` series rows, optionally slowly.")
+        .output("out", port::SERIES, "the rows")
+        .create(|p: SourceParams| Ok(Source(p)))
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+/// Passes batches through untouched, logging the address of each values
+/// buffer so a test can show that nothing was copied.
+struct Pass;
+
+impl Node for Pass {
+    fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let batches = inputs.batches("in")?;
+        for batch in &batches {
+            let values = batch.column_by_name("values").unwrap().as_list::<i32>().values().clone();
+            let ptr = values.to_data().buffers()[0].as_ptr() as usize;
+            tracing::info!("values buffer at {ptr:#x}");
+        }
+        let schema = batches.first().map(|b| b.schema()).unwrap_or(SeriesRow::write(&[])?.schema());
+        Ok(Outputs::new().with_batches("out", schema, batches))
+    }
+}
+
+fn pass() -> KindSpec {
+    KindSpec::new("test.pass", file!())
+        .doc("Passes a series through unchanged.")
+        .input("in", port::SERIES, "any series")
+        .output("out", port::SERIES, "the same batches")
+        .create(|_: NoParams| Ok(Pass))
+}
+
+struct Sum;
+
+impl Node for Sum {
+    fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let rows = SeriesRow::read_all(&inputs.batches("in")?)?;
+        let total: f64 = rows.iter().flat_map(|r| &r.values).map(|&v| v as f64).sum();
+        let metric = MetricRow::new("sum", "arousal", "train", total);
+        Ok(Outputs::new().with_batch("metrics", MetricRow::write(&[metric])?))
+    }
+}
+
+fn sum() -> KindSpec {
+    KindSpec::new("test.sum", file!())
+        .doc("The sum of all values, as a metric.")
+        .input("in", port::SERIES, "any series")
+        .output("metrics", port::METRICS, "`sum`")
+        .create(|_: NoParams| Ok(Sum))
+}
+
+struct Panics;
+
+impl Node for Panics {
+    fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
+        panic!("this node always panics");
+    }
+}
+
+fn panics() -> KindSpec {
+    KindSpec::new("test.panic", file!())
+        .doc("Panics when run.")
+        .input("in", port::SERIES, "ignored")
+        .output("out", port::SERIES, "never produced")
+        .create(|_: NoParams| Ok(Panics))
+}
+
+struct Fails;
+
+impl Node for Fails {
+    fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
+        Err(Error::data("utterance `train_3` has no frames"))
+    }
+}
+
+fn fails() -> KindSpec {
+    KindSpec::new("test.fail", file!())
+        .doc("Returns an error when run.")
+        .input("in", port::SERIES, "ignored")
+        .output("out", port::SERIES, "never produced")
+        .create(|_: NoParams| Ok(Fails))
+}
+
+/// Declares a `series` output but emits a `files` table.
+struct BadSchema;
+
+impl Node for BadSchema {
+    fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
+        let row = FileRow { path: "x".into(), format: "csv".into() };
+        Ok(Outputs::new().with_batch("out", FileRow::write(&[row])?))
+    }
+}
+
+fn bad_schema() -> KindSpec {
+    KindSpec::new("test.bad_schema", file!())
+        .doc("Breaks its declared output schema.")
+        .output("out", port::SERIES, "claims to be a series")
+        .create(|_: NoParams| Ok(BadSchema))
+}
+
+emoflow_sdk::export_plugin!(source, pass, sum, panics, fails, bad_schema);
