@@ -1,22 +1,24 @@
-//! Makes this crate's linked artifacts (cdylib plugin, tests, benches) find
-//! libtorch on their own and keep CUDA support.
-//!
-//! * rpath: torch-sys links against the libtorch it was pointed at (the
-//!   project's `.venv`, see `.cargo/config.toml`) but emits no rpath, so the
-//!   artifacts would need LD_LIBRARY_PATH. We add the same directory as a
-//!   runpath; a machine with libtorch elsewhere can still override it with
-//!   LD_LIBRARY_PATH.
-//! * CUDA: nothing of ours references a symbol of libtorch_cuda.so, so the
-//!   linker's default `--as-needed` drops it, and CUDA then reads as
-//!   unavailable at run time. We link it with `--no-as-needed` when the
-//!   libtorch build has it.
-//!
-//! nodes/model/build.rs includes this file, so both crates link alike.
+// Makes this crate's linked artifacts (cdylib plugin, tests, benches) find
+// libtorch on their own and keep CUDA support.
+//
+// * rpath: torch-sys links against the libtorch it was pointed at (the
+//   project's `.venv`, see `.cargo/config.toml`) but emits no rpath, so the
+//   artifacts would need LD_LIBRARY_PATH. We add the same directory as a
+//   runpath; a machine with libtorch elsewhere can still override it with
+//   LD_LIBRARY_PATH.
+// * CUDA: nothing of ours references a symbol of libtorch_cuda.so, so the
+//   linker's default `--as-needed` drops it, and CUDA then reads as
+//   unavailable at run time. We link it with `--no-as-needed` when the
+//   libtorch build has it.
+//
+// nodes/model/build.rs includes this file, so both crates link alike.
 
 use std::path::Path;
 
 fn main() {
-    println!("cargo:rerun-if-changed={}", file!());
+    // This file, from nodes/loss and from nodes/model (which includes it).
+    println!("cargo:rerun-if-changed=../loss/build.rs");
+    println!("cargo:rerun-if-changed=build.rs");
     // torch-sys (links = "tch") publishes the directory it linked against.
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {

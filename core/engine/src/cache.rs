@@ -11,7 +11,6 @@
 //! training node finds its checkpoints there and resumes.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::ipc::reader::FileReader;
@@ -88,10 +87,6 @@ pub struct Cache {
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// The committed entry for `key`, if it is complete and intact.
@@ -177,26 +172,7 @@ impl Staging {
     }
 }
 
-/// Writes a file atomically: a temporary file in the same directory,
-/// fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    sync_dir(dir);
-    Ok(())
-}
+pub use emoflow_sdk::files::write_atomic;
 
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {

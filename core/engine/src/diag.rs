@@ -16,6 +16,7 @@ pub struct Sources {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    named: miette::NamedSource<String>,
 }
 
 /// Where a value came from: a file and a byte range in it.
@@ -27,7 +28,8 @@ pub struct Span {
 
 impl Sources {
     pub fn add(&mut self, path: &Path, text: String) -> usize {
-        self.files.push(Arc::new(SourceFile { path: path.to_path_buf(), text }));
+        let named = miette::NamedSource::new(path.display().to_string(), text.clone());
+        self.files.push(Arc::new(SourceFile { path: path.to_path_buf(), text, named }));
         self.files.len() - 1
     }
 
@@ -69,8 +71,13 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a hint; several hints are joined.
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        let help = help.into();
+        self.help = Some(match self.help.take() {
+            Some(first) => format!("{first} ({help})"),
+            None => help,
+        });
         self
     }
 
@@ -139,7 +146,7 @@ impl miette::Diagnostic for Report<'_> {
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         let span = self.diagnostic.span.as_ref()?;
-        Some(&self.sources.files.get(span.file)?.text as &dyn miette::SourceCode)
+        Some(&self.sources.files.get(span.file)?.named as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {

@@ -140,7 +140,6 @@ pub struct InputDecl {
 /// A `[[expect]]` assertion for `emoflow test`.
 #[derive(Debug, Clone)]
 pub struct Expect {
-    pub span: Span,
     pub fields: Vec<(Key, Sv)>,
 }
 
@@ -162,16 +161,8 @@ pub struct Graph {
     pub fragment: bool,
 }
 
-impl Graph {
-    pub fn node(&self, name: &str) -> Option<&NodeDecl> {
-        self.nodes.iter().find(|n| n.name.name == name)
-    }
-}
-
 const TOP_KEYS: [&str; 6] = ["graph", "params", "nodes", "test", "expect", "sweep"];
 const GRAPH_KEYS: [&str; 4] = ["name", "doc", "extends", "fragment"];
-/// Keys of a node table that are not parameters.
-pub const NODE_KEYS: [&str; 2] = ["kind", "inputs"];
 
 /// Reads a graph file with everything it extends.
 pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
@@ -344,7 +335,7 @@ fn read_own(root: &[(Key, Sv)], file: usize, diags: &mut Vec<Diagnostic>) -> Gra
             V::Array(items) => {
                 for item in items {
                     match item.as_table() {
-                        Some(t) => graph.expects.push(Expect { span: item.span.clone(), fields: t.to_vec() }),
+                        Some(t) => graph.expects.push(Expect { fields: t.to_vec() }),
                         None => diags.push(Diagnostic::at(&item.span, "each [[expect]] must be a table")),
                     }
                 }

@@ -268,7 +268,12 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription) -> Resul
     // A node may refuse generic fixtures (a source needs a real directory);
     // that is a note. A panic, or output that breaks its port type, fails.
     let refused = |stage: &str, e: emoflow_sdk::Error| {
-        if e.code == ErrorCode::Panic { Err(format!("{stage}: {e}")) } else { Ok(format!("refused the fixtures at {stage}: {e}")) }
+        let breach = e.message.contains(emoflow_sdk::foreign::CONVENTIONS_BROKEN);
+        if e.code == ErrorCode::Panic || breach {
+            Err(format!("{stage}: {e}"))
+        } else {
+            Ok(format!("refused the fixtures at {stage}: {e}"))
+        }
     };
     let outcome = (|| {
         let mut node = match plugin.create(&kind.kind, &params) {

@@ -278,7 +278,7 @@ fn execute(
     let bar = opts.progress.add(ProgressBar::new(0));
     bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").unwrap().progress_chars("=> "));
     bar.set_prefix(node.name.clone());
-    let host = EngineHost { node: node.name.clone(), bar: bar.clone(), registry, progress: opts.progress.clone() };
+    let host = EngineHost { node: node.name.clone(), bar: bar.clone(), registry };
     let settings = RunSettings {
         node_name: node.name.clone(),
         device: opts.device.clone(),
@@ -337,20 +337,20 @@ fn collect_outputs(node: &str, kind: &emoflow_sdk::describe::KindDescription, en
 struct EngineHost<'a> {
     node: String,
     bar: ProgressBar,
-    progress: MultiProgress,
     registry: &'a Registry,
 }
 
 impl Host for EngineHost<'_> {
     fn log(&self, level: tracing::Level, target: &str, message: &str) {
+        // The log writer already keeps lines clear of the progress bars.
         let node = &self.node;
-        self.progress.suspend(|| match level {
+        match level {
             tracing::Level::ERROR => tracing::error!(node, target, "{message}"),
             tracing::Level::WARN => tracing::warn!(node, target, "{message}"),
             tracing::Level::INFO => tracing::info!(node, target, "{message}"),
             tracing::Level::DEBUG => tracing::debug!(node, target, "{message}"),
             tracing::Level::TRACE => tracing::trace!(node, target, "{message}"),
-        });
+        }
     }
 
     fn progress(&self, position: u64, total: u64, message: &str) {

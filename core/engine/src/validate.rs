@@ -8,7 +8,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use emoflow_sdk::conventions;
 
-use crate::diag::{Diagnostic, Span};
+use crate::diag::Diagnostic;
 use crate::graph::{Graph, suggest_node};
 use crate::registry::{Provider, Registry};
 use crate::schema;
@@ -23,7 +23,6 @@ pub struct PlannedNode {
     /// For each declared input: the producing node (index into
     /// [`Plan::nodes`]) and its output port; `None` when unwired (optional).
     pub inputs: Vec<Option<(usize, String)>>,
-    pub span: Span,
 }
 
 /// A validated graph, its nodes in topological order.
@@ -33,10 +32,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn index(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name == name)
-    }
-
     /// Graphviz DOT of the DAG: nodes with their kinds, edges with ports.
     pub fn dot(&self) -> String {
         let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", self.graph.name);
@@ -100,15 +95,15 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
         let kind = &provider.kind;
         let mut inputs: Vec<Option<(usize, String)>> = vec![None; kind.inputs.len()];
         for input in &node.inputs {
-            let Some(slot) = kind.inputs.iter().position(|p| p.name == input.port.name) else {
+            let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
+            if slot.is_none() {
                 diags.push(
                     Diagnostic::at(&input.port.span, format!("`{}` has no input port `{}`", kind.kind, input.port.name))
                         .label("unknown input port")
                         .suggest(&input.port.name, kind.inputs.iter().map(|p| p.name.as_str()))
                         .help(ports_help("inputs", &kind.inputs)),
                 );
-                continue;
-            };
+            }
             let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
                 let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
                     .label("wired from an unknown node");
@@ -131,6 +126,8 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 );
                 continue;
             };
+            // An unknown input port is reported above; its source is still checked.
+            let Some(slot) = slot else { continue };
             let in_port = &kind.inputs[slot];
             if !conventions::accepts(&in_port.port_type, &out_port.port_type) {
                 diags.push(
@@ -198,7 +195,6 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 provider: providers[i].unwrap().clone(),
                 params,
                 inputs: wiring[i].iter().map(|w| w.as_ref().map(|(from, port)| (position[*from], port.clone()))).collect(),
-                span: decl.name.span.clone(),
             }
         })
         .collect();

@@ -335,6 +335,10 @@ impl ForeignNode {
     }
 }
 
+/// Part of every error about an output that breaks its port type's
+/// conventions (the plugin's fault, not its input's).
+pub const CONVENTIONS_BROKEN: &str = "broke the conventions of its output";
+
 /// An output stream of a node, checked against its port type batch by batch.
 pub struct OutputStream {
     node: String,
@@ -347,7 +351,7 @@ pub struct OutputStream {
 impl OutputStream {
     fn error(&self, problem: &str) -> Error {
         Error::data(format!(
-            "node `{}` broke the conventions of its output `{}` (port type `{}`): {problem}",
+            "node `{}` {CONVENTIONS_BROKEN} `{}` (port type `{}`): {problem}",
             self.node, self.port, self.port_type
         ))
     }

@@ -62,6 +62,7 @@ pub mod conventions;
 pub mod describe;
 mod error;
 pub mod ffi;
+pub mod files;
 pub mod foreign;
 pub mod harness;
 mod log;

@@ -14,9 +14,13 @@ fn fbank_300s(c: &mut Criterion) {
     let mut group = c.benchmark_group("fbank_300s_16k_40bins");
     group.sample_size(20);
     for threads in [1, 2] {
-        group.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &threads| {
-            b.iter(|| fbank.compute(&samples, threads));
-        });
+        group.bench_with_input(
+            BenchmarkId::new("threads", threads),
+            &threads,
+            |b, &threads| {
+                b.iter(|| fbank.compute(&samples, threads));
+            },
+        );
     }
     group.finish();
 }

@@ -11,7 +11,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: fbank_bench_input OUT.wav")?;
     let input = common::input();
-    emoflow_audio::wav::write_wav_i16(std::path::Path::new(&out), input.sample_rate, &input.samples)?;
+    emoflow_audio::wav::write_wav_i16(
+        std::path::Path::new(&out),
+        input.sample_rate,
+        &input.samples,
+    )?;
     println!("{out}: {} s at {} Hz", common::SECONDS, input.sample_rate);
     Ok(())
 }

@@ -277,7 +277,10 @@ fn parse_attribute(tokens: &[Token]) -> std::result::Result<Attribute, String> {
     };
     let extra_allowed = matches!(kind, AttributeType::Date) && rest.len() <= 2;
     if rest.len() > 1 && !extra_allowed {
-        return Err(format!("@attribute {}: unexpected text after the type", name.text));
+        return Err(format!(
+            "@attribute {}: unexpected text after the type",
+            name.text
+        ));
     }
     Ok(Attribute {
         name: name.text.clone(),
@@ -287,7 +290,11 @@ fn parse_attribute(tokens: &[Token]) -> std::result::Result<Attribute, String> {
 
 fn parse_row(tokens: &[Token], attributes: &[Attribute], path: &Path, line: usize) -> Result<Row> {
     if tokens[0].kind == TokenKind::Braces {
-        return Err(Error::line(path, line, "sparse ARFF rows are not supported"));
+        return Err(Error::line(
+            path,
+            line,
+            "sparse ARFF rows are not supported",
+        ));
     }
     // Split on commas; an empty field (two commas in a row) is an error.
     let mut fields: Vec<&Token> = Vec::with_capacity(attributes.len());
@@ -295,7 +302,11 @@ fn parse_row(tokens: &[Token], attributes: &[Attribute], path: &Path, line: usiz
     for token in tokens {
         match (token.kind, expect_field) {
             (TokenKind::Comma, true) => {
-                return Err(Error::line(path, line, format!("empty field {}", fields.len() + 1)));
+                return Err(Error::line(
+                    path,
+                    line,
+                    format!("empty field {}", fields.len() + 1),
+                ));
             }
             (TokenKind::Comma, false) => expect_field = true,
             (_, true) => {
@@ -335,23 +346,27 @@ fn parse_row(tokens: &[Token], attributes: &[Attribute], path: &Path, line: usiz
                 return Ok(Value::Missing);
             }
             match &attribute.kind {
-                AttributeType::Numeric => field.text.parse::<f64>().map(Value::Number).map_err(|_| {
-                    Error::line(
+                AttributeType::Numeric => {
+                    field.text.parse::<f64>().map(Value::Number).map_err(|_| {
+                        Error::line(
+                            path,
+                            line,
+                            format!("{}: '{}' is not a number", attribute.name, field.text),
+                        )
+                    })
+                }
+                AttributeType::Nominal(allowed) if !allowed.contains(&field.text) => {
+                    Err(Error::line(
                         path,
                         line,
-                        format!("{}: '{}' is not a number", attribute.name, field.text),
-                    )
-                }),
-                AttributeType::Nominal(allowed) if !allowed.contains(&field.text) => Err(Error::line(
-                    path,
-                    line,
-                    format!(
-                        "{}: '{}' is not one of {{{}}}",
-                        attribute.name,
-                        field.text,
-                        allowed.join(",")
-                    ),
-                )),
+                        format!(
+                            "{}: '{}' is not one of {{{}}}",
+                            attribute.name,
+                            field.text,
+                            allowed.join(",")
+                        ),
+                    ))
+                }
                 _ => Ok(Value::Text(field.text.clone())),
             }
         })
@@ -382,7 +397,11 @@ mod tests {
         assert_eq!(arff.rows[0].line, 10);
         assert_eq!(
             arff.rows[2].values,
-            vec![Value::Text("dev_1".into()), Value::Number(1.04), Value::Number(4.085e-4)]
+            vec![
+                Value::Text("dev_1".into()),
+                Value::Number(1.04),
+                Value::Number(4.085e-4)
+            ]
         );
         assert_eq!(arff.rows[1].values[2], Value::Number(-0.0079248));
     }
@@ -398,7 +417,10 @@ mod tests {
         assert_eq!(arff.relation, "gold standard");
         assert_eq!(arff.attribute_index("FRAME TIME"), Some(0));
         assert_eq!(arff.attribute_index("instance_name"), Some(1));
-        assert_eq!(arff.attributes[3].kind, AttributeType::Nominal(vec!["low".into(), "high".into()]));
+        assert_eq!(
+            arff.attributes[3].kind,
+            AttributeType::Nominal(vec!["low".into(), "high".into()])
+        );
         assert_eq!(arff.rows[0].line, 9);
         assert_eq!(
             arff.rows[0].values,
@@ -440,13 +462,34 @@ mod tests {
     #[test]
     fn header_mistakes_are_rejected_with_their_line() {
         let cases = [
-            ("@attribute a numeric\n@data\n", "x.arff:1: @attribute before @relation"),
-            ("@relation r\n@attribute a numeric\n", "x.arff: no @data section"),
-            ("@relation r\n@attribute a numeric\nbogus\n@data\n", "x.arff:3: expected @relation"),
-            ("@relation r\n@attribute a relational\n@data\n", "x.arff:2: @attribute a: unsupported type 'relational'"),
-            ("@relation r\n@attribute 'a numeric\n@data\n", "x.arff:2: unterminated 'quoted' string"),
-            ("@relation r\n@attribute a numeric\n@data\n{0 1}\n", "x.arff:4: sparse ARFF rows are not supported"),
-            ("@relation r\n@attribute a numeric\n@attribute b numeric\n@data\n1,,2\n", "x.arff:5: empty field 2"),
+            (
+                "@attribute a numeric\n@data\n",
+                "x.arff:1: @attribute before @relation",
+            ),
+            (
+                "@relation r\n@attribute a numeric\n",
+                "x.arff: no @data section",
+            ),
+            (
+                "@relation r\n@attribute a numeric\nbogus\n@data\n",
+                "x.arff:3: expected @relation",
+            ),
+            (
+                "@relation r\n@attribute a relational\n@data\n",
+                "x.arff:2: @attribute a: unsupported type 'relational'",
+            ),
+            (
+                "@relation r\n@attribute 'a numeric\n@data\n",
+                "x.arff:2: unterminated 'quoted' string",
+            ),
+            (
+                "@relation r\n@attribute a numeric\n@data\n{0 1}\n",
+                "x.arff:4: sparse ARFF rows are not supported",
+            ),
+            (
+                "@relation r\n@attribute a numeric\n@attribute b numeric\n@data\n1,,2\n",
+                "x.arff:5: empty field 2",
+            ),
         ];
         for (text, expected) in cases {
             let msg = parse(text).unwrap_err().to_string();

@@ -18,10 +18,15 @@
 
 use std::path::{Path, PathBuf};
 
+use emoflow_sdk::prelude::{AudioRow, Context, Inputs, KindSpec, Node, Outputs, port};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::arff::{Arff, AttributeType, Value};
 use crate::corpus::{self, Dim, LABEL_PERIOD, LabelTrack, Recording, Split};
 use crate::error::{Error, Result};
-use crate::wav::read_wav;
+use crate::ports::{lazy_audio, series_batch, series_rows};
+use crate::wav::{read_wav, read_wav_info};
 
 pub const AUDIO_DIR: &str = "recordings_audio";
 pub const GOLD_DIR: &str = "ratings_gold_standard";
@@ -39,7 +44,7 @@ pub struct RecordingFiles {
 /// Parses `train_3` into its split and number.
 pub fn parse_name(stem: &str) -> Option<(Split, u32)> {
     let (split, number) = stem.split_once('_')?;
-    let split = Split::from_name(split)?;
+    let split = Split::parse(split).ok()?;
     // Plain decimal digits only: `train_03x` or `train_+3` are not names of the release.
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -61,7 +66,10 @@ pub fn scan(root: &Path, dims: &[Dim], splits: &[Split]) -> Result<Vec<Recording
         if !is_wav {
             continue;
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let Some((split, number)) = parse_name(stem) else {
             return Err(Error::file(
                 &path,
@@ -85,17 +93,29 @@ pub fn scan(root: &Path, dims: &[Dim], splits: &[Split]) -> Result<Vec<Recording
         .map(|(split, _, name, wav)| {
             let mut labels = Vec::new();
             for &dim in dims {
-                let path = root.join(GOLD_DIR).join(dim.as_str()).join(format!("{name}.arff"));
+                let path = root
+                    .join(GOLD_DIR)
+                    .join(dim.as_str())
+                    .join(format!("{name}.arff"));
                 if path.is_file() {
                     labels.push((dim, path));
-                } else if split.labels_required() {
+                } else if corpus::labels_required(split) {
                     return Err(Error::file(
                         &path,
-                        format!("missing {} gold standard of {} recording {name}", dim.as_str(), split.as_str()),
+                        format!(
+                            "missing {} gold standard of {} recording {name}",
+                            dim.as_str(),
+                            split.as_str()
+                        ),
                     ));
                 }
             }
-            Ok(RecordingFiles { name, split, wav, labels })
+            Ok(RecordingFiles {
+                name,
+                split,
+                wav,
+                labels,
+            })
         })
         .collect()
 }
@@ -103,24 +123,36 @@ pub fn scan(root: &Path, dims: &[Dim], splits: &[Split]) -> Result<Vec<Recording
 /// Reads one recording's audio and labels and checks their lengths agree.
 pub fn load(files: &RecordingFiles) -> Result<Recording> {
     let audio = read_wav(&files.wav)?;
-    let labels = files
-        .labels
-        .iter()
-        .map(|(dim, path)| {
-            let values = read_gold_standard(path)?;
-            corpus::check_label_length(&files.name, &audio, values.len(), LABEL_PERIOD, path)?;
-            Ok(LabelTrack {
-                dim: dim.as_str().to_string(),
-                values,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let labels = load_labels(files, audio.duration_seconds())?;
     Ok(Recording {
         name: files.name.clone(),
         split: files.split,
         audio,
         labels,
     })
+}
+
+/// Reads one recording's gold standard and checks it against the length of
+/// its audio.
+pub fn load_labels(files: &RecordingFiles, audio_seconds: f64) -> Result<Vec<LabelTrack>> {
+    files
+        .labels
+        .iter()
+        .map(|(dim, path)| {
+            let values = read_gold_standard(path)?;
+            corpus::check_label_length(
+                &files.name,
+                audio_seconds,
+                values.len(),
+                LABEL_PERIOD,
+                path,
+            )?;
+            Ok(LabelTrack {
+                dim: dim.as_str().to_string(),
+                values,
+            })
+        })
+        .collect()
 }
 
 /// Reads a gold-standard ARFF file into its label values (one per 0.04 s).
@@ -137,7 +169,12 @@ pub fn read_gold_standard(path: &Path) -> Result<Vec<f32>> {
                 .collect();
             match numeric[..] {
                 [only] => only,
-                _ => return Err(Error::file(path, "no GoldStandard attribute (and not exactly one other numeric attribute)")),
+                _ => {
+                    return Err(Error::file(
+                        path,
+                        "no GoldStandard attribute (and not exactly one other numeric attribute)",
+                    ));
+                }
             }
         }
     };
@@ -163,6 +200,74 @@ pub fn read_gold_standard(path: &Path) -> Result<Vec<f32>> {
             corpus::check_label_value(path, row.line, &value_name, number(row, value_col)?)
         })
         .collect()
+}
+
+// ---- node -----------------------------------------------------------------
+
+/// Parameters of `source.avec2016`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Avec2016Params {
+    /// Root directory of the release: it holds recordings_audio/ and ratings_gold_standard/.
+    pub root: PathBuf,
+    /// Emotion dimensions whose gold standard to read.
+    #[serde(default = "all_dims")]
+    pub dims: Vec<Dim>,
+    /// Partitions to read.
+    #[serde(default = "all_splits")]
+    pub splits: Vec<Split>,
+}
+
+fn all_dims() -> Vec<Dim> {
+    Dim::ALL.to_vec()
+}
+
+fn all_splits() -> Vec<Split> {
+    Split::ALL.to_vec()
+}
+
+struct Avec2016Source(Avec2016Params);
+
+impl Node for Avec2016Source {
+    fn run(&mut self, ctx: &Context, _inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let p = &self.0;
+        let recordings = scan(&p.root, &p.dims, &p.splits)?;
+        // Labels are small: read them now, against the length each WAV
+        // header declares; the audio streams later, one recording at a time.
+        let mut series = Vec::new();
+        for (i, files) in recordings.iter().enumerate() {
+            ctx.check_cancelled()?;
+            let (rate, frames) = read_wav_info(&files.wav)?;
+            let tracks = load_labels(files, frames as f64 / f64::from(rate))?;
+            series.extend(series_rows(&files.name, files.split, tracks, LABEL_PERIOD));
+            ctx.progress(i as u64 + 1, recordings.len() as u64, &files.name);
+        }
+        tracing::info!(recordings = recordings.len(), label_tracks = series.len(), root = %p.root.display(), "AVEC 2016 corpus");
+        let audio = lazy_audio(recordings, |files| {
+            let audio = read_wav(&files.wav)?;
+            Ok(AudioRow {
+                utt_id: files.name,
+                split: files.split,
+                sample_rate: audio.sample_rate,
+                samples: audio.samples,
+            })
+        })?;
+        Ok(Outputs::new()
+            .with_stream("audio", audio)
+            .with_batch("labels", series_batch(&series, LABEL_PERIOD)?))
+    }
+}
+
+/// The `source.avec2016` node kind.
+pub fn kind() -> KindSpec {
+    KindSpec::new("source.avec2016", file!())
+        .doc(
+            "Reads the AVEC 2016 release of RECOLA as released: recordings_audio/{train,dev,test}_N.wav and \
+             ratings_gold_standard/{arousal,valence}/NAME.arff (0.04 s frames). Test recordings may lack labels.",
+        )
+        .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1] at the file's rate")
+        .output("labels", port::SERIES, "one row per recording and dimension: the gold standard, frame period 0.04 s")
+        .create(|p: Avec2016Params| Ok(Avec2016Source(p)))
 }
 
 #[cfg(test)]
@@ -197,13 +302,18 @@ mod tests {
 
         fn wav(&self, name: &str, seconds: f64) -> PathBuf {
             let path = self.root().join(AUDIO_DIR).join(format!("{name}.wav"));
-            let samples: Vec<i16> = (0..(seconds * 16000.0) as usize).map(|i| (i % 200) as i16).collect();
+            let samples: Vec<i16> = (0..(seconds * 16000.0) as usize)
+                .map(|i| (i % 200) as i16)
+                .collect();
             write_wav_i16(&path, 16000, &samples).unwrap();
             path
         }
 
         fn gold_path(&self, dim: Dim, name: &str) -> PathBuf {
-            self.root().join(GOLD_DIR).join(dim.as_str()).join(format!("{name}.arff"))
+            self.root()
+                .join(GOLD_DIR)
+                .join(dim.as_str())
+                .join(format!("{name}.arff"))
         }
 
         fn gold(&self, dim: Dim, name: &str, frames: usize) -> PathBuf {
@@ -212,7 +322,11 @@ mod tests {
                  @attribute frameTime numeric\n@attribute GoldStandard numeric\n\n\n@data\n\n",
             );
             for i in 0..frames {
-                text.push_str(&format!("{name},{},{}\n", i as f64 * 0.04, (i as f64 * 0.01).sin() * 0.3));
+                text.push_str(&format!(
+                    "{name},{},{}\n",
+                    i as f64 * 0.04,
+                    (i as f64 * 0.01).sin() * 0.3
+                ));
             }
             let path = self.gold_path(dim, name);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -226,7 +340,9 @@ mod tests {
         assert_eq!(parse_name("train_1"), Some((Split::Train, 1)));
         assert_eq!(parse_name("dev_12"), Some((Split::Dev, 12)));
         assert_eq!(parse_name("test_9"), Some((Split::Test, 9)));
-        for bad in ["train", "train_", "devel_1", "train_1a", "Train_1", "train_+1"] {
+        for bad in [
+            "train", "train_", "devel_1", "train_1a", "Train_1", "train_+1",
+        ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
     }
@@ -243,7 +359,10 @@ mod tests {
 
         let only_dev = scan(f.root(), &[Dim::Valence], &[Split::Dev]).unwrap();
         assert_eq!(only_dev.len(), 1);
-        assert_eq!(only_dev[0].labels, vec![(Dim::Valence, f.gold_path(Dim::Valence, "dev_1"))]);
+        assert_eq!(
+            only_dev[0].labels,
+            vec![(Dim::Valence, f.gold_path(Dim::Valence, "dev_1"))]
+        );
     }
 
     #[test]
@@ -266,10 +385,15 @@ mod tests {
         let f = Fixture::new(&["train_1", "dev_1"], 1.0);
         let missing = f.gold_path(Dim::Arousal, "dev_1");
         std::fs::remove_file(&missing).unwrap();
-        let msg = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap_err().to_string();
+        let msg = scan(f.root(), &Dim::ALL, &Split::ALL)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             msg,
-            format!("{}: missing arousal gold standard of dev recording dev_1", missing.display())
+            format!(
+                "{}: missing arousal gold standard of dev recording dev_1",
+                missing.display()
+            )
         );
         // Asking only for valence does not need the arousal file.
         assert!(scan(f.root(), &[Dim::Valence], &Split::ALL).is_ok());
@@ -283,7 +407,10 @@ mod tests {
         let files = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap();
         let msg = load(&files[0]).unwrap_err().to_string();
         assert!(msg.starts_with("recording train_4: "), "{msg}");
-        assert!(msg.contains("54 label frames") && msg.contains("covers 51"), "{msg}");
+        assert!(
+            msg.contains("54 label frames") && msg.contains("(2.000 s) covers 51"),
+            "{msg}"
+        );
         // Two too many is within tolerance.
         f.gold(Dim::Valence, "train_4", 53);
         assert!(load(&files[0]).is_ok());
@@ -298,7 +425,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[11].starts_with("dev_3,0.08,"));
         let cases = [
-            ("dev_3,0.08", "expected 3 fields (Instance_name, frameTime, GoldStandard), found 2"),
+            (
+                "dev_3,0.08",
+                "expected 3 fields (Instance_name, frameTime, GoldStandard), found 2",
+            ),
             ("dev_3,0.08,NaN", "GoldStandard: label is NaN"),
             ("dev_3,0.08,?", "GoldStandard: missing value '?'"),
             ("dev_3,0.08,0.1.2", "GoldStandard: '0.1.2' is not a number"),
@@ -309,7 +439,10 @@ mod tests {
             edited[11] = row;
             std::fs::write(&path, edited.join("\n")).unwrap();
             let msg = read_gold_standard(&path).unwrap_err().to_string();
-            assert!(msg.starts_with(&format!("{}:12: {expected}", path.display())), "{row}: {msg}");
+            assert!(
+                msg.starts_with(&format!("{}:12: {expected}", path.display())),
+                "{row}: {msg}"
+            );
         }
     }
 
@@ -317,14 +450,18 @@ mod tests {
     fn wav_names_outside_the_release_pattern_are_refused() {
         let f = Fixture::new(&["train_1"], 1.0);
         let stray = f.wav("train_1_16k", 1.0);
-        let msg = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap_err().to_string();
+        let msg = scan(f.root(), &Dim::ALL, &Split::ALL)
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with(&stray.display().to_string()), "{msg}");
     }
 
     #[test]
     fn a_root_without_the_layout_names_the_missing_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let msg = scan(dir.path(), &Dim::ALL, &Split::ALL).unwrap_err().to_string();
+        let msg = scan(dir.path(), &Dim::ALL, &Split::ALL)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("recordings_audio"), "{msg}");
     }
 }

@@ -17,38 +17,19 @@ pub const LABEL_PERIOD: f64 = 0.04;
 /// audio covers before the source refuses it.
 pub const LABEL_LENGTH_TOLERANCE: usize = 2;
 
-/// A partition of the corpus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Split {
-    Train,
-    Dev,
-    Test,
-}
+/// A partition of the corpus (the SDK's convention).
+pub use emoflow_sdk::conventions::Split;
 
-impl Split {
-    pub const ALL: [Split; 3] = [Split::Train, Split::Dev, Split::Test];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Dev => "dev",
-            Split::Test => "test",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Split> {
-        Split::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// Test recordings may come without labels (AVEC keeps them private).
-    pub fn labels_required(self) -> bool {
-        self != Split::Test
-    }
+/// Whether recordings of `split` must come with labels: test recordings may
+/// come without (AVEC keeps them private).
+pub fn labels_required(split: Split) -> bool {
+    split != Split::Test
 }
 
 /// An emotion dimension of the AVEC 2016 gold standard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dim {
     Arousal,
@@ -92,30 +73,23 @@ pub fn frames_covered(seconds: f64, period: f64) -> usize {
     (seconds / period + 1e-6).floor() as usize + 1
 }
 
-/// Number of label frames (every `period` seconds) the audio covers.
-pub fn label_frames_covered(audio: &Audio, period: f64) -> usize {
-    frames_covered(audio.duration_seconds(), period)
-}
-
 /// Refuses a label track whose length differs from what the audio covers by
 /// more than [`LABEL_LENGTH_TOLERANCE`] frames.
 pub fn check_label_length(
     recording: &str,
-    audio: &Audio,
+    audio_seconds: f64,
     labels: usize,
     period: f64,
     source: &Path,
 ) -> Result<()> {
-    let covered = label_frames_covered(audio, period);
+    let covered = frames_covered(audio_seconds, period);
     if labels.abs_diff(covered) > LABEL_LENGTH_TOLERANCE {
         return Err(Error::recording(
             recording,
             format!(
-                "{} has {labels} label frames but the audio ({:.3} s at {} Hz) covers {covered} \
+                "{} has {labels} label frames but the audio ({audio_seconds:.3} s) covers {covered} \
                  frames of {period} s (tolerance {LABEL_LENGTH_TOLERANCE})",
                 source.display(),
-                audio.duration_seconds(),
-                audio.sample_rate,
             ),
         ));
     }
@@ -125,7 +99,13 @@ pub fn check_label_length(
 /// Checks that the `index`-th label row sits at `index * period` seconds
 /// (within a quarter period), so a file with another rate or with missing
 /// or shuffled rows is refused at the offending line.
-pub fn check_frame_time(path: &Path, line: usize, index: usize, time: f64, period: f64) -> Result<()> {
+pub fn check_frame_time(
+    path: &Path,
+    line: usize,
+    index: usize,
+    time: f64,
+    period: f64,
+) -> Result<()> {
     let expected = index as f64 * period;
     if !time.is_finite() || (time - expected).abs() > period / 4.0 {
         return Err(Error::line(
@@ -146,7 +126,11 @@ pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> 
         return Err(Error::line(path, line, format!("{column}: label is NaN")));
     }
     if !value.is_finite() {
-        return Err(Error::line(path, line, format!("{column}: label {value} is not finite")));
+        return Err(Error::line(
+            path,
+            line,
+            format!("{column}: label {value} is not finite"),
+        ));
     }
     Ok(value as f32)
 }
@@ -155,32 +139,34 @@ pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> 
 mod tests {
     use super::*;
 
-    fn audio(seconds: f64, rate: u32) -> Audio {
-        Audio {
-            sample_rate: rate,
-            samples: vec![0.0; (seconds * f64::from(rate)).round() as usize],
-        }
-    }
-
     #[test]
     fn five_minutes_cover_the_release_7501_label_frames() {
-        assert_eq!(label_frames_covered(&audio(300.0, 16000), LABEL_PERIOD), 7501);
-        assert_eq!(label_frames_covered(&audio(300.0, 44100), LABEL_PERIOD), 7501);
-        assert_eq!(label_frames_covered(&audio(299.99, 16000), LABEL_PERIOD), 7500);
-        assert_eq!(label_frames_covered(&audio(300.0, 16000), 0.1), 3001);
+        assert_eq!(frames_covered(300.0, LABEL_PERIOD), 7501);
+        assert_eq!(frames_covered(4_800_000.0 / 16000.0, LABEL_PERIOD), 7501);
+        assert_eq!(frames_covered(13_230_000.0 / 44100.0, LABEL_PERIOD), 7501);
+        assert_eq!(frames_covered(299.99, LABEL_PERIOD), 7500);
+        assert_eq!(frames_covered(300.0, 0.1), 3001);
     }
 
     #[test]
     fn label_length_within_tolerance_passes_and_beyond_names_recording_and_file() {
-        let a = audio(300.0, 16000);
         for n in 7499..=7503 {
-            check_label_length("dev_2", &a, n, LABEL_PERIOD, Path::new("g/dev_2.arff")).unwrap();
+            check_label_length("dev_2", 300.0, n, LABEL_PERIOD, Path::new("g/dev_2.arff")).unwrap();
         }
-        let msg = check_label_length("dev_2", &a, 7504, LABEL_PERIOD, Path::new("g/dev_2.arff"))
-            .unwrap_err()
-            .to_string();
-        assert!(msg.starts_with("recording dev_2: g/dev_2.arff has 7504 label frames"), "{msg}");
-        assert!(check_label_length("dev_2", &a, 7498, LABEL_PERIOD, Path::new("g")).is_err());
+        let msg = check_label_length(
+            "dev_2",
+            300.0,
+            7504,
+            LABEL_PERIOD,
+            Path::new("g/dev_2.arff"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.starts_with("recording dev_2: g/dev_2.arff has 7504 label frames"),
+            "{msg}"
+        );
+        assert!(check_label_length("dev_2", 300.0, 7498, LABEL_PERIOD, Path::new("g")).is_err());
     }
 
     #[test]
@@ -188,15 +174,22 @@ mod tests {
         let p = Path::new("l.csv");
         check_frame_time(p, 5, 3, 0.12, 0.04).unwrap();
         check_frame_time(p, 5, 3, 0.1201, 0.04).unwrap();
-        let msg = check_frame_time(p, 5, 3, 0.16, 0.04).unwrap_err().to_string();
-        assert!(msg.starts_with("l.csv:5: time 0.16 out of sequence"), "{msg}");
+        let msg = check_frame_time(p, 5, 3, 0.16, 0.04)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("l.csv:5: time 0.16 out of sequence"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn nan_and_infinite_labels_are_refused_with_their_line() {
         let p = Path::new("a.arff");
         assert_eq!(check_label_value(p, 9, "GoldStandard", 0.25).unwrap(), 0.25);
-        let msg = check_label_value(p, 9, "GoldStandard", f64::NAN).unwrap_err().to_string();
+        let msg = check_label_value(p, 9, "GoldStandard", f64::NAN)
+            .unwrap_err()
+            .to_string();
         assert_eq!(msg, "a.arff:9: GoldStandard: label is NaN");
         assert!(check_label_value(p, 9, "x", f64::INFINITY).is_err());
     }

@@ -62,3 +62,16 @@ impl Error {
         }
     }
 }
+
+impl From<Error> for emoflow_sdk::Error {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::Io { .. } => emoflow_sdk::ErrorCode::Io,
+            Error::Invalid(_) => emoflow_sdk::ErrorCode::Invalid,
+            Error::File { .. } | Error::Line { .. } | Error::Recording { .. } => {
+                emoflow_sdk::ErrorCode::Data
+            }
+        };
+        emoflow_sdk::Error::new(code, e.to_string())
+    }
+}

@@ -8,15 +8,17 @@
 //! pre-emphasis, the window, zero padding to a power of two, the power (or
 //! magnitude) spectrum, triangular Mel filters without the Nyquist bin, and
 //! the log with a floor of `f32::EPSILON`. Arithmetic is in f64 up to the
-//! log: in f32 the FFT's rounding, relative to the frame's total energy,
-//! moves the weakest Mel bins of loud frames (80 dB down) by up to 5e-4,
-//! as torchaudio's own float32 run shows. Samples in [-1, 1] are first
+//! Mel filter sums (the log itself in f32, exact to about 1e-6 here): in f32
+//! the FFT's rounding, relative to the frame's total energy, moves the
+//! weakest Mel bins of loud frames (80 dB down) by up to 5e-4, as
+//! torchaudio's own float32 run shows. Samples in [-1, 1] are first
 //! multiplied by `sample_scale` (32768: Kaldi's int16 scale).
 //!
 //! Differences from torchaudio: defaults are the paper's (40 bins) rather
 //! than torchaudio's 23; dither noise comes from a seeded ChaCha8 stream per
 //! frame (torchaudio draws from torch's global generator), so a seed gives
-//! the same features whatever the thread count; `htk_compat`, `subtract_mean`
+//! the same features whatever the thread count (the node mixes the utterance
+//! id into the seed, see [`utterance_seed`]); `htk_compat`, `subtract_mean`
 //! and VTLN are not offered. Agreement with torchaudio (dither 0) is within
 //! 1e-4 on every log-Mel value; see `tests/fbank_golden.rs`.
 //!
@@ -31,6 +33,10 @@ use rand_chacha::ChaCha8Rng;
 use realfft::{RealFftPlanner, RealToComplex};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use emoflow_sdk::prelude::{
+    AudioRow, Context, FeatureRow, Inputs, KindSpec, Node, Outputs, PortRows, port,
+};
 
 use crate::error::{Error, Result};
 use crate::parallel::for_row_chunks;
@@ -125,6 +131,37 @@ impl Default for FbankOptions {
     }
 }
 
+impl FbankOptions {
+    /// Checks what does not depend on the sample rate ([`Fbank::new`]
+    /// checks the rest).
+    pub fn validate(&self) -> Result<()> {
+        let problem = if !(0.0..=1.0).contains(&self.preemphasis_coefficient) {
+            format!(
+                "preemphasis_coefficient {} is not in [0, 1]",
+                self.preemphasis_coefficient
+            )
+        } else if self.num_mel_bins <= 3 {
+            format!("num_mel_bins {} must be at least 4", self.num_mel_bins)
+        } else if !(self.frame_length > 0.0
+            && self.frame_shift > 0.0
+            && self.frame_length.is_finite()
+            && self.frame_shift.is_finite())
+        {
+            format!(
+                "frame_length {} ms and frame_shift {} ms must be positive",
+                self.frame_length, self.frame_shift
+            )
+        } else if !(self.dither >= 0.0 && self.energy_floor >= 0.0 && self.low_freq >= 0.0) {
+            "dither, energy_floor and low_freq must be >= 0".to_string()
+        } else if !(self.sample_scale > 0.0 && self.sample_scale.is_finite()) {
+            format!("sample_scale {} must be positive", self.sample_scale)
+        } else {
+            return Ok(());
+        };
+        Err(Error::Invalid(format!("feature.fbank: {problem}")))
+    }
+}
+
 /// One Mel filter: its weights over FFT bins `start..start + weights.len()`.
 #[derive(Debug, Clone, PartialEq)]
 struct MelBand {
@@ -153,13 +190,14 @@ const MIN_FRAMES_PER_THREAD: usize = 256;
 
 impl Fbank {
     pub fn new(opts: &FbankOptions, sample_rate: u32) -> Result<Fbank> {
+        opts.validate()?;
         let invalid = |m: String| Error::Invalid(format!("feature.fbank at {sample_rate} Hz: {m}"));
         let rate = f64::from(sample_rate);
         // Same expression and truncation as torchaudio, so 44.1 kHz gives
         // 1102 samples per 25 ms and 441 per 10 ms.
         let window_shift = (rate * opts.frame_shift * 0.001) as usize;
         let window_size = (rate * opts.frame_length * 0.001) as usize;
-        if !(opts.frame_length.is_finite() && opts.frame_shift.is_finite()) || window_size < 2 || window_shift < 1 {
+        if window_size < 2 || window_shift < 1 {
             return Err(invalid(format!(
                 "frame_length {} ms and frame_shift {} ms give {window_size} and {window_shift} samples",
                 opts.frame_length, opts.frame_shift
@@ -174,15 +212,6 @@ impl Fbank {
             return Err(invalid(format!(
                 "the window has an odd length ({padded_size} samples); set round_to_power_of_two"
             )));
-        }
-        if !(0.0..=1.0).contains(&opts.preemphasis_coefficient) {
-            return Err(invalid(format!("preemphasis_coefficient {} is not in [0, 1]", opts.preemphasis_coefficient)));
-        }
-        if opts.num_mel_bins <= 3 {
-            return Err(invalid(format!("num_mel_bins {} must be at least 4", opts.num_mel_bins)));
-        }
-        if !(opts.dither >= 0.0 && opts.energy_floor >= 0.0 && opts.sample_scale > 0.0 && opts.sample_scale.is_finite()) {
-            return Err(invalid("dither and energy_floor must be >= 0, sample_scale > 0".into()));
         }
         let bands = mel_bands(opts, rate, padded_size).map_err(invalid)?;
         let fft = RealFftPlanner::<f64>::new().plan_fft_forward(padded_size);
@@ -237,14 +266,24 @@ impl Fbank {
         let frames = self.num_frames(samples.len());
         let dim = self.dim();
         let mut out = vec![0.0f32; frames * dim];
-        for_row_chunks(&mut out, dim, threads, MIN_FRAMES_PER_THREAD, |first, chunk| {
-            self.compute_frames(samples, first, chunk, dither_seed)
-        });
+        for_row_chunks(
+            &mut out,
+            dim,
+            threads,
+            MIN_FRAMES_PER_THREAD,
+            |first, chunk| self.compute_frames(samples, first, chunk, dither_seed),
+        );
         out
     }
 
     /// Computes consecutive frames from `first_frame` into `out`.
-    fn compute_frames(&self, samples: &[f32], first_frame: usize, out: &mut [f32], dither_seed: u64) {
+    fn compute_frames(
+        &self,
+        samples: &[f32],
+        first_frame: usize,
+        out: &mut [f32],
+        dither_seed: u64,
+    ) {
         let o = &self.opts;
         let scale = o.sample_scale;
         let preemph = o.preemphasis_coefficient;
@@ -277,7 +316,11 @@ impl Fbank {
             if o.dither > 0.0 {
                 add_dither(&mut raw, o.dither, dither_seed, index as u64);
             }
-            let mean = if o.remove_dc_offset { sum(&raw) / ws as f64 } else { 0.0 };
+            let mean = if o.remove_dc_offset {
+                sum(&raw) / ws as f64
+            } else {
+                0.0
+            };
             let raw_energy = (o.use_energy && o.raw_energy)
                 .then(|| raw.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>());
             // DC removal, pre-emphasis (x[-1] = x[0]) and the window in one
@@ -285,7 +328,12 @@ impl Fbank {
             let (head, tail) = frame.split_at_mut(ws);
             let dc = mean * (1.0 - preemph);
             head[0] = (raw[0] * (1.0 - preemph) - dc) * self.window[0];
-            for (((y, x), previous), w) in head[1..].iter_mut().zip(&raw[1..]).zip(&raw[..ws - 1]).zip(&self.window[1..]) {
+            for (((y, x), previous), w) in head[1..]
+                .iter_mut()
+                .zip(&raw[1..])
+                .zip(&raw[..ws - 1])
+                .zip(&self.window[1..])
+            {
                 *y = (x - preemph * previous - dc) * w;
             }
             // The FFT uses its input as scratch: restore the zero padding.
@@ -308,7 +356,11 @@ impl Fbank {
                 // Summed in f64; the log in f32 is exact to 1e-6 here and
                 // twice as fast.
                 let e = dot(bins, &band.weights) as f32;
-                *value = if o.use_log_fbank { e.max(f32::EPSILON).ln() } else { e };
+                *value = if o.use_log_fbank {
+                    e.max(f32::EPSILON).ln()
+                } else {
+                    e
+                };
             }
         }
     }
@@ -351,7 +403,12 @@ fn sum(x: &[f64]) -> f64 {
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let rest: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let rest: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for k in 0..4 {
             acc[k] += x[k] * y[k];
@@ -384,16 +441,16 @@ fn window(kind: WindowType, size: usize, blackman_coeff: f64) -> Vec<f64> {
         .map(|i| {
             let i = i as f64;
             let hann = 0.5 - 0.5 * (a * i).cos();
-            let w = match kind {
+            match kind {
                 WindowType::Povey => hann.powf(0.85),
                 WindowType::Hanning => hann,
                 WindowType::Hamming => 0.54 - 0.46 * (a * i).cos(),
                 WindowType::Rectangular => 1.0,
                 WindowType::Blackman => {
-                    blackman_coeff - 0.5 * (a * i).cos() + (0.5 - blackman_coeff) * (2.0 * a * i).cos()
+                    blackman_coeff - 0.5 * (a * i).cos()
+                        + (0.5 - blackman_coeff) * (2.0 * a * i).cos()
                 }
-            };
-            w
+            }
         })
         .collect()
 }
@@ -404,10 +461,18 @@ fn mel(freq: f64) -> f64 {
 
 /// The triangular filters, equally spaced on the Mel scale between
 /// `low_freq` and `high_freq`, over FFT bins 0..padded/2 (no Nyquist bin).
-fn mel_bands(opts: &FbankOptions, rate: f64, padded: usize) -> std::result::Result<Vec<MelBand>, String> {
+fn mel_bands(
+    opts: &FbankOptions,
+    rate: f64,
+    padded: usize,
+) -> std::result::Result<Vec<MelBand>, String> {
     let nyquist = 0.5 * rate;
     let low = opts.low_freq;
-    let high = if opts.high_freq <= 0.0 { opts.high_freq + nyquist } else { opts.high_freq };
+    let high = if opts.high_freq <= 0.0 {
+        opts.high_freq + nyquist
+    } else {
+        opts.high_freq
+    };
     if !((0.0..nyquist).contains(&low) && high > 0.0 && high <= nyquist && low < high) {
         return Err(format!(
             "low_freq {low} and high_freq {high} (from {}) must satisfy 0 <= low < high <= {nyquist}",
@@ -437,7 +502,10 @@ fn mel_bands(opts: &FbankOptions, rate: f64, padded: usize) -> std::result::Resu
                     for (k, w) in weights {
                         dense[k - start] = w;
                     }
-                    Ok(MelBand { start, weights: dense })
+                    Ok(MelBand {
+                        start,
+                        weights: dense,
+                    })
                 }
                 _ => Err(format!(
                     "Mel filter {b} covers no FFT bin: use fewer num_mel_bins or a longer frame"
@@ -445,6 +513,101 @@ fn mel_bands(opts: &FbankOptions, rate: f64, padded: usize) -> std::result::Resu
             }
         })
         .collect()
+}
+
+// ---- node -----------------------------------------------------------------
+
+/// The dither seed of one utterance: the option's seed mixed with the
+/// utterance id (FNV-1a), so utterances get different noise and a rerun the
+/// same.
+pub fn utterance_seed(seed: u64, utt_id: &str) -> u64 {
+    utt_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) ^ seed
+}
+
+struct FbankNode(FbankOptions);
+
+impl Node for FbankNode {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let opts = &self.0;
+        let mut banks: Vec<Fbank> = Vec::new();
+        let mut period: Option<(f64, String)> = None;
+        let mut batches = Vec::new();
+        let mut done = 0u64;
+        for batch in inputs.stream("audio")? {
+            let rows = AudioRow::read(&batch.map_err(emoflow_sdk::Error::from)?)?;
+            let mut features = Vec::with_capacity(rows.len());
+            for row in rows {
+                ctx.check_cancelled()?;
+                let at = match banks
+                    .iter()
+                    .position(|b| b.sample_rate() == row.sample_rate)
+                {
+                    Some(at) => at,
+                    None => {
+                        banks.push(Fbank::new(opts, row.sample_rate).map_err(|e| {
+                            emoflow_sdk::Error::from(e).context(format!("utterance {}", row.utt_id))
+                        })?);
+                        banks.len() - 1
+                    }
+                };
+                let fbank = &banks[at];
+                // One stream has one frame period: 10 ms must be a whole
+                // number of samples at every rate (22.05 kHz is not).
+                match &period {
+                    None => period = Some((fbank.frame_period(), row.utt_id.clone())),
+                    Some((p, first)) if (p - fbank.frame_period()).abs() > 1e-9 => {
+                        return Err(emoflow_sdk::Error::data(format!(
+                            "utterance {}: at {} Hz the frame shift is {} s, but {first} had {p} s; \
+                             resample to one rate first (feature.resample)",
+                            row.utt_id,
+                            row.sample_rate,
+                            fbank.frame_period()
+                        )));
+                    }
+                    Some(_) => {}
+                }
+                let seed = utterance_seed(opts.dither_seed, &row.utt_id);
+                let frames = fbank.compute_seeded(&row.samples, ctx.threads(), seed);
+                done += 1;
+                ctx.progress(done, 0, &row.utt_id);
+                features.push(FeatureRow {
+                    utt_id: row.utt_id,
+                    split: row.split,
+                    dims: fbank.dim(),
+                    frame_period: fbank.frame_period(),
+                    frames,
+                });
+            }
+            if !features.is_empty() {
+                batches.push(FeatureRow::write(&features)?);
+            }
+        }
+        tracing::info!(utterances = done, "filterbank features");
+        let dim = opts.num_mel_bins + usize::from(opts.use_energy);
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => FeatureRow::schema(dim, opts.frame_shift / 1000.0),
+        };
+        Ok(Outputs::new().with_batches("features", schema, batches))
+    }
+}
+
+/// The `feature.fbank` node kind.
+pub fn kind() -> KindSpec {
+    KindSpec::new("feature.fbank", file!())
+        .doc(
+            "Kaldi-compatible log Mel filterbank (as torchaudio.compliance.kaldi.fbank, same option names); \
+             samples are scaled to Kaldi's int16 range first. Uses the node's thread budget.",
+        )
+        .input("audio", port::AUDIO, "recordings; all must give the same frame period (one sample rate, or rates where the shift is whole)")
+        .output("features", port::FEATURES, "one row per recording: num_mel_bins (+1 with use_energy) values per frame, frame period frame_shift")
+        .create(|opts: FbankOptions| {
+            // What does not depend on the sample rate is refused at once.
+            opts.validate()?;
+            Ok(FbankNode(opts))
+        })
 }
 
 #[cfg(test)]
@@ -463,7 +626,13 @@ mod tests {
         assert_eq!(snip.num_frames(400), 1);
         assert_eq!(snip.num_frames(559), 1);
         assert_eq!(snip.num_frames(560), 2);
-        let centred = fbank(FbankOptions { snip_edges: false, ..FbankOptions::default() }, 16000);
+        let centred = fbank(
+            FbankOptions {
+                snip_edges: false,
+                ..FbankOptions::default()
+            },
+            16000,
+        );
         assert_eq!(centred.num_frames(4_800_000), 30000);
         assert_eq!(centred.num_frames(79), 0);
         assert_eq!(centred.num_frames(80), 1);
@@ -472,9 +641,18 @@ mod tests {
     #[test]
     fn window_sizes_truncate_like_torchaudio() {
         let f = fbank(FbankOptions::default(), 44100);
-        assert_eq!((f.window_size, f.window_shift, f.padded_size), (1102, 441, 2048));
+        assert_eq!(
+            (f.window_size, f.window_shift, f.padded_size),
+            (1102, 441, 2048)
+        );
         assert_eq!(f.frame_period(), 0.01);
-        let f = fbank(FbankOptions { round_to_power_of_two: false, ..FbankOptions::default() }, 16000);
+        let f = fbank(
+            FbankOptions {
+                round_to_power_of_two: false,
+                ..FbankOptions::default()
+            },
+            16000,
+        );
         assert_eq!(f.padded_size, 400);
     }
 
@@ -512,7 +690,9 @@ mod tests {
     #[test]
     fn a_tone_lights_the_filter_around_its_frequency() {
         let f = fbank(FbankOptions::default(), 16000);
-        let tone: Vec<f32> = (0..16000).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16000.0).sin()).collect();
+        let tone: Vec<f32> = (0..16000)
+            .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16000.0).sin())
+            .collect();
         let feats = f.compute(&tone, 1);
         let row = &feats[50 * 40..51 * 40];
         let best = (0..40).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
@@ -520,27 +700,53 @@ mod tests {
         let (lo, hi) = (mel(20.0), mel(8000.0));
         let centre = |b: usize| lo + (b + 1) as f64 * (hi - lo) / 41.0;
         let target = mel(1000.0);
-        let nearest = (0..40).min_by(|&a, &b| (centre(a) - target).abs().total_cmp(&(centre(b) - target).abs())).unwrap();
+        let nearest = (0..40)
+            .min_by(|&a, &b| {
+                (centre(a) - target)
+                    .abs()
+                    .total_cmp(&(centre(b) - target).abs())
+            })
+            .unwrap();
         assert_eq!(best, nearest);
     }
 
     #[test]
     fn results_do_not_depend_on_the_thread_count_even_with_dither() {
-        let opts = FbankOptions { dither: 1.0, use_energy: true, ..FbankOptions::default() };
+        let opts = FbankOptions {
+            dither: 1.0,
+            use_energy: true,
+            ..FbankOptions::default()
+        };
         let f = fbank(opts, 16000);
-        let signal: Vec<f32> = (0..40000).map(|i| ((i * 7919) % 1000) as f32 / 5000.0 - 0.1).collect();
+        let signal: Vec<f32> = (0..40000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 5000.0 - 0.1)
+            .collect();
         let one = f.compute(&signal, 1);
         assert_eq!(one.len(), f.num_frames(40000) * 41);
         assert_eq!(one, f.compute(&signal, 2));
         assert_eq!(one, f.compute(&signal, 7));
-        assert_ne!(one, f.compute_seeded(&signal, 1, 99), "the seed must change the dither");
+        assert_ne!(
+            one,
+            f.compute_seeded(&signal, 1, 99),
+            "the seed must change the dither"
+        );
     }
 
     #[test]
     fn dither_keeps_silence_finite_and_varied() {
-        let f = fbank(FbankOptions { dither: 1.0, ..FbankOptions::default() }, 16000);
+        let f = fbank(
+            FbankOptions {
+                dither: 1.0,
+                ..FbankOptions::default()
+            },
+            16000,
+        );
         let feats = f.compute(&vec![0.0; 8000], 1);
-        assert!(feats.iter().all(|v| v.is_finite() && *v > f32::EPSILON.ln()));
+        assert!(
+            feats
+                .iter()
+                .all(|v| v.is_finite() && *v > f32::EPSILON.ln())
+        );
         let silent = fbank(FbankOptions::default(), 16000).compute(&vec![0.0; 8000], 1);
         assert!(silent.iter().all(|&v| v == f32::EPSILON.ln()));
     }
@@ -548,18 +754,57 @@ mod tests {
     #[test]
     fn impossible_options_are_refused_with_a_reason() {
         let cases = [
-            (FbankOptions { num_mel_bins: 3, ..FbankOptions::default() }, "num_mel_bins"),
-            (FbankOptions { high_freq: 9000.0, ..FbankOptions::default() }, "high_freq"),
-            (FbankOptions { low_freq: 8000.0, ..FbankOptions::default() }, "low_freq"),
-            (FbankOptions { frame_length: 0.05, ..FbankOptions::default() }, "frame_length"),
-            (FbankOptions { preemphasis_coefficient: 1.5, ..FbankOptions::default() }, "preemphasis"),
-            (FbankOptions { num_mel_bins: 200, ..FbankOptions::default() }, "covers no FFT bin"),
+            (
+                FbankOptions {
+                    num_mel_bins: 3,
+                    ..FbankOptions::default()
+                },
+                "num_mel_bins",
+            ),
+            (
+                FbankOptions {
+                    high_freq: 9000.0,
+                    ..FbankOptions::default()
+                },
+                "high_freq",
+            ),
+            (
+                FbankOptions {
+                    low_freq: 8000.0,
+                    ..FbankOptions::default()
+                },
+                "low_freq",
+            ),
+            (
+                FbankOptions {
+                    frame_length: 0.05,
+                    ..FbankOptions::default()
+                },
+                "frame_length",
+            ),
+            (
+                FbankOptions {
+                    preemphasis_coefficient: 1.5,
+                    ..FbankOptions::default()
+                },
+                "preemphasis",
+            ),
+            (
+                FbankOptions {
+                    num_mel_bins: 200,
+                    ..FbankOptions::default()
+                },
+                "covers no FFT bin",
+            ),
         ];
         for (opts, word) in cases {
             let msg = Fbank::new(&opts, 16000).err().unwrap().to_string();
             assert!(msg.contains(word), "{msg}");
         }
-        let odd = FbankOptions { round_to_power_of_two: false, ..FbankOptions::default() };
+        let odd = FbankOptions {
+            round_to_power_of_two: false,
+            ..FbankOptions::default()
+        };
         let msg = Fbank::new(&odd, 22050).err().unwrap().to_string();
         assert!(msg.contains("odd length"), "{msg}");
     }

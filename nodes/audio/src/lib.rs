@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod error;
 pub mod fbank;
 mod parallel;
+mod ports;
 pub mod resample;
 pub mod source_csv;
 pub mod stack;
@@ -19,3 +20,13 @@ pub mod wav;
 pub mod znorm;
 
 pub use error::{Error, Result};
+
+emoflow_sdk::export_plugin!(
+    avec2016::kind,
+    source_csv::kind,
+    synthetic::kind,
+    fbank::kind,
+    stack::kind,
+    znorm::kind,
+    resample::kind,
+);

@@ -4,8 +4,13 @@
 /// `work(first_row, rows)` on contiguous chunks of rows, one chunk per
 /// thread, with at least `min_rows_per_thread` rows per thread (threads cost
 /// more than they save on less). The calling thread takes the first chunk.
-pub fn for_row_chunks<T, F>(out: &mut [T], row_len: usize, threads: usize, min_rows_per_thread: usize, work: F)
-where
+pub fn for_row_chunks<T, F>(
+    out: &mut [T],
+    row_len: usize,
+    threads: usize,
+    min_rows_per_thread: usize,
+    work: F,
+) where
     T: Send,
     F: Fn(usize, &mut [T]) + Sync,
 {

@@ -26,9 +26,14 @@
 
 use std::path::{Path, PathBuf};
 
+use emoflow_sdk::prelude::{AudioRow, Context, Inputs, KindSpec, Node, Outputs, port};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::corpus::{self, LabelTrack, Recording, Split};
 use crate::error::{Error, Result};
-use crate::wav::read_wav;
+use crate::ports::{lazy_audio, series_batch, series_rows};
+use crate::wav::{read_wav, read_wav_info};
 
 /// Where a recording's labels are.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +65,10 @@ pub fn scan(root: &Path, dims: &[String], splits: &[Split]) -> Result<Vec<CsvRec
         let mut wavs = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
             let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+            {
                 wavs.push(path);
             }
         }
@@ -72,7 +80,12 @@ pub fn scan(root: &Path, dims: &[String], splits: &[Split]) -> Result<Vec<CsvRec
                 .ok_or_else(|| Error::file(&wav, "file name is not UTF-8"))?
                 .to_string();
             let labels = label_files(&dir, &name, split, dims)?;
-            out.push(CsvRecordingFiles { name, split, wav, labels });
+            out.push(CsvRecordingFiles {
+                name,
+                split,
+                wav,
+                labels,
+            });
         }
     }
     if out.is_empty() {
@@ -96,7 +109,7 @@ fn label_files(dir: &Path, name: &str, split: Split, dims: &[String]) -> Result<
         .collect();
     match per_dim.iter().find(|(_, p)| !p.is_file()) {
         None => Ok(LabelFiles::PerDim(per_dim)),
-        Some(_) if !split.labels_required() && per_dim.iter().all(|(_, p)| !p.is_file()) => {
+        Some(_) if !corpus::labels_required(split) && per_dim.iter().all(|(_, p)| !p.is_file()) => {
             Ok(LabelFiles::None)
         }
         Some((_, missing)) => Err(Error::file(
@@ -113,6 +126,23 @@ fn label_files(dir: &Path, name: &str, split: Split, dims: &[String]) -> Result<
 /// Reads one recording's audio and labels and checks their lengths agree.
 pub fn load(files: &CsvRecordingFiles, dims: &[String], frame_period: f64) -> Result<Recording> {
     let audio = read_wav(&files.wav)?;
+    let labels = load_labels(files, dims, frame_period, audio.duration_seconds())?;
+    Ok(Recording {
+        name: files.name.clone(),
+        split: files.split,
+        audio,
+        labels,
+    })
+}
+
+/// Reads one recording's labels and checks them against the length of its
+/// audio.
+pub fn load_labels(
+    files: &CsvRecordingFiles,
+    dims: &[String],
+    frame_period: f64,
+    audio_seconds: f64,
+) -> Result<Vec<LabelTrack>> {
     let tracks: Vec<(LabelTrack, &Path)> = match &files.labels {
         LabelFiles::Combined(path) => read_label_csv(path, dims, frame_period)?
             .into_iter()
@@ -122,20 +152,27 @@ pub fn load(files: &CsvRecordingFiles, dims: &[String], frame_period: f64) -> Re
             .iter()
             .map(|(dim, path)| {
                 let values = read_single_csv(path, frame_period)?;
-                Ok((LabelTrack { dim: dim.clone(), values }, path.as_path()))
+                Ok((
+                    LabelTrack {
+                        dim: dim.clone(),
+                        values,
+                    },
+                    path.as_path(),
+                ))
             })
             .collect::<Result<_>>()?,
         LabelFiles::None => Vec::new(),
     };
     for (track, path) in &tracks {
-        corpus::check_label_length(&files.name, &audio, track.values.len(), frame_period, path)?;
+        corpus::check_label_length(
+            &files.name,
+            audio_seconds,
+            track.values.len(),
+            frame_period,
+            path,
+        )?;
     }
-    Ok(Recording {
-        name: files.name.clone(),
-        split: files.split,
-        audio,
-        labels: tracks.into_iter().map(|(t, _)| t).collect(),
-    })
+    Ok(tracks.into_iter().map(|(t, _)| t).collect())
 }
 
 /// Reads the requested dimension columns of a combined label file.
@@ -161,7 +198,10 @@ pub fn read_label_csv(path: &Path, dims: &[String], frame_period: f64) -> Result
     Ok(dims
         .iter()
         .zip(values)
-        .map(|(dim, values)| LabelTrack { dim: dim.clone(), values })
+        .map(|(dim, values)| LabelTrack {
+            dim: dim.clone(),
+            values,
+        })
         .collect())
 }
 
@@ -172,7 +212,10 @@ pub fn read_single_csv(path: &Path, frame_period: f64) -> Result<Vec<f32>> {
         return Err(Error::line(
             path,
             1,
-            format!("expected 2 columns (time and one label), found {}", table.header.len()),
+            format!(
+                "expected 2 columns (time and one label), found {}",
+                table.header.len()
+            ),
         ));
     }
     Ok(table.columns(path, &[1], frame_period)?.remove(0))
@@ -193,7 +236,9 @@ impl Table {
             .enumerate()
             .map(|(i, l)| (i + 1, l.trim()))
             .filter(|(_, l)| !l.is_empty());
-        let (header_line, header) = lines.next().ok_or_else(|| Error::file(path, "empty label file"))?;
+        let (header_line, header) = lines
+            .next()
+            .ok_or_else(|| Error::file(path, "empty label file"))?;
         let delimiter = if header.contains(';') { ';' } else { ',' };
         let header: Vec<String> = header
             .split(delimiter)
@@ -204,7 +249,10 @@ impl Table {
             return Err(Error::line(
                 path,
                 header_line,
-                format!("the first column must be the time (time, frameTime or timestamp), found '{}'", header[0]),
+                format!(
+                    "the first column must be the time (time, frameTime or timestamp), found '{}'",
+                    header[0]
+                ),
             ));
         }
         Ok(Table {
@@ -242,11 +290,113 @@ impl Table {
             };
             corpus::check_frame_time(path, *line, index, number(0)?, frame_period)?;
             for (values, &col) in out.iter_mut().zip(columns) {
-                values.push(corpus::check_label_value(path, *line, &self.header[col], number(col)?)?);
+                values.push(corpus::check_label_value(
+                    path,
+                    *line,
+                    &self.header[col],
+                    number(col)?,
+                )?);
             }
         }
         Ok(out)
     }
+}
+
+// ---- node -----------------------------------------------------------------
+
+/// Parameters of `source.csv`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsvParams {
+    /// Root directory holding train/, dev/ and test/ (each optional) with NAME.wav and its labels.
+    pub root: PathBuf,
+    /// Label columns (combined files) or sub-directories (one file per dimension) to read.
+    #[serde(default = "default_dims")]
+    pub dims: Vec<String>,
+    /// Partitions to read.
+    #[serde(default = "all_splits")]
+    pub splits: Vec<Split>,
+    /// Seconds between label rows; rows must sit at multiples of it from 0.
+    #[serde(default = "default_period")]
+    #[schemars(range(min = 0.001, max = 10.0))]
+    pub frame_period: f64,
+}
+
+fn default_dims() -> Vec<String> {
+    vec!["arousal".into(), "valence".into()]
+}
+
+fn all_splits() -> Vec<Split> {
+    Split::ALL.to_vec()
+}
+
+fn default_period() -> f64 {
+    crate::corpus::LABEL_PERIOD
+}
+
+struct CsvSource(CsvParams);
+
+impl Node for CsvSource {
+    fn run(&mut self, ctx: &Context, _inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let p = &self.0;
+        if p.dims.is_empty() || p.frame_period.is_nan() || p.frame_period <= 0.0 {
+            return Err(emoflow_sdk::Error::invalid(
+                "source.csv: dims must not be empty and frame_period must be positive",
+            ));
+        }
+        let recordings = scan(&p.root, &p.dims, &p.splits)?;
+        let mut series = Vec::new();
+        for (i, files) in recordings.iter().enumerate() {
+            ctx.check_cancelled()?;
+            let (rate, frames) = read_wav_info(&files.wav)?;
+            let tracks = load_labels(
+                files,
+                &p.dims,
+                p.frame_period,
+                frames as f64 / f64::from(rate),
+            )?;
+            series.extend(series_rows(
+                &files.name,
+                files.split,
+                tracks,
+                p.frame_period,
+            ));
+            ctx.progress(i as u64 + 1, recordings.len() as u64, &files.name);
+        }
+        tracing::info!(recordings = recordings.len(), label_tracks = series.len(), root = %p.root.display(), "CSV corpus");
+        let audio = lazy_audio(recordings, |files| {
+            let audio = read_wav(&files.wav)?;
+            Ok(AudioRow {
+                utt_id: files.name,
+                split: files.split,
+                sample_rate: audio.sample_rate,
+                samples: audio.samples,
+            })
+        })?;
+        Ok(Outputs::new()
+            .with_stream("audio", audio)
+            .with_batch("labels", series_batch(&series, p.frame_period)?))
+    }
+}
+
+/// The `source.csv` node kind.
+pub fn kind() -> KindSpec {
+    KindSpec::new("source.csv", file!())
+        .doc(
+            "Reads WAV recordings with time-continuous CSV labels: {train,dev,test}/NAME.wav with \
+             NAME.csv (time,arousal,valence) or DIM/NAME.csv (time,label) beside them.",
+        )
+        .output(
+            "audio",
+            port::AUDIO,
+            "one row per recording: mono samples in [-1, 1] at the file's rate",
+        )
+        .output(
+            "labels",
+            port::SERIES,
+            "one row per recording and dimension, at frame_period",
+        )
+        .create(|p: CsvParams| Ok(CsvSource(p)))
 }
 
 #[cfg(test)]
@@ -273,7 +423,12 @@ mod tests {
     fn combined(frames: usize) -> String {
         let mut text = String::from("time,arousal,valence\n");
         for i in 0..frames {
-            text.push_str(&format!("{:.2},{},{}\n", i as f64 * 0.04, i as f64 / 100.0, -(i as f64) / 200.0));
+            text.push_str(&format!(
+                "{:.2},{},{}\n",
+                i as f64 * 0.04,
+                i as f64 / 100.0,
+                -(i as f64) / 200.0
+            ));
         }
         text
     }
@@ -303,7 +458,10 @@ mod tests {
             text.push_str(&format!("{};{}\n\n", i as f64 * 0.1, i));
         }
         write(&dir.path().join("dev/arousal/a.csv"), &text);
-        write(&dir.path().join("dev/valence/a.csv"), &text.replace("label", "GoldStandard"));
+        write(
+            &dir.path().join("dev/valence/a.csv"),
+            &text.replace("label", "GoldStandard"),
+        );
         let want = dims(&["arousal", "valence"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
         let rec = load(&files[0], &want, 0.1).unwrap();
@@ -321,9 +479,17 @@ mod tests {
         assert!(load(&files[0], &want, 0.04).unwrap().labels.is_empty());
 
         write_wav(&dir.path().join("dev/d.wav"), 0.2);
-        let msg = scan(dir.path(), &want, &Split::ALL).unwrap_err().to_string();
+        let msg = scan(dir.path(), &want, &Split::ALL)
+            .unwrap_err()
+            .to_string();
         let expected = dir.path().join("dev/arousal/d.csv");
-        assert!(msg.starts_with(&format!("{}: missing labels of dev recording d", expected.display())), "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "{}: missing labels of dev recording d",
+                expected.display()
+            )),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -332,12 +498,30 @@ mod tests {
         let path = dir.path().join("l.csv");
         let want = dims(&["arousal"]);
         let cases = [
-            ("time,arousal\n0,0.1\n0.04\n", "l.csv:3: expected 2 fields (time, arousal), found 1"),
-            ("time,arousal\n0,0.1\n0.04,nan\n", "l.csv:3: arousal: label is NaN"),
-            ("time,arousal\n0,0.1\n0.04,high\n", "l.csv:3: arousal: 'high' is not a number"),
-            ("time,arousal\n0,0.1\n0.08,0.2\n", "l.csv:3: time 0.08 out of sequence"),
-            ("t,arousal\n0,0.1\n", "l.csv:1: the first column must be the time"),
-            ("time,valence\n0,0.1\n", "l.csv:1: no column 'arousal' (columns: time, valence)"),
+            (
+                "time,arousal\n0,0.1\n0.04\n",
+                "l.csv:3: expected 2 fields (time, arousal), found 1",
+            ),
+            (
+                "time,arousal\n0,0.1\n0.04,nan\n",
+                "l.csv:3: arousal: label is NaN",
+            ),
+            (
+                "time,arousal\n0,0.1\n0.04,high\n",
+                "l.csv:3: arousal: 'high' is not a number",
+            ),
+            (
+                "time,arousal\n0,0.1\n0.08,0.2\n",
+                "l.csv:3: time 0.08 out of sequence",
+            ),
+            (
+                "t,arousal\n0,0.1\n",
+                "l.csv:1: the first column must be the time",
+            ),
+            (
+                "time,valence\n0,0.1\n",
+                "l.csv:1: no column 'arousal' (columns: time, valence)",
+            ),
         ];
         for (text, expected) in cases {
             std::fs::write(&path, text).unwrap();
@@ -355,6 +539,9 @@ mod tests {
         let want = dims(&["arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
         let msg = load(&files[0], &want, 0.04).unwrap_err().to_string();
-        assert!(msg.starts_with("recording x: ") && msg.contains("20 label frames"), "{msg}");
+        assert!(
+            msg.starts_with("recording x: ") && msg.contains("20 label frames"),
+            "{msg}"
+        );
     }
 }

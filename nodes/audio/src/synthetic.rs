@@ -31,9 +31,12 @@ use rand_chacha::ChaCha8Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use emoflow_sdk::prelude::{AudioRow, Context, Inputs, KindSpec, Node, Outputs, port};
+
 use crate::avec2016::{AUDIO_DIR, GOLD_DIR};
-use crate::corpus::{Dim, LABEL_PERIOD, LabelTrack, Recording, Split, frames_covered};
+use crate::corpus::{self, Dim, LABEL_PERIOD, LabelTrack, Recording, Split, frames_covered};
 use crate::error::{Error, Result};
+use crate::ports::{lazy_audio, series_batch, series_rows};
 use crate::wav::{Audio, i16_to_f32, write_wav_i16};
 
 /// Options of the synthetic corpus (also the parameters of `source.synthetic`).
@@ -122,15 +125,7 @@ impl SynthRecording {
                 sample_rate: self.sample_rate,
                 samples: self.samples.iter().map(|&s| i16_to_f32(s)).collect(),
             },
-            labels: self
-                .labels
-                .iter()
-                .map(|(dim, values)| LabelTrack {
-                    dim: dim.as_str().to_string(),
-                    // The text form was checked when it was written.
-                    values: values.iter().map(|v| v.parse::<f64>().unwrap_or(f64::NAN) as f32).collect(),
-                })
-                .collect(),
+            labels: parse_labels(&self.labels),
         }
     }
 
@@ -175,7 +170,10 @@ pub fn write_corpus(dir: &Path, opts: &SynthOptions) -> Result<CorpusSummary> {
         files.push(wav);
         for dim in Dim::ALL {
             if let Some(text) = rec.arff(dim) {
-                let path = dir.join(GOLD_DIR).join(dim.as_str()).join(format!("{}.arff", rec.name));
+                let path = dir
+                    .join(GOLD_DIR)
+                    .join(dim.as_str())
+                    .join(format!("{}.arff", rec.name));
                 std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
                 files.push(path);
             }
@@ -200,7 +198,11 @@ fn frame_time(i: usize) -> String {
 
 fn format_label(value: f64) -> String {
     let text = format!("{value:.6}");
-    if text == "-0.000000" { "0.000000".into() } else { text }
+    if text == "-0.000000" {
+        "0.000000".into()
+    } else {
+        text
+    }
 }
 
 /// A smooth zero-mean unit-variance random curve: a sum of sinusoids with
@@ -227,7 +229,10 @@ impl Curve {
     }
 
     fn at(&self, t: f64) -> f64 {
-        self.parts.iter().map(|(a, w, phi)| a * (w * t + phi).sin()).sum()
+        self.parts
+            .iter()
+            .map(|(a, w, phi)| a * (w * t + phi).sin())
+            .sum()
     }
 }
 
@@ -317,7 +322,11 @@ fn syllables(rng: &mut ChaCha8Rng, emotion: &Emotion, seconds: f64) -> Vec<Sylla
                 end: t + duration,
                 vowel: rng.random_range(0..VOWELS.len()),
                 amplitude: uniform(rng, 0.7, 1.0) * if stressed { 1.3 } else { 1.0 },
-                accent: if stressed { uniform(rng, 0.5, 1.0) } else { uniform(rng, 0.0, 0.25) },
+                accent: if stressed {
+                    uniform(rng, 0.5, 1.0)
+                } else {
+                    uniform(rng, 0.0, 0.25)
+                },
                 phrase_position: k as f64 / (count - 1) as f64,
             });
             t += duration;
@@ -372,71 +381,149 @@ fn one_pole(state: &mut f64, pole: f64, x: f64) -> f64 {
     *state
 }
 
-/// Generates recording `number` (1-based) of `split`.
-pub fn synth_recording(opts: &SynthOptions, split: Split, number: usize) -> SynthRecording {
+/// What a random stream of a recording is for: each draws independently,
+/// so the labels can be made without rendering the audio.
+#[derive(Clone, Copy)]
+enum Stream {
+    Emotion = 0,
+    Audio = 1,
+    Labels = 2,
+}
+
+fn stream(opts: &SynthOptions, split: Split, number: usize, purpose: Stream) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let split_code = Split::ALL.iter().position(|&s| s == split).unwrap_or(0) as u64;
-    rng.set_stream(split_code << 32 | number as u64);
+    rng.set_stream((purpose as u64) << 48 | split_code << 32 | number as u64);
+    rng
+}
 
-    let rate = f64::from(opts.sample_rate);
-    let emotion = Emotion::new(&mut rng);
-    let base_f0 = 100.0 * 2.2f64.powf(rng.random::<f64>());
-    let formant_scale = uniform(&mut rng, 0.9, 1.12) * (base_f0 / 120.0).powf(0.2);
-    let schedule = syllables(&mut rng, &emotion, opts.seconds);
+fn emotion(opts: &SynthOptions, split: Split, number: usize) -> Emotion {
+    Emotion::new(&mut stream(opts, split, number, Stream::Emotion))
+}
 
-    let n_samples = (opts.seconds * rate).round() as usize;
-    let block = (rate * 0.005).round() as usize;
-    let n_blocks = n_samples.div_ceil(block);
-    let controls = controls(&schedule, &emotion, n_blocks, block as f64 / rate);
+fn n_samples(opts: &SynthOptions) -> usize {
+    (opts.seconds * f64::from(opts.sample_rate)).round() as usize
+}
 
-    let speech = render(&mut rng, &controls, block, n_samples, rate, base_f0, formant_scale);
-    let peak = speech.iter().fold(0.0f64, |m, &x| m.max(x.abs())).max(1e-9);
-    let speech_gain = 0.5 / peak;
-    let mut background = 0.0;
-    let noise_level = 0.5 * 10f64.powf(-50.0 / 20.0) * 3.0;
-    let samples = speech
-        .iter()
-        .map(|&x| {
-            let bg = one_pole(&mut background, 0.9, uniform(&mut rng, -1.0, 1.0)) * noise_level;
-            ((x * speech_gain + bg) * 32768.0).round().clamp(-32768.0, 32767.0) as i16
-        })
-        .collect();
-
-    let labelled = split.labels_required() || opts.test_labels;
-    let audio_frames = frames_covered(n_samples as f64 / rate, LABEL_PERIOD);
-    let labels = if labelled {
-        Dim::ALL
-            .into_iter()
-            .map(|dim| {
-                let lag = opts.annotator_lag * uniform(&mut rng, 0.75, 1.25);
-                let jitter = Curve::new(&mut rng, 6, 1.0, 6.0);
-                let values = (0..audio_frames)
-                    .map(|i| {
-                        let t = i as f64 * LABEL_PERIOD;
-                        let felt = match dim {
-                            Dim::Arousal => emotion.arousal(t - lag),
-                            Dim::Valence => emotion.valence(t - lag),
-                        };
-                        format_label(felt + 0.03 * jitter.at(t))
-                    })
-                    .collect();
-                (dim, values)
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+/// Generates recording `number` (1-based) of `split`.
+pub fn synth_recording(opts: &SynthOptions, split: Split, number: usize) -> SynthRecording {
+    let emotion = emotion(opts, split, number);
     SynthRecording {
         name: format!("{}_{number}", split.as_str()),
         split,
         sample_rate: opts.sample_rate,
-        samples,
-        labels,
+        samples: audio(opts, split, number, &emotion),
+        labels: labels(opts, split, number, &emotion),
     }
 }
 
+/// The label tracks of a recording (as [`synth_recording`] gives them),
+/// without rendering its audio.
+pub fn synth_labels(opts: &SynthOptions, split: Split, number: usize) -> Vec<LabelTrack> {
+    parse_labels(&labels(opts, split, number, &emotion(opts, split, number)))
+}
+
+/// The audio of a recording (as [`synth_recording`] gives it).
+pub fn synth_audio(opts: &SynthOptions, split: Split, number: usize) -> Audio {
+    let samples = audio(opts, split, number, &emotion(opts, split, number));
+    Audio {
+        sample_rate: opts.sample_rate,
+        samples: samples.into_iter().map(i16_to_f32).collect(),
+    }
+}
+
+fn audio(opts: &SynthOptions, split: Split, number: usize, emotion: &Emotion) -> Vec<i16> {
+    let mut rng = stream(opts, split, number, Stream::Audio);
+    let rate = f64::from(opts.sample_rate);
+    let base_f0 = 100.0 * 2.2f64.powf(rng.random::<f64>());
+    let formant_scale = uniform(&mut rng, 0.9, 1.12) * (base_f0 / 120.0).powf(0.2);
+    let schedule = syllables(&mut rng, emotion, opts.seconds);
+
+    let n_samples = n_samples(opts);
+    let block = (rate * 0.005).round() as usize;
+    let n_blocks = n_samples.div_ceil(block);
+    let controls = controls(&schedule, emotion, n_blocks, block as f64 / rate);
+
+    let speech = render(
+        &mut rng,
+        &controls,
+        block,
+        n_samples,
+        rate,
+        base_f0,
+        formant_scale,
+    );
+    let peak = speech.iter().fold(0.0f64, |m, &x| m.max(x.abs())).max(1e-9);
+    let speech_gain = 0.5 / peak;
+    let mut background = 0.0;
+    let noise_level = 0.5 * 10f64.powf(-50.0 / 20.0) * 3.0;
+    speech
+        .iter()
+        .map(|&x| {
+            let bg = one_pole(&mut background, 0.9, uniform(&mut rng, -1.0, 1.0)) * noise_level;
+            ((x * speech_gain + bg) * 32768.0)
+                .round()
+                .clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+fn labels(
+    opts: &SynthOptions,
+    split: Split,
+    number: usize,
+    emotion: &Emotion,
+) -> Vec<(Dim, Vec<String>)> {
+    if !(corpus::labels_required(split) || opts.test_labels) {
+        return Vec::new();
+    }
+    let mut rng = stream(opts, split, number, Stream::Labels);
+    let frames = frames_covered(
+        n_samples(opts) as f64 / f64::from(opts.sample_rate),
+        LABEL_PERIOD,
+    );
+    Dim::ALL
+        .into_iter()
+        .map(|dim| {
+            let lag = opts.annotator_lag * uniform(&mut rng, 0.75, 1.25);
+            let jitter = Curve::new(&mut rng, 6, 1.0, 6.0);
+            let values = (0..frames)
+                .map(|i| {
+                    let t = i as f64 * LABEL_PERIOD;
+                    let felt = match dim {
+                        Dim::Arousal => emotion.arousal(t - lag),
+                        Dim::Valence => emotion.valence(t - lag),
+                    };
+                    format_label(felt + 0.03 * jitter.at(t))
+                })
+                .collect();
+            (dim, values)
+        })
+        .collect()
+}
+
+/// Label values as a reader of the written text gets them.
+fn parse_labels(labels: &[(Dim, Vec<String>)]) -> Vec<LabelTrack> {
+    labels
+        .iter()
+        .map(|(dim, values)| LabelTrack {
+            dim: dim.as_str().to_string(),
+            // The text is what format_label wrote: always a number.
+            values: values
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap_or(f64::NAN) as f32)
+                .collect(),
+        })
+        .collect()
+}
+
 /// Samples the syllable schedule and the emotion at each block's centre.
-fn controls(schedule: &[Syllable], emotion: &Emotion, n_blocks: usize, block_seconds: f64) -> Vec<Control> {
+fn controls(
+    schedule: &[Syllable],
+    emotion: &Emotion,
+    n_blocks: usize,
+    block_seconds: f64,
+) -> Vec<Control> {
     let mut out = vec![Control::default(); n_blocks];
     let mut previous_vowel = VOWELS[0];
     let mut next = 0;
@@ -522,7 +609,11 @@ fn render(
                 period_f0 = f0 * (1.0 + 0.02 * (rng.random::<f64>() - 0.5));
                 pulse_gain = 1.0 + 0.16 * (rng.random::<f64>() - 0.5);
             }
-            let g = one_pole(&mut glottal2, 0.97, one_pole(&mut glottal1, 0.97, excitation));
+            let g = one_pole(
+                &mut glottal2,
+                0.97,
+                one_pole(&mut glottal1, 0.97, excitation),
+            );
             let tilted = one_pole(&mut tilt_state, control.tilt, g);
             let lips = tilted - radiated;
             radiated = tilted;
@@ -539,6 +630,57 @@ fn render(
     out
 }
 
+// ---- node -----------------------------------------------------------------
+
+struct SyntheticSource(SynthOptions);
+
+impl Node for SyntheticSource {
+    fn run(&mut self, ctx: &Context, _inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let opts = self.0.clone();
+        let recordings = opts.recordings();
+        let mut series = Vec::new();
+        for (i, (split, number, name)) in recordings.iter().enumerate() {
+            ctx.check_cancelled()?;
+            let tracks = synth_labels(&opts, *split, *number);
+            series.extend(series_rows(name, *split, tracks, LABEL_PERIOD));
+            ctx.progress(i as u64 + 1, recordings.len() as u64, name);
+        }
+        tracing::info!(
+            recordings = recordings.len(),
+            seconds = opts.seconds,
+            seed = opts.seed,
+            "synthetic corpus"
+        );
+        let audio = lazy_audio(recordings, move |(split, number, name)| {
+            let audio = synth_audio(&opts, split, number);
+            Ok(AudioRow {
+                utt_id: name,
+                split,
+                sample_rate: audio.sample_rate,
+                samples: audio.samples,
+            })
+        })?;
+        Ok(Outputs::new()
+            .with_stream("audio", audio)
+            .with_batch("labels", series_batch(&series, LABEL_PERIOD)?))
+    }
+}
+
+/// The `source.synthetic` node kind.
+pub fn kind() -> KindSpec {
+    KindSpec::new("source.synthetic", file!())
+        .doc(
+            "A deterministic speech-like corpus with arousal and valence labels, generated in memory: the \
+             same recordings, audio and labels that `emoflow synth` writes in the AVEC 2016 layout.",
+        )
+        .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1]")
+        .output("labels", port::SERIES, "one row per recording and dimension, frame period 0.04 s")
+        .create(|opts: SynthOptions| {
+            opts.validate()?;
+            Ok(SyntheticSource(opts))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -553,7 +695,10 @@ mod tests {
 
     #[test]
     fn frame_times_are_written_like_the_release() {
-        let got: Vec<String> = [0, 1, 2, 25, 26, 7500].iter().map(|&i| frame_time(i)).collect();
+        let got: Vec<String> = [0, 1, 2, 25, 26, 7500]
+            .iter()
+            .map(|&i| frame_time(i))
+            .collect();
         assert_eq!(got, ["0", "0.04", "0.08", "1", "1.04", "300"]);
     }
 
@@ -571,22 +716,42 @@ mod tests {
         let a = synth_recording(&short(), Split::Train, 1);
         assert_eq!(a, synth_recording(&short(), Split::Train, 1));
         let other_seed = SynthOptions { seed: 1, ..short() };
-        assert_ne!(a.samples, synth_recording(&other_seed, Split::Train, 1).samples);
-        assert_ne!(a.samples, synth_recording(&short(), Split::Train, 2).samples);
+        assert_ne!(
+            a.samples,
+            synth_recording(&other_seed, Split::Train, 1).samples
+        );
+        assert_ne!(
+            a.samples,
+            synth_recording(&short(), Split::Train, 2).samples
+        );
     }
 
     #[test]
     fn labels_stay_in_a_recola_like_range_and_vary() {
-        let opts = SynthOptions { seconds: 120.0, ..short() };
+        let opts = SynthOptions {
+            seconds: 120.0,
+            ..short()
+        };
         for (split, n) in [(Split::Train, 1), (Split::Dev, 1), (Split::Test, 1)] {
             let rec = synth_recording(&opts, split, n).to_recording();
             for track in &rec.labels {
                 let v = &track.values;
                 let mean = v.iter().sum::<f32>() / v.len() as f32;
-                let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
+                let sd =
+                    (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
                 let inside = v.iter().filter(|x| (-0.5..=0.8).contains(*x)).count();
-                assert!(inside as f32 / v.len() as f32 > 0.95, "{} {}", rec.name, track.dim);
-                assert!(sd > 0.03, "{} {} barely varies: sd {sd}", rec.name, track.dim);
+                assert!(
+                    inside as f32 / v.len() as f32 > 0.95,
+                    "{} {}",
+                    rec.name,
+                    track.dim
+                );
+                assert!(
+                    sd > 0.03,
+                    "{} {} barely varies: sd {sd}",
+                    rec.name,
+                    track.dim
+                );
             }
         }
     }
@@ -599,18 +764,29 @@ mod tests {
         assert!((0.45..=0.6).contains(&peak), "peak {peak}");
         // Energy over 25 ms windows spans a large range: vowels at about
         // -25 dBFS and pauses at the background noise near -65 dBFS.
-        let energies: Vec<f32> = s.chunks(400).map(|w| w.iter().map(|x| x * x).sum::<f32>()).collect();
-        let share = |keep: &dyn Fn(f32) -> bool| energies.iter().filter(|&&e| keep(e)).count() as f32 / energies.len() as f32;
+        let energies: Vec<f32> = s
+            .chunks(400)
+            .map(|w| w.iter().map(|x| x * x).sum::<f32>())
+            .collect();
+        let share = |keep: &dyn Fn(f32) -> bool| {
+            energies.iter().filter(|&&e| keep(e)).count() as f32 / energies.len() as f32
+        };
         let speech = share(&|e| e > 1e-2);
         let pauses = share(&|e| e < 1e-3);
-        assert!(speech > 0.2 && pauses > 0.1, "speech {speech} pauses {pauses}");
+        assert!(
+            speech > 0.2 && pauses > 0.1,
+            "speech {speech} pauses {pauses}"
+        );
     }
 
     /// Correlation of `x[i]` with `y[i + shift]`.
     fn lagged_correlation(x: &[f64], y: &[f64], shift: usize) -> f64 {
         let n = x.len().min(y.len() - shift);
         let (x, y) = (&x[..n], &y[shift..shift + n]);
-        let (mx, my) = (x.iter().sum::<f64>() / n as f64, y.iter().sum::<f64>() / n as f64);
+        let (mx, my) = (
+            x.iter().sum::<f64>() / n as f64,
+            y.iter().sum::<f64>() / n as f64,
+        );
         let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
         let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
         let syy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
@@ -622,36 +798,83 @@ mod tests {
         // Loudness and pause density follow arousal: the 2 s average of the
         // 40 ms frame energy (dB) correlates best with the arousal labels
         // about `annotator_lag` later. Valence has no loudness cue.
-        let opts = SynthOptions { seconds: 240.0, annotator_lag: 3.0, ..short() };
-        let smooth = |x: &[f64]| -> Vec<f64> { x.windows(50).map(|w| w.iter().sum::<f64>() / 50.0).collect() };
+        let opts = SynthOptions {
+            seconds: 240.0,
+            annotator_lag: 3.0,
+            ..short()
+        };
+        let smooth = |x: &[f64]| -> Vec<f64> {
+            x.windows(50)
+                .map(|w| w.iter().sum::<f64>() / 50.0)
+                .collect()
+        };
         let shifts = 0..150;
         let mut arousal_curve = vec![0.0; shifts.len()];
         let mut valence_curve = vec![0.0; shifts.len()];
         for n in 1..=3 {
             let rec = synth_recording(&opts, Split::Train, n).to_recording();
-            let energy: Vec<f64> = rec.audio.samples.chunks(640)
-                .map(|w| 10.0 * (w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() + 1e-9).log10())
+            let energy: Vec<f64> = rec
+                .audio
+                .samples
+                .chunks(640)
+                .map(|w| {
+                    10.0 * (w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() + 1e-9).log10()
+                })
                 .collect();
             let energy = smooth(&energy);
-            for (curve, track) in [(&mut arousal_curve, &rec.labels[0]), (&mut valence_curve, &rec.labels[1])] {
-                let labels = smooth(&track.values.iter().map(|&x| f64::from(x)).collect::<Vec<_>>());
+            for (curve, track) in [
+                (&mut arousal_curve, &rec.labels[0]),
+                (&mut valence_curve, &rec.labels[1]),
+            ] {
+                let labels = smooth(
+                    &track
+                        .values
+                        .iter()
+                        .map(|&x| f64::from(x))
+                        .collect::<Vec<_>>(),
+                );
                 for (c, shift) in curve.iter_mut().zip(shifts.clone()) {
                     *c += lagged_correlation(&energy, &labels, shift) / 3.0;
                 }
             }
         }
-        let best = (0..arousal_curve.len()).max_by(|&a, &b| arousal_curve[a].total_cmp(&arousal_curve[b])).unwrap();
+        let best = (0..arousal_curve.len())
+            .max_by(|&a, &b| arousal_curve[a].total_cmp(&arousal_curve[b]))
+            .unwrap();
         let best_seconds = best as f64 * 0.04;
-        assert!((2.4..=3.6).contains(&best_seconds), "best lag {best_seconds} s");
-        assert!(arousal_curve[best] > 0.4, "energy barely follows arousal: {}", arousal_curve[best]);
-        assert!(arousal_curve[best] > arousal_curve[0] + 0.1, "the lag does not matter");
+        assert!(
+            (2.4..=3.6).contains(&best_seconds),
+            "best lag {best_seconds} s"
+        );
+        assert!(
+            arousal_curve[best] > 0.4,
+            "energy barely follows arousal: {}",
+            arousal_curve[best]
+        );
+        assert!(
+            arousal_curve[best] > arousal_curve[0] + 0.1,
+            "the lag does not matter"
+        );
         let valence_max = valence_curve.iter().cloned().fold(f64::MIN, f64::max);
-        assert!(valence_max < 0.25, "valence follows loudness: {valence_max}");
+        assert!(
+            valence_max < 0.25,
+            "valence follows loudness: {valence_max}"
+        );
+    }
+
+    #[test]
+    fn labels_and_audio_alone_equal_those_of_the_whole_recording() {
+        let whole = synth_recording(&short(), Split::Dev, 1).to_recording();
+        assert_eq!(synth_labels(&short(), Split::Dev, 1), whole.labels);
+        assert_eq!(synth_audio(&short(), Split::Dev, 1), whole.audio);
     }
 
     #[test]
     fn test_labels_can_be_withheld() {
-        let opts = SynthOptions { test_labels: false, ..short() };
+        let opts = SynthOptions {
+            test_labels: false,
+            ..short()
+        };
         assert!(synth_recording(&opts, Split::Test, 1).labels.is_empty());
         assert_eq!(synth_recording(&opts, Split::Dev, 1).labels.len(), 2);
     }
@@ -659,9 +882,18 @@ mod tests {
     #[test]
     fn options_out_of_range_are_refused() {
         for bad in [
-            SynthOptions { seconds: 0.5, ..short() },
-            SynthOptions { per_split: 0, ..short() },
-            SynthOptions { sample_rate: 4000, ..short() },
+            SynthOptions {
+                seconds: 0.5,
+                ..short()
+            },
+            SynthOptions {
+                per_split: 0,
+                ..short()
+            },
+            SynthOptions {
+                sample_rate: 4000,
+                ..short()
+            },
         ] {
             assert!(write_corpus(Path::new("/nonexistent"), &bad).is_err());
         }

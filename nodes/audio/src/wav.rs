@@ -56,6 +56,13 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
     })
 }
 
+/// Sample rate and number of (multi-channel) frames a WAV header declares,
+/// without reading the samples.
+pub fn read_wav_info(path: &Path) -> Result<(u32, usize)> {
+    let reader = hound::WavReader::open(path).map_err(|e| header_error(path, e))?;
+    Ok((reader.spec().sample_rate, reader.duration() as usize))
+}
+
 /// Writes mono 16-bit PCM.
 pub fn write_wav_i16(path: &Path, sample_rate: u32, samples: &[i16]) -> Result<()> {
     let spec = hound::WavSpec {
@@ -83,7 +90,10 @@ pub fn write_wav_i16(path: &Path, sample_rate: u32, samples: &[i16]) -> Result<(
 /// error ("Failed to read enough bytes"); the standard library says
 /// `UnexpectedEof`.
 fn is_short_read(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::Other
+    )
 }
 
 fn header_error(path: &Path, e: hound::Error) -> Error {
@@ -138,7 +148,11 @@ fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    fn write_spec(path: &Path, spec: hound::WavSpec, write: impl FnOnce(&mut hound::WavWriter<std::io::BufWriter<std::fs::File>>)) {
+    fn write_spec(
+        path: &Path,
+        spec: hound::WavSpec,
+        write: impl FnOnce(&mut hound::WavWriter<std::io::BufWriter<std::fs::File>>),
+    ) {
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         write(&mut w);
         w.finalize().unwrap();
@@ -166,6 +180,18 @@ mod tests {
     }
 
     #[test]
+    fn info_reads_rate_and_length_from_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.wav");
+        write_spec(&path, spec(2, 44100, 16, hound::SampleFormat::Int), |w| {
+            for s in 0..10i16 {
+                w.write_sample(s).unwrap();
+            }
+        });
+        assert_eq!(read_wav_info(&path).unwrap(), (44100, 5));
+    }
+
+    #[test]
     fn stereo_is_averaged_to_mono() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.wav");
@@ -177,7 +203,10 @@ mod tests {
         });
         let audio = read_wav(&path).unwrap();
         assert_eq!(audio.sample_rate, 48000);
-        assert_eq!(audio.samples, vec![2000.0 / 32768.0, 0.0, 32767.0 / 32768.0]);
+        assert_eq!(
+            audio.samples,
+            vec![2000.0 / 32768.0, 0.0, 32767.0 / 32768.0]
+        );
     }
 
     #[test]
@@ -198,7 +227,10 @@ mod tests {
             }
         });
         let audio = read_wav(&pf).unwrap();
-        assert_eq!((audio.sample_rate, audio.samples), (8000, vec![0.25, -0.75]));
+        assert_eq!(
+            (audio.sample_rate, audio.samples),
+            (8000, vec![0.25, -0.75])
+        );
     }
 
     #[test]
@@ -221,21 +253,33 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..20]).unwrap();
         let msg = read_wav(&path).unwrap_err().to_string();
-        assert!(msg.contains("head.wav") && msg.contains("truncated WAV"), "{msg}");
+        assert!(
+            msg.contains("head.wav") && msg.contains("truncated WAV"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn a_file_that_is_not_riff_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.wav");
-        std::fs::write(&path, b"@relation GOLDSTANDARD\n@data\nthis is text, not audio\n").unwrap();
+        std::fs::write(
+            &path,
+            b"@relation GOLDSTANDARD\n@data\nthis is text, not audio\n",
+        )
+        .unwrap();
         let msg = read_wav(&path).unwrap_err().to_string();
-        assert!(msg.contains("notes.wav") && msg.contains("not a RIFF/WAVE file"), "{msg}");
+        assert!(
+            msg.contains("notes.wav") && msg.contains("not a RIFF/WAVE file"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn a_missing_file_is_an_error_naming_the_file() {
-        let msg = read_wav(Path::new("/nonexistent/dir/x.wav")).unwrap_err().to_string();
+        let msg = read_wav(Path::new("/nonexistent/dir/x.wav"))
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with("/nonexistent/dir/x.wav: "), "{msg}");
     }
 }

@@ -8,8 +8,13 @@
 //! standard deviation is below [`STD_FLOOR`] (constant over the frames) is
 //! only centred, not scaled, so it becomes 0 instead of NaN.
 
+use emoflow_sdk::prelude::{
+    Context, FeatureRow, Inputs, KindSpec, Node, Outputs, PortRows, Split, port,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::ports::features_output;
 
 /// Standard deviations below this are treated as 0 (divide by 1 instead).
 pub const STD_FLOOR: f64 = 1e-6;
@@ -66,7 +71,11 @@ impl Stats {
 
     /// Adds another set of frames' statistics to these.
     pub fn merge(&mut self, other: &Stats) {
-        assert_eq!(self.mean.len(), other.mean.len(), "merging statistics of different dimensions");
+        assert_eq!(
+            self.mean.len(),
+            other.mean.len(),
+            "merging statistics of different dimensions"
+        );
         if other.count == 0 {
             return;
         }
@@ -92,7 +101,13 @@ impl Stats {
     pub fn std(&self) -> Vec<f64> {
         self.m2
             .iter()
-            .map(|m2| if self.count == 0 { 0.0 } else { (m2 / self.count as f64).sqrt() })
+            .map(|m2| {
+                if self.count == 0 {
+                    0.0
+                } else {
+                    (m2 / self.count as f64).sqrt()
+                }
+            })
             .collect()
     }
 
@@ -110,6 +125,69 @@ impl Stats {
             }
         }
     }
+}
+
+// ---- node -----------------------------------------------------------------
+
+/// Parameters of `feature.znorm`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZnormParams {
+    /// `utterance`: each utterance with its own statistics (the paper); `train`: statistics of the train split for all.
+    #[serde(default = "default_mode")]
+    pub mode: ZnormMode,
+}
+
+fn default_mode() -> ZnormMode {
+    ZnormMode::Utterance
+}
+
+struct ZnormNode(ZnormParams);
+
+impl Node for ZnormNode {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let batches = inputs.batches("features")?;
+        let fallback = batches.first().map(|b| b.schema());
+        let mut rows = FeatureRow::read_all(&batches)?;
+        let train = match self.0.mode {
+            ZnormMode::Utterance => None,
+            ZnormMode::Train => {
+                let dims = rows.first().map_or(0, |r| r.dims);
+                let mut stats = Stats::new(dims);
+                for row in rows.iter().filter(|r| r.split == Split::Train) {
+                    stats.merge(&Stats::of_frames(&row.frames, dims));
+                }
+                if stats.count() == 0 && !rows.is_empty() {
+                    return Err(emoflow_sdk::Error::data(
+                        "feature.znorm (mode train): no train frames to take statistics from",
+                    ));
+                }
+                Some(stats)
+            }
+        };
+        let total = rows.len() as u64;
+        for (i, row) in rows.iter_mut().enumerate() {
+            ctx.check_cancelled()?;
+            match &train {
+                Some(stats) => stats.apply(&mut row.frames),
+                None => Stats::of_frames(&row.frames, row.dims).apply(&mut row.frames),
+            }
+            ctx.progress(i as u64 + 1, total, &row.utt_id);
+        }
+        features_output(Outputs::new(), "features", &rows, fallback)
+    }
+}
+
+/// The `feature.znorm` node kind.
+pub fn kind() -> KindSpec {
+    KindSpec::new("feature.znorm", file!())
+        .doc(
+            "Z-normalises features per dimension: per utterance over time (mode utterance), or with the mean and \
+             standard deviation of all train frames (mode train). Constant dimensions become 0.",
+        )
+        .input("features", port::FEATURES, "frames")
+        .output("features", port::FEATURES, "normalised frames, same shape")
+        .create(|p: ZnormParams| Ok(ZnormNode(p)))
 }
 
 #[cfg(test)]

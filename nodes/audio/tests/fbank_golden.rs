@@ -55,7 +55,10 @@ fn fbank_matches_torchaudio_on_every_golden_case() {
         "default_48000_centred",
     ];
     for name in required {
-        assert!(manifest.cases.iter().any(|c| c.name == name), "golden case {name} missing");
+        assert!(
+            manifest.cases.iter().any(|c| c.name == name),
+            "golden case {name} missing"
+        );
     }
     let mut failures = Vec::new();
     for case in &manifest.cases {
@@ -65,7 +68,12 @@ fn fbank_matches_torchaudio_on_every_golden_case() {
         let ours = fbank.compute(&audio.samples, 2);
         let reference = read_f32(&dir.join(&case.output));
         assert_eq!(fbank.dim(), case.dim, "{}: dim", case.name);
-        assert_eq!(fbank.num_frames(audio.samples.len()), case.frames, "{}: frames", case.name);
+        assert_eq!(
+            fbank.num_frames(audio.samples.len()),
+            case.frames,
+            "{}: frames",
+            case.name
+        );
         assert_eq!(ours.len(), reference.len(), "{}", case.name);
         let log = case.options.use_log_fbank;
         let worst = ours
@@ -73,11 +81,18 @@ fn fbank_matches_torchaudio_on_every_golden_case() {
             .zip(&reference)
             .map(|(&a, &b)| {
                 let diff = (f64::from(a) - f64::from(b)).abs();
-                if log { diff } else { diff / f64::from(b).abs().max(1.0) }
+                if log {
+                    diff
+                } else {
+                    diff / f64::from(b).abs().max(1.0)
+                }
             })
             .fold(0.0f64, f64::max);
         let tolerance = if log { LOG_TOLERANCE } else { LINEAR_TOLERANCE };
-        println!("{:<24} {} x {}: largest difference {worst:.2e}", case.name, case.frames, case.dim);
+        println!(
+            "{:<24} {} x {}: largest difference {worst:.2e}",
+            case.name, case.frames, case.dim
+        );
         if worst > tolerance {
             failures.push(format!("{}: {worst:.2e} > {tolerance:.0e}", case.name));
         }

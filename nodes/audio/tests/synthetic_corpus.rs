@@ -26,7 +26,11 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 files.push((rel, std::fs::read(&path).unwrap()));
             }
         }
@@ -45,7 +49,10 @@ fn written_corpus_reads_back_as_the_in_memory_recordings() {
 
     let files = avec2016::scan(dir.path(), &Dim::ALL, &Split::ALL).unwrap();
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["train_1", "train_2", "dev_1", "dev_2", "test_1", "test_2"]);
+    assert_eq!(
+        names,
+        ["train_1", "train_2", "dev_1", "dev_2", "test_1", "test_2"]
+    );
     for (files, (split, number, name)) in files.iter().zip(opts.recordings()) {
         let from_disk = avec2016::load(files).unwrap();
         let in_memory = synth_recording(&opts, split, number).to_recording();
@@ -54,7 +61,10 @@ fn written_corpus_reads_back_as_the_in_memory_recordings() {
         assert_eq!(from_disk.audio.sample_rate, 16000);
         assert_eq!(from_disk.audio.samples.len(), 12 * 16000);
         assert_eq!(from_disk.labels.len(), 2);
-        assert!(from_disk.labels.iter().all(|t| t.values.len() == 301), "{name}");
+        assert!(
+            from_disk.labels.iter().all(|t| t.values.len() == 301),
+            "{name}"
+        );
     }
 }
 
@@ -62,7 +72,8 @@ fn written_corpus_reads_back_as_the_in_memory_recordings() {
 fn gold_standard_files_have_the_release_header() {
     let dir = tempfile::tempdir().unwrap();
     write_corpus(dir.path(), &small()).unwrap();
-    let text = std::fs::read_to_string(dir.path().join("ratings_gold_standard/valence/dev_2.arff")).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("ratings_gold_standard/valence/dev_2.arff"))
+        .unwrap();
     let header = "@relation GOLDSTANDARD_VALENCE\n\n@attribute Instance_name string\n\
                   @attribute frameTime numeric\n@attribute GoldStandard numeric\n\n\n@data\n\n";
     assert!(text.starts_with(header), "{}", &text[..200]);
@@ -75,7 +86,11 @@ fn gold_standard_files_have_the_release_header() {
 
 #[test]
 fn the_same_seed_writes_byte_identical_files_and_another_seed_does_not() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     write_corpus(a.path(), &small()).unwrap();
     write_corpus(b.path(), &small()).unwrap();
     write_corpus(c.path(), &SynthOptions { seed: 8, ..small() }).unwrap();

@@ -10,7 +10,8 @@
 //! outside the fit range (e.g. the test split) is still assigned; `lower[0]`
 //! and `upper[k-1]` just record the range of the fit data.
 
-use crate::Error;
+use emoflow_sdk::prelude::CodebookRow;
+
 use crate::weighted::Weighted1d;
 
 /// Pseudo-count added to every class when estimating priors (Laplace
@@ -62,7 +63,11 @@ impl Partition {
         let mut sse = 0.0;
         for (c, range) in bounds.windows(2).enumerate() {
             let seg = data.segment(range[0], range[1]);
-            means.push(if seg.weight > 0.0 { seg.mean } else { fallback[c] });
+            means.push(if seg.weight > 0.0 {
+                seg.mean
+            } else {
+                fallback[c]
+            });
             fit_weights.push(seg.weight);
             sse += if seg.weight > 0.0 { seg.sse } else { 0.0 };
         }
@@ -138,42 +143,22 @@ impl Codebook {
         codebook
     }
 
-    /// Rebuilds a codebook from its rows (as read from a `codebook` port),
-    /// checking that they describe a valid one: classes `0..k` each exactly
-    /// once, means ascending, consecutive classes sharing their threshold.
-    pub fn from_rows(
-        dim: &str,
-        task: &str,
-        rows: impl IntoIterator<Item = (u32, CodebookClass)>,
-    ) -> Result<Self, Error> {
-        let context = || format!("codebook of dim '{dim}', task '{task}'");
-        let invalid = |msg: String| Error::In {
-            context: context(),
-            source: Box::new(Error::InvalidInput(msg)),
-        };
-        let mut rows: Vec<(u32, CodebookClass)> = rows.into_iter().collect();
-        rows.sort_by_key(|r| r.0);
-        for (expected, (class, _)) in rows.iter().enumerate() {
-            if *class as usize != expected {
-                return Err(invalid(format!(
-                    "classes must be numbered 0..{} exactly once, found class {class} at position {expected}",
-                    rows.len()
-                )));
-            }
-        }
-        if rows.is_empty() {
-            return Err(invalid("no classes".into()));
-        }
-        for pair in rows.windows(2) {
-            let ((c, a), (_, b)) = (pair[0], pair[1]);
-            if a.mean.partial_cmp(&b.mean) != Some(std::cmp::Ordering::Less) {
-                return Err(invalid(format!("class means must ascend: class {c} has mean {}, class {} has {}", a.mean, c + 1, b.mean)));
-            }
-            if a.upper != b.lower {
-                return Err(invalid(format!("upper bound of class {c} ({}) differs from lower bound of class {} ({})", a.upper, c + 1, b.lower)));
-            }
-        }
-        Ok(Self { dim: dim.to_owned(), task: task.to_owned(), classes: rows.into_iter().map(|r| r.1).collect() })
+    /// The codebook as rows of the `codebook` port, class 0 first.
+    pub fn rows(&self) -> Vec<CodebookRow> {
+        self.classes
+            .iter()
+            .enumerate()
+            .map(|(c, class)| CodebookRow {
+                dim: self.dim.clone(),
+                task: self.task.clone(),
+                num_classes: self.classes.len() as u32,
+                class: c as u32,
+                mean: class.mean,
+                lower: class.lower,
+                upper: class.upper,
+                prior: class.prior,
+            })
+            .collect()
     }
 
     pub fn num_classes(&self) -> usize {
@@ -195,7 +180,10 @@ impl Codebook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use proptest::strategy::Strategy;
+
+    type Method = dyn Fn(&Weighted1d, usize) -> Result<Partition, Error>;
 
     fn data(values: &[f64]) -> Weighted1d {
         Weighted1d::from_values(values.iter().copied()).unwrap()
@@ -228,7 +216,11 @@ mod tests {
     #[test]
     fn classify_uses_half_open_classes_and_extends_the_end_classes() {
         let cb = codebook();
-        assert_eq!(cb.classify(-0.2), 1, "a threshold belongs to the upper class");
+        assert_eq!(
+            cb.classify(-0.2),
+            1,
+            "a threshold belongs to the upper class"
+        );
         assert_eq!(cb.classify(-0.2000001), 0);
         assert_eq!(cb.classify(-7.0), 0, "below the fit range");
         assert_eq!(cb.classify(0.3), 2);
@@ -254,7 +246,12 @@ mod tests {
     #[test]
     fn without_train_data_priors_are_uniform() {
         let d = data(&[0.0, 1.0]);
-        let cb = Codebook::new("valence", "k2", &Partition::from_centres(&d, &[0.0, 1.0]), []);
+        let cb = Codebook::new(
+            "valence",
+            "k2",
+            &Partition::from_centres(&d, &[0.0, 1.0]),
+            [],
+        );
         assert!(cb.classes.iter().all(|c| c.prior == 0.5));
     }
 
@@ -269,7 +266,7 @@ mod tests {
             let d = Weighted1d::from_values(values.iter().copied()).unwrap();
             proptest::prop_assume!(k <= d.len());
             let kmeans = |d: &Weighted1d, k| crate::kmeans::partition(d, k, &crate::kmeans::KmeansConfig::default());
-            let methods: [(&str, &dyn Fn(&Weighted1d, usize) -> Result<Partition, Error>); 4] = [
+            let methods: [(&str, &Method); 4] = [
                 ("optimal1d", &crate::optimal1d::partition),
                 ("kmeans", &kmeans),
                 ("quantile", &crate::quantile::partition),
@@ -289,19 +286,19 @@ mod tests {
     }
 
     #[test]
-    fn rows_round_trip_and_invalid_rows_are_rejected() {
-        let cb = codebook();
-        let rows = cb.classes.iter().enumerate().rev().map(|(c, r)| (c as u32, *r));
-        assert_eq!(Codebook::from_rows("arousal", "k3", rows).unwrap(), cb);
-
-        let mut gap = cb.classes.clone();
-        gap[1].lower = -0.1;
-        let err = Codebook::from_rows("arousal", "k3", gap.into_iter().enumerate().map(|(c, r)| (c as u32, r)))
-            .unwrap_err();
-        assert!(err.to_string().contains("upper bound of class 0"), "{err}");
-
-        let missing = [(0, cb.classes[0]), (2, cb.classes[2])];
-        let err = Codebook::from_rows("arousal", "k3", missing).unwrap_err();
-        assert!(err.to_string().contains("dim 'arousal', task 'k3'"), "{err}");
+    fn rows_number_classes_from_zero() {
+        let rows = codebook().rows();
+        assert_eq!(
+            rows.iter().map(|r| r.class).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.num_classes == 3 && r.dim == "arousal" && r.task == "k3")
+        );
+        assert_eq!(
+            (rows[1].lower, rows[1].upper, rows[1].prior),
+            (-0.2, 0.3, 1.0 / 6.0)
+        );
     }
 }

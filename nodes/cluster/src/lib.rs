@@ -1,10 +1,13 @@
-//! emoflow standard nodes: cluster family, the label discretizers.
+//! emoflow standard nodes: cluster family, the label discretizers
+//! `cluster.optimal1d`, `cluster.kmeans`, `cluster.quantile` and
+//! `cluster.uniform`.
 //!
 //! Every discretizer turns continuous labels into classes per (dim, task),
 //! one task per number of classes k. The methods differ only in how they place
 //! the class thresholds on the fit data ([`optimal1d`], [`kmeans`],
 //! [`quantile`], [`uniform`]); what they output, a [`codebook::Codebook`] and
-//! class sequences, is shared ([`codebook`], [`discretize`]).
+//! class sequences, and the node around them are shared ([`codebook`],
+//! [`discretize`]), as is their input form ([`weighted`]).
 
 pub mod codebook;
 pub mod discretize;
@@ -32,3 +35,11 @@ pub enum Error {
         source: Box<Error>,
     },
 }
+
+impl From<Error> for emoflow_sdk::Error {
+    fn from(e: Error) -> Self {
+        emoflow_sdk::Error::data(e.to_string())
+    }
+}
+
+emoflow_sdk::export_plugin!(optimal1d::spec, kmeans::spec, quantile::spec, uniform::spec);

@@ -10,15 +10,44 @@
 //! D[m][i] = min over j <= i of  D[m-1][j-1] + sse(j..=i)
 //! ```
 //!
-//! The squared-error cost satisfies the quadrangle inequality, so each DP
-//! layer is a totally monotone matrix (rows i, columns j) and its row minima
-//! are found by SMAWK in O(n) evaluations: O(k n) in total after sorting, with
-//! n the number of distinct values. Each `sse` is O(1) from the prefix sums of
-//! [`Weighted1d`].
+//! Each `sse` is O(1) from the prefix sums of [`Weighted1d`]. Two facts make
+//! a layer cheap:
+//! - The cost satisfies the quadrangle inequality, so the best start `j` of
+//!   the last class never decreases as `i` grows: a layer is solved by divide
+//!   and conquer over `i`, each row searching only between the best starts of
+//!   its already solved neighbours (O(n log n) per layer at worst).
+//! - `D[m-1][j-1]` never decreases with `j` and `sse(j..=i)` never increases,
+//!   so `D[m-1][a-1] + sse(b..=i)` bounds every candidate of a block `a..=b`
+//!   from below: wide searches evaluate block bounds first and scan only the
+//!   blocks that can still beat the best value found.
+//!
+//! On the 200k golden labels this ran about half the instructions of a SMAWK
+//! (O(n) per layer) version of the same DP, with sequential memory access.
+
+use emoflow_sdk::KindSpec;
 
 use crate::Error;
 use crate::codebook::Partition;
+use crate::discretize::{self, Discretizer, Params};
 use crate::weighted::Weighted1d;
+
+/// Searches at most this wide are scanned whole.
+const SCAN_ALL: usize = 48;
+
+/// Relative slack of the block pruning, far above the rounding error of the
+/// prefix sums: a block is skipped only when its bound exceeds the best value
+/// by more than rounding can explain.
+const PRUNE_SLACK: f64 = 1e-10;
+
+pub fn spec() -> KindSpec {
+    discretize::kind_spec(
+        "cluster.optimal1d",
+        file!(),
+        "Exact 1-D k-means: per dim, the classes with the least within-class squared error on \
+         the fit splits' labels (dynamic programming, Wang & Song 2011). The paper's discretizer.",
+    )
+    .create(|p: Params| Ok(Discretizer::new(p.plan()?, partition)))
+}
 
 /// The optimal partition of `data` into `k` classes.
 pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
@@ -39,7 +68,8 @@ pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
 fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
     let n = data.len();
     let mut prev: Vec<f64> = (0..n).map(|i| data.segment_sse(0, i + 1)).collect();
-    let mut cur = vec![f64::INFINITY; n];
+    let mut cur = vec![0.0; n];
+    let mut base = vec![0.0; n];
     // argmins[m - 2][i]: start of the last class in the best split of values
     // 0..=i into m classes.
     let mut argmins: Vec<Vec<u32>> = Vec::with_capacity(k.saturating_sub(1));
@@ -48,18 +78,18 @@ fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
         // k - m classes after it; the last layer only for the full data.
         let first = m - 1;
         let last = n - 1 - (k - m);
-        let rows: Vec<usize> = if m == k { vec![n - 1] } else { (first..=last).collect() };
-        let cols: Vec<usize> = (first..=last).collect();
-        let prev_layer = &prev;
-        let cost = |i: usize, j: usize| {
-            if j > i {
-                f64::INFINITY
-            } else {
-                prev_layer[j - 1] + data.segment_sse(j, i + 1)
-            }
+        let (_, _, cum_wxx) = data.prefix_sums();
+        for j in first..=last {
+            base[j] = prev[j - 1] - cum_wxx[j];
+        }
+        let layer = Layer {
+            data,
+            prev: &prev,
+            base: &base,
         };
         let mut arg = vec![0u32; n];
-        row_minima(&rows, &cols, &cost, &mut arg, &mut cur);
+        let first_row = if m == k { n - 1 } else { first };
+        layer.solve(first_row, last, first, last, &mut cur, &mut arg);
         argmins.push(arg);
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -75,63 +105,89 @@ fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
     starts
 }
 
-/// SMAWK: the leftmost minimum of every row of a totally monotone matrix
-/// `f(row, col)` restricted to `rows` x `cols` (both ascending), written to
-/// `arg[row]` and `val[row]`.
-///
-/// The DP layer is "infinite" above the diagonal (col > row); that keeps the
-/// matrix totally monotone for strict comparisons, which is all SMAWK uses.
-fn row_minima(
-    rows: &[usize],
-    cols: &[usize],
-    f: &impl Fn(usize, usize) -> f64,
-    arg: &mut [u32],
-    val: &mut [f64],
-) {
-    if rows.is_empty() {
-        return;
+/// One DP layer: `prev` is the layer before, `base[j]` the part of a
+/// candidate's value that depends on its start `j` only.
+struct Layer<'a> {
+    data: &'a Weighted1d,
+    prev: &'a [f64],
+    base: &'a [f64],
+}
+
+impl Layer<'_> {
+    /// Solves rows `lo..=hi`, whose best starts lie in `from..=to`.
+    fn solve(
+        &self,
+        lo: usize,
+        hi: usize,
+        from: usize,
+        to: usize,
+        value: &mut [f64],
+        arg: &mut [u32],
+    ) {
+        if lo > hi {
+            return;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let (v, best) = self.best_start(mid, from, to.min(mid));
+        value[mid] = v;
+        arg[mid] = best as u32;
+        if mid > lo {
+            self.solve(lo, mid - 1, from, best, value, arg);
+        }
+        self.solve(mid + 1, hi, best, to, value, arg);
     }
-    // REDUCE: keep at most one candidate column per row. A column is dropped
-    // once a later column beats it on the row it stands for (then it loses
-    // on every later row too), or when a full stack already beats it.
-    let mut kept: Vec<usize> = Vec::with_capacity(rows.len().min(cols.len()));
-    for &c in cols {
-        while let Some(&top) = kept.last() {
-            let r = rows[kept.len() - 1];
-            if f(r, c) < f(r, top) {
-                kept.pop();
-            } else {
-                break;
+
+    /// The least `prev[j-1] + sse(j..=i)` over `j` in `from..=to`, and its
+    /// (leftmost) `j`.
+    fn best_start(&self, i: usize, from: usize, to: usize) -> (f64, usize) {
+        let width = to + 1 - from;
+        if width <= SCAN_ALL {
+            return self.scan(i, from, to);
+        }
+        let size = ((width as f64).sqrt() as usize).max(SCAN_ALL);
+        let blocks = width.div_ceil(size);
+        let block = |b: usize| (from + b * size, (from + (b + 1) * size - 1).min(to));
+        let bound = |b: usize| {
+            let (a, z) = block(b);
+            self.prev[a - 1] + self.data.segment_sse(z, i + 1)
+        };
+        let bounds: Vec<f64> = (0..blocks).map(bound).collect();
+        // The most promising block first gives a strong value to prune with.
+        let first = (0..blocks)
+            .min_by(|&x, &y| bounds[x].total_cmp(&bounds[y]))
+            .expect("width > 0");
+        let mut best = self.scan(i, block(first).0, block(first).1);
+        for b in (0..blocks).filter(|&b| b != first) {
+            if bounds[b] > best.0 + PRUNE_SLACK * best.0.abs() {
+                continue;
+            }
+            let (a, z) = block(b);
+            let candidate = self.scan(i, a, z);
+            if candidate.0 < best.0 || (candidate.0 == best.0 && candidate.1 < best.1) {
+                best = candidate;
             }
         }
-        if kept.len() < rows.len() {
-            kept.push(c);
-        }
+        best
     }
-    let odd_rows: Vec<usize> = rows.iter().skip(1).step_by(2).copied().collect();
-    row_minima(&odd_rows, &kept, f, arg, val);
-    // The minimum of an even row lies between the minima of the odd rows
-    // around it, so one sweep over `kept` serves all even rows.
-    let mut start = 0;
-    for idx in (0..rows.len()).step_by(2) {
-        let r = rows[idx];
-        let stop = match rows.get(idx + 1) {
-            Some(&next) => arg[next] as usize,
-            None => kept[kept.len() - 1],
-        };
-        let (mut best_col, mut best) = (kept[start], f(r, kept[start]));
-        let mut p = start + 1;
-        while p < kept.len() && kept[p] <= stop {
-            let v = f(r, kept[p]);
+
+    /// Evaluates every start in `from..=to`.
+    fn scan(&self, i: usize, from: usize, to: usize) -> (f64, usize) {
+        let (cum_w, cum_wx, cum_wxx) = self.data.prefix_sums();
+        let (w_end, s_end, q_end) = (cum_w[i + 1], cum_wx[i + 1], cum_wxx[i + 1]);
+        let (mut best, mut best_j) = (f64::INFINITY, from);
+        let candidates = cum_w[from..=to]
+            .iter()
+            .zip(&cum_wx[from..=to])
+            .zip(&self.base[from..=to]);
+        for (j, ((&w, &s), &base)) in (from..).zip(candidates) {
+            let sum = s_end - s;
+            let v = base - sum * sum / (w_end - w);
             if v < best {
                 best = v;
-                best_col = kept[p];
+                best_j = j;
             }
-            p += 1;
         }
-        arg[r] = best_col as u32;
-        val[r] = best;
-        start = p - 1;
+        (best + q_end, best_j)
     }
 }
 
@@ -144,7 +200,10 @@ mod tests {
     fn direct_sse(points: &[(f64, f64)]) -> f64 {
         let w: f64 = points.iter().map(|p| p.1).sum();
         let mean = points.iter().map(|p| p.0 * p.1).sum::<f64>() / w;
-        points.iter().map(|p| p.1 * (p.0 - mean) * (p.0 - mean)).sum()
+        points
+            .iter()
+            .map(|p| p.1 * (p.0 - mean) * (p.0 - mean))
+            .sum()
     }
 
     /// Least error over every way of cutting the sorted `points` into `k`
@@ -236,9 +295,25 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        /// Wide searches, where the block bounds prune.
+        #[test]
+        fn equals_quadratic_dp_where_blocks_are_pruned(
+            values in prop::collection::vec(-1.0f64..1.0, 600..1500),
+            k in 2usize..=6,
+        ) {
+            let data = Weighted1d::from_values(values.iter().copied()).unwrap();
+            let p = partition(&data, k).unwrap();
+            let best = quadratic_dp(&data, k);
+            prop_assert!(close(p.sse, best), "optimal1d {} vs O(kn^2) DP {}", p.sse, best);
+        }
+    }
+
     #[test]
     fn finds_well_separated_groups() {
-        let data = Weighted1d::from_values([0.9, -0.5, 0.0, -0.52, 0.88, 0.02, -0.48, 0.01]).unwrap();
+        let data =
+            Weighted1d::from_values([0.9, -0.5, 0.0, -0.52, 0.88, 0.02, -0.48, 0.01]).unwrap();
         let p = partition(&data, 3).unwrap();
         assert_eq!(p.fit_weights, vec![3.0, 3.0, 2.0]);
         assert!((p.means[0] + 0.5).abs() < 1e-12);

@@ -8,9 +8,21 @@
 //! around it are then uneven, but every class keeps at least one distinct
 //! value.
 
+use emoflow_sdk::KindSpec;
+
 use crate::Error;
 use crate::codebook::Partition;
+use crate::discretize::{self, Discretizer, Params};
 use crate::weighted::Weighted1d;
+
+pub fn spec() -> KindSpec {
+    discretize::kind_spec(
+        "cluster.quantile",
+        file!(),
+        "Equal-frequency classes: each holds about 1/k of the fit splits' labels.",
+    )
+    .create(|p: Params| Ok(Discretizer::new(p.plan()?, partition)))
+}
 
 pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
     data.require_classes(k)?;
@@ -25,7 +37,9 @@ pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
         let target = total * i as f64 / k as f64;
         let above = data.position_of_weight(target).clamp(1, n - 1);
         let below = above - 1;
-        let nearest = if below >= 1 && target - data.weight_before(below) < data.weight_before(above) - target {
+        let nearest = if below >= 1
+            && target - data.weight_before(below) < data.weight_before(above) - target
+        {
             below
         } else {
             above

@@ -34,18 +34,18 @@ pub struct Segment {
 impl Weighted1d {
     /// Every value with weight 1.
     pub fn from_values(values: impl IntoIterator<Item = f64>) -> Result<Self, Error> {
-        let pairs = values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                if v.is_finite() {
-                    Ok((v, 1.0))
-                } else {
-                    Err(Error::NonFinite { location: format!("value #{i}"), value: v })
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::from_checked_pairs(pairs))
+        let mut sorted: Vec<f64> = values.into_iter().collect();
+        if let Some(i) = sorted.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                location: format!("value #{i}"),
+                value: sorted[i],
+            });
+        }
+        // Plain values sort faster than (value, weight) pairs.
+        sorted.sort_unstable_by(f64::total_cmp);
+        Ok(Self::from_sorted_pairs(
+            sorted.into_iter().map(|v| (v, 1.0)),
+        ))
     }
 
     /// Values with explicit weights (e.g. counts). Equal values are merged and
@@ -61,7 +61,10 @@ impl Weighted1d {
         let mut pairs = Vec::with_capacity(values.len());
         for (i, (&v, &w)) in values.iter().zip(weights).enumerate() {
             if !v.is_finite() {
-                return Err(Error::NonFinite { location: format!("value #{i}"), value: v });
+                return Err(Error::NonFinite {
+                    location: format!("value #{i}"),
+                    value: v,
+                });
             }
             if !(w.is_finite() && w > 0.0) {
                 return Err(Error::InvalidInput(format!(
@@ -70,11 +73,12 @@ impl Weighted1d {
             }
             pairs.push((v, w));
         }
-        Ok(Self::from_checked_pairs(pairs))
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(Self::from_sorted_pairs(pairs.into_iter()))
     }
 
-    fn from_checked_pairs(mut pairs: Vec<(f64, f64)>) -> Self {
-        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    /// From (value, weight) pairs in ascending order of value.
+    fn from_sorted_pairs(pairs: impl ExactSizeIterator<Item = (f64, f64)>) -> Self {
         let mut values: Vec<f64> = Vec::with_capacity(pairs.len());
         let mut weights: Vec<f64> = Vec::with_capacity(pairs.len());
         for (v, w) in pairs {
@@ -94,8 +98,11 @@ impl Weighted1d {
             values.iter().zip(&weights).map(|(v, w)| v * w).sum::<f64>() / total
         };
         let n = values.len();
-        let (mut cum_w, mut cum_wx, mut cum_wxx) =
-            (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
+        let (mut cum_w, mut cum_wx, mut cum_wxx) = (
+            Vec::with_capacity(n + 1),
+            Vec::with_capacity(n + 1),
+            Vec::with_capacity(n + 1),
+        );
         let (mut sw, mut swx, mut swxx) = (0.0, 0.0, 0.0);
         cum_w.push(sw);
         cum_wx.push(swx);
@@ -109,7 +116,14 @@ impl Weighted1d {
             cum_wx.push(swx);
             cum_wxx.push(swxx);
         }
-        Self { values, weights, shift, cum_w, cum_wx, cum_wxx }
+        Self {
+            values,
+            weights,
+            shift,
+            cum_w,
+            cum_wx,
+            cum_wxx,
+        }
     }
 
     /// Number of distinct values.
@@ -143,7 +157,11 @@ impl Weighted1d {
     pub fn segment(&self, start: usize, end: usize) -> Segment {
         let w = self.cum_w[end] - self.cum_w[start];
         let s = self.cum_wx[end] - self.cum_wx[start];
-        Segment { weight: w, mean: self.shift + s / w, sse: self.segment_sse(start, end) }
+        Segment {
+            weight: w,
+            mean: self.shift + s / w,
+            sse: self.segment_sse(start, end),
+        }
     }
 
     /// Weighted squared error of the distinct values `start..end` around their
@@ -168,16 +186,28 @@ impl Weighted1d {
         self.values.partition_point(|&v| v < threshold)
     }
 
+    /// The prefix sums of the weights, weighted values and weighted squares
+    /// (values shifted by the weighted mean); index `i` covers the first `i`
+    /// distinct values.
+    pub fn prefix_sums(&self) -> (&[f64], &[f64], &[f64]) {
+        (&self.cum_w, &self.cum_wx, &self.cum_wxx)
+    }
+
     /// Fails unless `k` non-empty classes can be formed.
     pub fn require_classes(&self, k: usize) -> Result<(), Error> {
         if k == 0 {
-            return Err(Error::InvalidInput("the number of classes must be at least 1".into()));
+            return Err(Error::InvalidInput(
+                "the number of classes must be at least 1".into(),
+            ));
         }
         if self.is_empty() {
             return Err(Error::EmptyFitData);
         }
         if k > self.len() {
-            return Err(Error::TooFewDistinct { k, distinct: self.len() });
+            return Err(Error::TooFewDistinct {
+                k,
+                distinct: self.len(),
+            });
         }
         Ok(())
     }
@@ -230,7 +260,10 @@ mod tests {
         let empty = Weighted1d::from_values([]).unwrap();
         assert!(matches!(empty.require_classes(2), Err(Error::EmptyFitData)));
         let d = Weighted1d::from_values([1.0, 1.0, 2.0]).unwrap();
-        assert!(matches!(d.require_classes(3), Err(Error::TooFewDistinct { k: 3, distinct: 2 })));
+        assert!(matches!(
+            d.require_classes(3),
+            Err(Error::TooFewDistinct { k: 3, distinct: 2 })
+        ));
         assert!(d.require_classes(2).is_ok());
     }
 

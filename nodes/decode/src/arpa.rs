@@ -36,9 +36,14 @@ impl Vocab {
     pub fn new(num_classes: usize) -> Result<Self> {
         // Beam states pack tokens in 16 bits, with one value kept for padding.
         if num_classes == 0 || num_classes > (u16::MAX - 2) as usize {
-            bail!("{num_classes} classes: a model needs 1 to {} classes", u16::MAX - 2);
+            bail!(
+                "{num_classes} classes: a model needs 1 to {} classes",
+                u16::MAX - 2
+            );
         }
-        Ok(Self { num_classes: num_classes as u32 })
+        Ok(Self {
+            num_classes: num_classes as u32,
+        })
     }
 
     pub fn num_classes(self) -> usize {
@@ -115,10 +120,17 @@ impl NgramLm {
                 bail!("n-gram {} does not fit order {order}", words(vocab, ngram));
             }
             if ngram.len() > 1 && !entries.contains_key(&ngram[..ngram.len() - 1]) {
-                bail!("n-gram {} is listed without its context", words(vocab, ngram));
+                bail!(
+                    "n-gram {} is listed without its context",
+                    words(vocab, ngram)
+                );
             }
         }
-        Ok(Self { vocab, order, entries })
+        Ok(Self {
+            vocab,
+            order,
+            entries,
+        })
     }
 
     pub fn vocab(&self) -> Vocab {
@@ -142,7 +154,9 @@ impl NgramLm {
         sentence.push(self.vocab.bos());
         sentence.extend_from_slice(words);
         sentence.push(self.vocab.eos());
-        (1..sentence.len()).map(|i| self.log10_prob(&sentence[..i], sentence[i])).sum()
+        (1..sentence.len())
+            .map(|i| self.log10_prob(&sentence[..i], sentence[i]))
+            .sum()
     }
 
     /// The model as ARPA text, n-grams sorted by order then by token.
@@ -206,7 +220,10 @@ impl NgramLm {
                 part = Part::End;
                 continue;
             }
-            if let Some(n) = line.strip_prefix('\\').and_then(|s| s.strip_suffix("-grams:")) {
+            if let Some(n) = line
+                .strip_prefix('\\')
+                .and_then(|s| s.strip_suffix("-grams:"))
+            {
                 let Ok(n) = n.parse::<usize>() else {
                     bail!("{}: bad section header {line:?}", at());
                 };
@@ -223,19 +240,31 @@ impl NgramLm {
                     let parsed = line
                         .strip_prefix("ngram ")
                         .and_then(|rest| rest.split_once('='))
-                        .and_then(|(n, count)| Some((n.trim().parse::<usize>().ok()?, count.trim().parse::<usize>().ok()?)));
+                        .and_then(|(n, count)| {
+                            Some((
+                                n.trim().parse::<usize>().ok()?,
+                                count.trim().parse::<usize>().ok()?,
+                            ))
+                        });
                     match parsed {
                         Some((n, count)) if n == declared.len() + 1 => {
                             declared.push(count);
                             seen.push(0);
                         }
-                        _ => bail!("{}: expected \"ngram {}=COUNT\", found {line:?}", at(), declared.len() + 1),
+                        _ => bail!(
+                            "{}: expected \"ngram {}=COUNT\", found {line:?}",
+                            at(),
+                            declared.len() + 1
+                        ),
                     }
                 }
                 Part::Ngrams(n) => {
                     let fields: Vec<&str> = line.split_whitespace().collect();
                     if fields.len() != n + 1 && fields.len() != n + 2 {
-                        bail!("{}: a {n}-gram line needs a log10 probability, {n} words and maybe a back-off weight", at());
+                        bail!(
+                            "{}: a {n}-gram line needs a log10 probability, {n} words and maybe a back-off weight",
+                            at()
+                        );
                     }
                     let number = |field: &str| -> Result<f64> {
                         match field.parse::<f64>() {
@@ -244,7 +273,11 @@ impl NgramLm {
                         }
                     };
                     let log10_prob = number(fields[0])?;
-                    let log10_bow = fields.get(n + 1).map(|f| number(f)).transpose()?.unwrap_or(0.0);
+                    let log10_bow = fields
+                        .get(n + 1)
+                        .map(|f| number(f))
+                        .transpose()?
+                        .unwrap_or(0.0);
                     let mut ngram = Vec::with_capacity(n);
                     let mut known = true;
                     for word in &fields[1..=n] {
@@ -255,7 +288,17 @@ impl NgramLm {
                         }
                     }
                     seen[n - 1] += 1;
-                    if known && entries.insert(ngram, Entry { log10_prob, log10_bow }).is_some() {
+                    if known
+                        && entries
+                            .insert(
+                                ngram,
+                                Entry {
+                                    log10_prob,
+                                    log10_bow,
+                                },
+                            )
+                            .is_some()
+                    {
                         bail!("{}: n-gram listed twice", at());
                     }
                 }
@@ -269,10 +312,13 @@ impl NgramLm {
         }
         for (n, (&want, &got)) in declared.iter().zip(&seen).enumerate() {
             if want != got {
-                bail!("{source}: \\data\\ declares {want} {}-grams but the file lists {got}", n + 1);
+                bail!(
+                    "{source}: \\data\\ declares {want} {}-grams but the file lists {got}",
+                    n + 1
+                );
             }
         }
-        Self::new(vocab, declared.len(), entries).map_err(|e| crate::error::Error(format!("{source}: {}", e.0)))
+        Self::new(vocab, declared.len(), entries).map_err(|e| e.context(source))
     }
 }
 
@@ -302,7 +348,11 @@ pub(crate) fn backoff_log10_prob(
 }
 
 fn words(vocab: Vocab, ngram: &[Token]) -> String {
-    ngram.iter().map(|&t| vocab.word(t)).collect::<Vec<_>>().join(" ")
+    ngram
+        .iter()
+        .map(|&t| vocab.word(t))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -357,18 +407,40 @@ ngram 2=3
     fn errors_name_the_file_and_line() {
         let bad_word = BIGRAM.replace("-0.6\t1", "-0.6\t7");
         let err = NgramLm::parse_arpa(&bad_word, 2, "m.arpa").unwrap_err();
-        assert!(err.0.starts_with("m.arpa:10:") && err.0.contains("\"7\""), "{err}");
+        assert!(
+            err.message.starts_with("m.arpa:10:") && err.message.contains("\"7\""),
+            "{err}"
+        );
         let bad_count = BIGRAM.replace("ngram 2=3", "ngram 2=4");
         let err = NgramLm::parse_arpa(&bad_count, 2, "m.arpa").unwrap_err();
-        assert!(err.0.contains("declares 4 2-grams but the file lists 3"), "{err}");
+        assert!(
+            err.message
+                .contains("declares 4 2-grams but the file lists 3"),
+            "{err}"
+        );
         let truncated = &BIGRAM[..BIGRAM.len() - 8];
-        assert!(NgramLm::parse_arpa(truncated, 2, "m.arpa").unwrap_err().0.contains("\\end\\"));
-        let missing_class = BIGRAM.replace("ngram 1=4", "ngram 1=3").replace("-0.6\t1\n", "");
-        let missing_class = missing_class.replace("-0.2\t0 1\n", "").replace("-0.1\t1 </s>\n", "").replace("ngram 2=3", "ngram 2=1");
+        assert!(
+            NgramLm::parse_arpa(truncated, 2, "m.arpa")
+                .unwrap_err()
+                .message
+                .contains("\\end\\")
+        );
+        let missing_class = BIGRAM
+            .replace("ngram 1=4", "ngram 1=3")
+            .replace("-0.6\t1\n", "");
+        let missing_class = missing_class
+            .replace("-0.2\t0 1\n", "")
+            .replace("-0.1\t1 </s>\n", "")
+            .replace("ngram 2=3", "ngram 2=1");
         let err = NgramLm::parse_arpa(&missing_class, 2, "m.arpa").unwrap_err();
-        assert!(err.0.contains("no unigram \"1\""), "{err}");
-        let orphan = BIGRAM.replace("-0.3\t<s> 0", "-0.3\t<unk> 0").replace("-99\t<s>\t-0.2\n", "");
+        assert!(err.message.contains("no unigram \"1\""), "{err}");
+        let orphan = BIGRAM
+            .replace("-0.3\t<s> 0", "-0.3\t<unk> 0")
+            .replace("-99\t<s>\t-0.2\n", "");
         let orphan = orphan.replace("ngram 1=4", "ngram 1=3");
-        assert!(NgramLm::parse_arpa(&orphan, 2, "m.arpa").is_ok(), "n-grams with <unk> are skipped");
+        assert!(
+            NgramLm::parse_arpa(&orphan, 2, "m.arpa").is_ok(),
+            "n-grams with <unk> are skipped"
+        );
     }
 }

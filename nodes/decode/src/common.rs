@@ -7,49 +7,55 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use emoflow_sdk::conventions::{CodebookRow, PortRows, PosteriorsRow, SeriesRow};
+use emoflow_sdk::{Context, Inputs, Outputs};
+
 use crate::error::{Result, bail};
 
-/// One row of a `posteriors` input: one utterance, dimension and task.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskPosteriors {
-    pub utt_id: String,
-    pub split: String,
-    pub dim: String,
-    pub task: String,
-    pub num_classes: usize,
-    /// Row-major frames x classes.
-    pub values: Vec<f32>,
+/// A (dimension, task) pair: what codebooks, transitions and models are
+/// per.
+pub type TaskKey = (String, String);
+
+/// Called before each task row with (row index, row count): the nodes check
+/// for cancellation and report progress there.
+pub type OnRow<'a> = &'a mut dyn FnMut(usize, usize) -> Result<()>;
+
+/// An [`OnRow`] for a running node.
+pub fn node_progress<'c>(ctx: &'c Context<'c>) -> impl FnMut(usize, usize) -> Result<()> + 'c {
+    move |row, rows| {
+        ctx.check_cancelled()?;
+        ctx.progress(row as u64, rows as u64, "decoding");
+        Ok(())
+    }
 }
 
-/// One row of a `classes` input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClassSequence {
-    pub utt_id: String,
-    pub split: String,
-    pub dim: String,
-    pub task: String,
-    pub num_classes: usize,
-    pub classes: Vec<u32>,
+/// Reads the `posteriors` and `codebook` inputs every decoder has.
+pub fn read_decoder_inputs(inputs: &mut Inputs) -> Result<(Vec<PosteriorsRow>, Codebooks)> {
+    let codebooks = Codebooks::from_rows(&CodebookRow::read_all(&inputs.batches("codebook")?)?)?;
+    Ok((
+        PosteriorsRow::read_all(&inputs.batches("posteriors")?)?,
+        codebooks,
+    ))
 }
 
-/// One row of a `series` input or output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub utt_id: String,
-    pub split: String,
-    pub dim: String,
-    pub values: Vec<f32>,
+/// The `predictions` output every decoder has.
+pub fn predictions_output(rows: &[SeriesRow]) -> Result<Outputs> {
+    Ok(Outputs::new().with_batch("predictions", SeriesRow::write(rows)?))
 }
 
-/// One row of a `codebook` input (one class of one dimension/task).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CodebookRow {
-    pub dim: String,
-    pub task: String,
-    pub num_classes: u32,
-    pub class: u32,
-    pub mean: f64,
-    pub prior: f64,
+/// Rejects series with values that are not finite, naming the utterance.
+pub fn check_finite(rows: &[SeriesRow], port: &str) -> Result<()> {
+    for row in rows {
+        if let Some(t) = row.values.iter().position(|v| !v.is_finite()) {
+            bail!(
+                "input `{port}`, utterance {} ({}): frame {t} is {}",
+                row.utt_id,
+                row.dim,
+                row.values[t]
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The classes of one dimension/task, indexed by class.
@@ -68,7 +74,7 @@ impl Codebook {
 /// Codebooks by (dimension, task).
 #[derive(Debug, Clone, Default)]
 pub struct Codebooks {
-    by_task: BTreeMap<(String, String), Codebook>,
+    by_task: BTreeMap<TaskKey, Codebook>,
 }
 
 impl Codebooks {
@@ -76,14 +82,20 @@ impl Codebooks {
     /// exactly once, with a finite mean and a finite positive prior (prior
     /// scaling divides by it).
     pub fn from_rows(rows: &[CodebookRow]) -> Result<Self> {
-        let mut slots: BTreeMap<(String, String), Vec<Option<(f64, f64)>>> = BTreeMap::new();
+        // (mean, prior) per class slot.
+        type Slots = Vec<Option<(f64, f64)>>;
+        let mut slots: BTreeMap<TaskKey, Slots> = BTreeMap::new();
         for row in rows {
             let what = format!("codebook {}/{} class {}", row.dim, row.task, row.class);
             let slot = slots
                 .entry((row.dim.clone(), row.task.clone()))
                 .or_insert_with(|| vec![None; row.num_classes as usize]);
             if slot.len() != row.num_classes as usize {
-                bail!("{what}: num_classes {} disagrees with {} in an earlier row", row.num_classes, slot.len());
+                bail!(
+                    "{what}: num_classes {} disagrees with {} in an earlier row",
+                    row.num_classes,
+                    slot.len()
+                );
             }
             let Some(entry) = slot.get_mut(row.class as usize) else {
                 bail!("{what}: class index out of range 0..{}", row.num_classes);
@@ -95,7 +107,10 @@ impl Codebooks {
                 bail!("{what}: mean {} is not finite", row.mean);
             }
             if !(row.prior.is_finite() && row.prior > 0.0) {
-                bail!("{what}: prior {} must be finite and > 0 (prior scaling divides by it)", row.prior);
+                bail!(
+                    "{what}: prior {} must be finite and > 0 (prior scaling divides by it)",
+                    row.prior
+                );
             }
             *entry = Some((row.mean, row.prior));
         }
@@ -125,21 +140,37 @@ impl Codebooks {
 
 /// Prior scaling in the log domain: `ln(y_f(c) / prior(c) / sum_c' y_f(c') /
 /// prior(c'))`, row-major frames x classes. Zero posteriors give `-inf`.
-pub fn log_scaled_posteriors(row: &TaskPosteriors, priors: &[f64]) -> Result<Vec<f64>> {
+pub fn log_scaled_posteriors(row: &PosteriorsRow, priors: &[f64]) -> Result<Vec<f64>> {
     let k = priors.len();
-    let what = || format!("posteriors of utterance {} ({}/{})", row.utt_id, row.dim, row.task);
-    if row.num_classes != k {
-        bail!("{}: num_classes {} but the codebook has {k} classes", what(), row.num_classes);
+    let what = || {
+        format!(
+            "posteriors of utterance {} ({}/{})",
+            row.utt_id, row.dim, row.task
+        )
+    };
+    if row.num_classes as usize != k {
+        bail!(
+            "{}: num_classes {} but the codebook has {k} classes",
+            what(),
+            row.num_classes
+        );
     }
-    if k == 0 || row.values.len() % k != 0 {
-        bail!("{}: {} values is not a whole number of frames of {k} classes", what(), row.values.len());
+    if k == 0 || !row.posteriors.len().is_multiple_of(k) {
+        bail!(
+            "{}: {} values is not a whole number of frames of {k} classes",
+            what(),
+            row.posteriors.len()
+        );
     }
-    let mut out = Vec::with_capacity(row.values.len());
-    for (frame, ys) in row.values.chunks_exact(k).enumerate() {
+    let mut out = Vec::with_capacity(row.posteriors.len());
+    for (frame, ys) in row.posteriors.chunks_exact(k).enumerate() {
         let mut total = 0.0;
         for (&y, &prior) in ys.iter().zip(priors) {
             if !(y >= 0.0 && y.is_finite()) {
-                bail!("{}: frame {frame} has posterior {y}, not a probability", what());
+                bail!(
+                    "{}: frame {frame} has posterior {y}, not a probability",
+                    what()
+                );
             }
             total += f64::from(y) / prior;
         }
@@ -147,7 +178,11 @@ pub fn log_scaled_posteriors(row: &TaskPosteriors, priors: &[f64]) -> Result<Vec
             bail!("{}: frame {frame} has no probability mass", what());
         }
         let log_total = total.ln();
-        out.extend(ys.iter().zip(priors).map(|(&y, &prior)| (f64::from(y) / prior).ln() - log_total));
+        out.extend(
+            ys.iter()
+                .zip(priors)
+                .map(|(&y, &prior)| (f64::from(y) / prior).ln() - log_total),
+        );
     }
     Ok(out)
 }
@@ -157,29 +192,36 @@ pub fn log_scaled_posteriors(row: &TaskPosteriors, priors: &[f64]) -> Result<Vec
 /// tasks of each (utterance, dimension) with equal weight. Output rows follow
 /// the first appearance of each (utterance, dimension) in the input.
 pub fn decode_and_average(
-    posteriors: &[TaskPosteriors],
+    posteriors: &[PosteriorsRow],
     codebooks: &Codebooks,
-    mut decode: impl FnMut(&TaskPosteriors, &[f64]) -> Result<Vec<u32>>,
-) -> Result<Vec<Series>> {
+    on_row: OnRow,
+    mut decode: impl FnMut(&PosteriorsRow, &[f64]) -> Result<Vec<u32>>,
+) -> Result<Vec<SeriesRow>> {
     struct Group {
-        series: Series,
+        series: SeriesRow,
         sum: Vec<f64>,
         tasks: usize,
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    for row in posteriors {
+    for (i, row) in posteriors.iter().enumerate() {
+        on_row(i, posteriors.len())?;
         let codebook = codebooks.get(&row.dim, &row.task)?;
         let emissions = log_scaled_posteriors(row, &codebook.priors)?;
         let classes = decode(row, &emissions)?;
         let frames = emissions.len() / codebook.num_classes();
-        debug_assert_eq!(classes.len(), frames, "a decoder returns one class per frame");
+        debug_assert_eq!(
+            classes.len(),
+            frames,
+            "a decoder returns one class per frame"
+        );
         let slot = *index.entry((&row.utt_id, &row.dim)).or_insert_with(|| {
             groups.push(Group {
-                series: Series {
+                series: SeriesRow {
                     utt_id: row.utt_id.clone(),
-                    split: row.split.clone(),
+                    split: row.split,
                     dim: row.dim.clone(),
+                    frame_period: row.frame_period,
                     values: Vec::new(),
                 },
                 sum: vec![0.0; frames],
@@ -191,13 +233,20 @@ pub fn decode_and_average(
         if group.series.split != row.split {
             bail!(
                 "utterance {} ({}): task {} is in split {} but an earlier task is in {}",
-                row.utt_id, row.dim, row.task, row.split, group.series.split
+                row.utt_id,
+                row.dim,
+                row.task,
+                row.split,
+                group.series.split
             );
         }
         if group.sum.len() != frames {
             bail!(
                 "utterance {} ({}): task {} has {frames} frames but an earlier task has {}",
-                row.utt_id, row.dim, row.task, group.sum.len()
+                row.utt_id,
+                row.dim,
+                row.task,
+                group.sum.len()
             );
         }
         for (acc, &class) in group.sum.iter_mut().zip(&classes) {
@@ -218,6 +267,7 @@ pub fn decode_and_average(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emoflow_sdk::conventions::Split;
 
     fn codebook_rows(dim: &str, task: &str, means: &[f64], priors: &[f64]) -> Vec<CodebookRow> {
         means
@@ -230,19 +280,22 @@ mod tests {
                 num_classes: means.len() as u32,
                 class: class as u32,
                 mean,
+                lower: mean - 0.1,
+                upper: mean + 0.1,
                 prior,
             })
             .collect()
     }
 
-    fn posteriors(utt: &str, dim: &str, task: &str, k: usize, values: Vec<f32>) -> TaskPosteriors {
-        TaskPosteriors {
+    fn posteriors(utt: &str, dim: &str, task: &str, k: u32, values: Vec<f32>) -> PosteriorsRow {
+        PosteriorsRow {
             utt_id: utt.into(),
-            split: "dev".into(),
+            split: Split::Dev,
             dim: dim.into(),
             task: task.into(),
             num_classes: k,
-            values,
+            frame_period: 0.04,
+            posteriors: values,
         }
     }
 
@@ -259,7 +312,10 @@ mod tests {
     fn prior_scaling_rejects_non_probabilities_naming_the_frame() {
         let row = posteriors("dev_3", "valence", "k2", 2, vec![0.5, 0.5, f32::NAN, 1.0]);
         let err = log_scaled_posteriors(&row, &[0.5, 0.5]).unwrap_err();
-        assert!(err.0.contains("dev_3") && err.0.contains("frame 1"), "{err}");
+        assert!(
+            err.message.contains("dev_3") && err.message.contains("frame 1"),
+            "{err}"
+        );
         let row = posteriors("dev_3", "valence", "k2", 2, vec![0.5, 0.5, 0.5]);
         assert!(log_scaled_posteriors(&row, &[0.5, 0.5]).is_err());
     }
@@ -269,33 +325,53 @@ mod tests {
         let mut rows = codebook_rows("arousal", "k3", &[-0.1, 0.0, 0.1], &[0.2, 0.5, 0.3]);
         assert!(Codebooks::from_rows(&rows).is_ok());
         let missing = Codebooks::from_rows(&rows[..2]).unwrap_err();
-        assert!(missing.0.contains("class 2 is missing"), "{missing}");
+        assert!(missing.message.contains("class 2 is missing"), "{missing}");
         rows[2].class = 1;
-        assert!(Codebooks::from_rows(&rows).unwrap_err().0.contains("twice"));
+        assert!(
+            Codebooks::from_rows(&rows)
+                .unwrap_err()
+                .message
+                .contains("twice")
+        );
         rows[2].class = 2;
         rows[0].prior = 0.0;
-        assert!(Codebooks::from_rows(&rows).unwrap_err().0.contains("prior"));
+        assert!(
+            Codebooks::from_rows(&rows)
+                .unwrap_err()
+                .message
+                .contains("prior")
+        );
     }
 
     #[test]
     fn tasks_are_reconstructed_with_means_and_averaged() {
         let mut rows = codebook_rows("arousal", "k2", &[-1.0, 1.0], &[0.5, 0.5]);
-        rows.extend(codebook_rows("arousal", "k3", &[-0.5, 0.0, 0.5], &[0.2, 0.6, 0.2]));
+        rows.extend(codebook_rows(
+            "arousal",
+            "k3",
+            &[-0.5, 0.0, 0.5],
+            &[0.2, 0.6, 0.2],
+        ));
         let codebooks = Codebooks::from_rows(&rows).unwrap();
         let input = vec![
             posteriors("u1", "arousal", "k2", 2, vec![0.9, 0.1, 0.2, 0.8]),
             posteriors("u1", "arousal", "k3", 3, vec![0.1, 0.1, 0.8, 0.7, 0.2, 0.1]),
         ];
         // A decoder that picks the most likely class per frame.
-        let out = decode_and_average(&input, &codebooks, |row, em| {
+        let out = decode_and_average(&input, &codebooks, &mut |_, _| Ok(()), |row, em| {
             Ok(em
-                .chunks_exact(row.num_classes)
-                .map(|frame| (0..frame.len()).max_by(|&a, &b| frame[a].total_cmp(&frame[b])).unwrap() as u32)
+                .chunks_exact(row.num_classes as usize)
+                .map(|frame| {
+                    (0..frame.len())
+                        .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
+                        .unwrap() as u32
+                })
                 .collect())
         })
         .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].utt_id, "u1");
+        assert_eq!(out[0].frame_period, 0.04);
         // Frame 0: k2 -> -1, k3 -> 0.5; frame 1: k2 -> 1, k3 -> -0.5.
         assert_eq!(out[0].values, vec![-0.25, 0.25]);
     }
@@ -309,7 +385,13 @@ mod tests {
             posteriors("test_2", "valence", "a", 2, vec![0.5; 4]),
             posteriors("test_2", "valence", "b", 2, vec![0.5; 6]),
         ];
-        let err = decode_and_average(&input, &codebooks, |_, em| Ok(vec![0; em.len() / 2])).unwrap_err();
-        assert!(err.0.contains("test_2") && err.0.contains("3 frames"), "{err}");
+        let err = decode_and_average(&input, &codebooks, &mut |_, _| Ok(()), |_, em| {
+            Ok(vec![0; em.len() / 2])
+        })
+        .unwrap_err();
+        assert!(
+            err.message.contains("test_2") && err.message.contains("3 frames"),
+            "{err}"
+        );
     }
 }

@@ -1,17 +1,12 @@
-//! The crate's error type: a message that names the offending input.
+//! Errors are the SDK's [`Error`]; problems with input data carry the `Data`
+//! code and a message naming the file, line, utterance or dimension/task.
 
-/// An error with a message that says what was wrong and where (file, line,
-/// utterance, dimension/task).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct Error(pub String);
+pub use emoflow_sdk::{Error, Result};
 
-pub type Result<T> = std::result::Result<T, Error>;
-
-/// `return Err(Error(format!(...)))`.
+/// `return Err(Error::data(format!(...)))`.
 macro_rules! bail {
     ($($arg:tt)*) => {
-        return Err($crate::error::Error(format!($($arg)*)))
+        return Err($crate::error::Error::data(format!($($arg)*)))
     };
 }
 pub(crate) use bail;

@@ -5,7 +5,35 @@
 //! repeat the first and last value. Both as scipy.ndimage's
 //! `gaussian_filter1d(x, sigma, mode="nearest", truncate=truncate)`.
 
+use emoflow_sdk::conventions::{PortRows, SeriesRow, port};
+use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::common::check_finite;
 use crate::error::{Result, bail};
+
+fn default_sigma() -> f64 {
+    3.0
+}
+
+fn default_truncate() -> f64 {
+    4.0
+}
+
+/// Parameters of `smooth.gaussian`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Standard deviation of the kernel in frames (3 frames = 0.12 s at 40 ms).
+    #[serde(default = "default_sigma")]
+    #[schemars(range(min = 0.0))]
+    pub sigma: f64,
+    /// Kernel radius in standard deviations.
+    #[serde(default = "default_truncate")]
+    #[schemars(range(min = 0.0))]
+    pub truncate: f64,
+}
 
 /// The Gaussian filter of `values`, computed in f64.
 pub fn gaussian_filter(values: &[f32], sigma: f64, truncate: f64) -> Result<Vec<f32>> {
@@ -19,7 +47,9 @@ pub fn gaussian_filter(values: &[f32], sigma: f64, truncate: f64) -> Result<Vec<
         return Ok(Vec::new());
     }
     let radius = (truncate * sigma + 0.5) as isize;
-    let weights: Vec<f64> = (-radius..=radius).map(|i| (-0.5 * (i as f64 / sigma).powi(2)).exp()).collect();
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|i| (-0.5 * (i as f64 / sigma).powi(2)).exp())
+        .collect();
     let total: f64 = weights.iter().sum();
     let last = values.len() as isize - 1;
     Ok((0..values.len() as isize)
@@ -31,6 +61,40 @@ pub fn gaussian_filter(values: &[f32], sigma: f64, truncate: f64) -> Result<Vec<
             (sum / total) as f32
         })
         .collect())
+}
+
+struct Gaussian(Params);
+
+impl Node for Gaussian {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let mut rows = SeriesRow::read_all(&inputs.batches("series")?)?;
+        check_finite(&rows, "series")?;
+        for row in &mut rows {
+            ctx.check_cancelled()?;
+            row.values = gaussian_filter(&row.values, self.0.sigma, self.0.truncate)?;
+        }
+        Ok(Outputs::new().with_batch("smoothed", SeriesRow::write(&rows)?))
+    }
+}
+
+pub fn spec() -> KindSpec {
+    KindSpec::new("smooth.gaussian", file!())
+        .doc(
+            "Gaussian smoothing of each series (sigma in frames, cut at `truncate` sigmas); edges \
+             repeat the end values, as scipy.ndimage.gaussian_filter1d(mode=\"nearest\").",
+        )
+        .input("series", port::SERIES, "series to smooth (predictions)")
+        .output(
+            "smoothed",
+            port::SERIES,
+            "the smoothed series, same lengths",
+        )
+        .create(|params: Params| {
+            // The filter checks again; failing here names the parameter at graph build time.
+            gaussian_filter(&[], params.sigma, params.truncate)
+                .map_err(|e| Error::invalid(e.message))?;
+            Ok(Gaussian(params))
+        })
 }
 
 #[cfg(test)]
@@ -46,7 +110,9 @@ mod tests {
         let sum: f32 = out.iter().sum();
         assert!((sum - 1.0).abs() < 1e-6);
         // The kernel's peak and shape: exp(-0.5 (i / sigma)^2) / total.
-        let total: f64 = (-8..=8).map(|i: i32| (-0.5 * (f64::from(i) / 2.0).powi(2)).exp()).sum();
+        let total: f64 = (-8..=8)
+            .map(|i: i32| (-0.5 * (f64::from(i) / 2.0).powi(2)).exp())
+            .sum();
         assert!((f64::from(out[10]) - 1.0 / total).abs() < 1e-7);
         assert!((f64::from(out[12]) - (-0.5f64).exp() / total).abs() < 1e-7);
         assert_eq!(out[10 - 3], out[10 + 3]);

@@ -8,15 +8,25 @@
 //! decoders share is in [`common`] (prior scaling, reconstruction, the
 //! average over tasks), [`transitions`] and [`search`].
 
+pub mod argmax;
 pub mod arpa;
 pub mod common;
-pub mod error;
-pub mod ngram;
-pub mod search;
-pub mod transitions;
-pub mod argmax;
 pub mod emotion_lm;
-pub mod viterbi;
+pub mod error;
 pub mod gaussian;
 pub mod median;
+pub mod ngram;
 pub mod post_avec;
+pub mod search;
+pub mod transitions;
+pub mod viterbi;
+
+emoflow_sdk::export_plugin!(
+    argmax::spec,
+    viterbi::spec,
+    emotion_lm::spec,
+    ngram::spec,
+    median::spec,
+    gaussian::spec,
+    post_avec::spec,
+);

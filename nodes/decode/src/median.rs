@@ -4,11 +4,31 @@
 //! Edges repeat the first and last value (scipy.ndimage's `mode="nearest"`),
 //! so the output has the input's length and a constant series is unchanged.
 
+use emoflow_sdk::conventions::{PortRows, SeriesRow, port};
+use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::common::check_finite;
 use crate::error::{Result, bail};
+
+fn default_window() -> usize {
+    9
+}
+
+/// Parameters of `smooth.median`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Window length in frames, odd (9 frames = 0.36 s at 40 ms).
+    #[serde(default = "default_window")]
+    #[schemars(range(min = 1))]
+    pub window: usize,
+}
 
 /// The median filter of `values`; `window` must be odd.
 pub fn median_filter(values: &[f32], window: usize) -> Result<Vec<f32>> {
-    if window % 2 == 0 {
+    if window.is_multiple_of(2) {
         bail!("median window {window} must be odd, so that it is centred");
     }
     if values.is_empty() {
@@ -33,6 +53,42 @@ pub fn median_filter(values: &[f32], window: usize) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+struct Median(Params);
+
+impl Node for Median {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let mut rows = SeriesRow::read_all(&inputs.batches("series")?)?;
+        check_finite(&rows, "series")?;
+        for row in &mut rows {
+            ctx.check_cancelled()?;
+            row.values = median_filter(&row.values, self.0.window)?;
+        }
+        Ok(Outputs::new().with_batch("smoothed", SeriesRow::write(&rows)?))
+    }
+}
+
+pub fn spec() -> KindSpec {
+    KindSpec::new("smooth.median", file!())
+        .doc(
+            "Running median of each series over a centred odd window; edges repeat the end values.",
+        )
+        .input("series", port::SERIES, "series to smooth (predictions)")
+        .output(
+            "smoothed",
+            port::SERIES,
+            "the smoothed series, same lengths",
+        )
+        .create(|params: Params| {
+            if params.window.is_multiple_of(2) {
+                return Err(Error::invalid(format!(
+                    "window = {} must be odd, so that it is centred",
+                    params.window
+                )));
+            }
+            Ok(Median(params))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,11 +97,17 @@ mod tests {
     #[test]
     fn removes_spikes_and_repeats_edges() {
         let x = [1.0, 1.0, 9.0, 1.0, 2.0, 2.0, -7.0, 2.0];
-        assert_eq!(median_filter(&x, 3).unwrap(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
+        assert_eq!(
+            median_filter(&x, 3).unwrap(),
+            vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+        );
         // Nearest edges: the first window is [3, 3, 3, 1, 2].
-        assert_eq!(median_filter(&[3.0, 1.0, 2.0], 5).unwrap(), vec![3.0, 2.0, 2.0]);
+        assert_eq!(
+            median_filter(&[3.0, 1.0, 2.0], 5).unwrap(),
+            vec![3.0, 2.0, 2.0]
+        );
         assert_eq!(median_filter(&[], 5).unwrap(), Vec::<f32>::new());
-        assert!(median_filter(&x, 4).unwrap_err().0.contains("odd"));
+        assert!(median_filter(&x, 4).unwrap_err().message.contains("odd"));
     }
 
     proptest! {
@@ -55,12 +117,12 @@ mod tests {
             half in 0usize..8,
         ) {
             let out = median_filter(&x, 2 * half + 1).unwrap();
-            for t in 0..x.len() {
+            for (t, &got) in out.iter().enumerate() {
                 let mut w: Vec<f32> = (t as isize - half as isize..=(t + half) as isize)
                     .map(|i| x[i.clamp(0, x.len() as isize - 1) as usize])
                     .collect();
                 w.sort_by(f32::total_cmp);
-                prop_assert_eq!(out[t], w[half]);
+                prop_assert_eq!(got, w[half]);
             }
         }
     }

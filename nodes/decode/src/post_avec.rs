@@ -15,14 +15,52 @@
 //!
 //! Statistics use population (1/N) moments.
 
-use crate::common::Series;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use emoflow_sdk::conventions::{PortRows, SeriesRow, Split, port};
+use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::common::check_finite;
 use crate::error::{Result, bail};
 
 /// How the bias and scale are fitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Fit {
+    /// Match the labels' mean and standard deviation.
+    #[default]
     MeanStd,
+    /// The least-squares line from predictions to labels.
     LeastSquares,
+}
+
+fn no_delay() -> Vec<i64> {
+    vec![0]
+}
+
+fn dev() -> Split {
+    Split::Dev
+}
+
+/// Parameters of `post.avec`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Annotation delays to try, in frames: predictions move this many frames
+    /// earlier (negative: later); the one with the best fitted CCC on
+    /// `fit_split` is kept.
+    #[serde(default = "no_delay")]
+    pub delays: Vec<i64>,
+    /// `mean_std` or `least_squares`.
+    #[serde(default)]
+    pub fit: Fit,
+    /// The split the delay, scale and bias are fitted on.
+    #[serde(default = "dev")]
+    pub fit_split: Split,
 }
 
 /// What was chosen for one dimension.
@@ -45,9 +83,15 @@ pub fn shift(values: &[f32], delay: i64) -> Vec<f32> {
     let n = values.len();
     let moved = (delay.unsigned_abs() as usize).min(n);
     if delay >= 0 {
-        values[moved..].iter().copied().chain(std::iter::repeat_n(last, moved)).collect()
+        values[moved..]
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(last, moved))
+            .collect()
     } else {
-        std::iter::repeat_n(first, moved).chain(values[..n - moved].iter().copied()).collect()
+        std::iter::repeat_n(first, moved)
+            .chain(values[..n - moved].iter().copied())
+            .collect()
     }
 }
 
@@ -69,7 +113,13 @@ fn moments(x: &[f64], y: &[f64]) -> Moments {
         var_y += (b - mean_y) * (b - mean_y);
         cov += (a - mean_x) * (b - mean_y);
     }
-    Moments { mean_x, mean_y, var_x: var_x / n, var_y: var_y / n, cov: cov / n }
+    Moments {
+        mean_x,
+        mean_y,
+        var_x: var_x / n,
+        var_y: var_y / n,
+        cov: cov / n,
+    }
 }
 
 /// Lin's concordance correlation coefficient (0 when both are constant and
@@ -77,7 +127,11 @@ fn moments(x: &[f64], y: &[f64]) -> Moments {
 fn ccc(x: &[f64], y: &[f64]) -> f64 {
     let m = moments(x, y);
     let denominator = m.var_x + m.var_y + (m.mean_x - m.mean_y).powi(2);
-    if denominator > 0.0 { 2.0 * m.cov / denominator } else { 0.0 }
+    if denominator > 0.0 {
+        2.0 * m.cov / denominator
+    } else {
+        0.0
+    }
 }
 
 /// `(scale, bias)` mapping predictions `x` towards labels `y`.
@@ -97,11 +151,11 @@ fn fit_line(x: &[f64], y: &[f64], fit: Fit) -> (f64, f64) {
 /// Chooses delay, scale and bias per dimension from the `fit_split` rows of
 /// `predictions` and their `labels` (matched by utterance and dimension).
 pub fn calibrate(
-    predictions: &[Series],
-    labels: &[Series],
+    predictions: &[SeriesRow],
+    labels: &[SeriesRow],
     delays: &[i64],
     fit: Fit,
-    fit_split: &str,
+    fit_split: Split,
 ) -> Result<Vec<Calibration>> {
     if delays.is_empty() {
         bail!("post.avec needs at least one delay");
@@ -115,9 +169,18 @@ pub fn calibrate(
     let mut out = Vec::new();
     for dim in dims {
         let mut pairs = Vec::new();
-        for row in predictions.iter().filter(|r| r.dim == dim && r.split == fit_split) {
-            let Some(label) = labels.iter().find(|l| l.utt_id == row.utt_id && l.dim == dim) else {
-                bail!("utterance {} ({dim}): no labels to fit the post-processing on", row.utt_id);
+        for row in predictions
+            .iter()
+            .filter(|r| r.dim == dim && r.split == fit_split)
+        {
+            let Some(label) = labels
+                .iter()
+                .find(|l| l.utt_id == row.utt_id && l.dim == dim)
+            else {
+                bail!(
+                    "utterance {} ({dim}): no labels to fit the post-processing on",
+                    row.utt_id
+                );
             };
             if label.values.len() != row.values.len() {
                 bail!(
@@ -130,18 +193,30 @@ pub fn calibrate(
             pairs.push((row, label));
         }
         if pairs.is_empty() {
-            bail!("{dim}: no predictions in split {fit_split:?} to fit the post-processing on");
+            bail!("{dim}: no predictions in split {fit_split} to fit the post-processing on");
         }
-        let y: Vec<f64> = pairs.iter().flat_map(|(_, l)| l.values.iter().map(|&v| f64::from(v))).collect();
+        let y: Vec<f64> = pairs
+            .iter()
+            .flat_map(|(_, l)| l.values.iter().map(|&v| f64::from(v)))
+            .collect();
         let mut best: Option<Calibration> = None;
         for &delay in delays {
-            let x: Vec<f64> =
-                pairs.iter().flat_map(|(p, _)| shift(&p.values, delay)).map(f64::from).collect();
+            let x: Vec<f64> = pairs
+                .iter()
+                .flat_map(|(p, _)| shift(&p.values, delay))
+                .map(f64::from)
+                .collect();
             let (scale, bias) = fit_line(&x, &y, fit);
             let fitted: Vec<f64> = x.iter().map(|v| scale * v + bias).collect();
             let score = ccc(&fitted, &y);
             if best.as_ref().is_none_or(|b| score > b.ccc) {
-                best = Some(Calibration { dim: dim.to_owned(), delay, scale, bias, ccc: score });
+                best = Some(Calibration {
+                    dim: dim.to_owned(),
+                    delay,
+                    scale,
+                    bias,
+                    ccc: score,
+                });
             }
         }
         out.extend(best);
@@ -150,7 +225,7 @@ pub fn calibrate(
 }
 
 /// Applies each dimension's calibration to every row.
-pub fn apply(predictions: &[Series], calibrations: &[Calibration]) -> Result<Vec<Series>> {
+pub fn apply(predictions: &[SeriesRow], calibrations: &[Calibration]) -> Result<Vec<SeriesRow>> {
     predictions
         .iter()
         .map(|row| {
@@ -161,17 +236,115 @@ pub fn apply(predictions: &[Series], calibrations: &[Calibration]) -> Result<Vec
                 .into_iter()
                 .map(|v| (c.scale * f64::from(v) + c.bias) as f32)
                 .collect();
-            Ok(Series { values, ..row.clone() })
+            Ok(SeriesRow {
+                values,
+                ..row.clone()
+            })
         })
         .collect()
+}
+
+fn fit_table(calibrations: &[Calibration]) -> Result<RecordBatch> {
+    let f64s =
+        |f: fn(&Calibration) -> f64| Arc::new(calibrations.iter().map(f).collect::<Float64Array>());
+    let schema = Schema::new(vec![
+        Field::new("dim", DataType::Utf8, false),
+        Field::new("delay", DataType::Int64, false),
+        Field::new("scale", DataType::Float64, false),
+        Field::new("bias", DataType::Float64, false),
+        Field::new("ccc", DataType::Float64, false),
+    ]);
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(
+                calibrations
+                    .iter()
+                    .map(|c| Some(c.dim.as_str()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(calibrations.iter().map(|c| c.delay).collect::<Int64Array>()),
+            f64s(|c| c.scale),
+            f64s(|c| c.bias),
+            f64s(|c| c.ccc),
+        ],
+    )?)
+}
+
+struct PostAvec(Params);
+
+impl Node for PostAvec {
+    fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
+        let labels = SeriesRow::read_all(&inputs.batches("labels")?)?;
+        check_finite(&predictions, "predictions")?;
+        check_finite(&labels, "labels")?;
+        let calibrations = calibrate(
+            &predictions,
+            &labels,
+            &self.0.delays,
+            self.0.fit,
+            self.0.fit_split,
+        )?;
+        for c in &calibrations {
+            tracing::info!(
+                "{}: delay {} frames, scale {:.4}, bias {:.4}, {} CCC {:.4}",
+                c.dim,
+                c.delay,
+                c.scale,
+                c.bias,
+                self.0.fit_split,
+                c.ccc
+            );
+        }
+        Ok(Outputs::new()
+            .with_batch(
+                "calibrated",
+                SeriesRow::write(&apply(&predictions, &calibrations)?)?,
+            )
+            .with_batch("fit", fit_table(&calibrations)?))
+    }
+}
+
+pub fn spec() -> KindSpec {
+    KindSpec::new("post.avec", file!())
+        .doc(
+            "AVEC 2016 baseline post-processing: shift the predictions by an annotation delay \
+             (chosen from `delays` by CCC on `fit_split`), then a scale and bias fitted per \
+             dimension on `fit_split` and applied to every split.",
+        )
+        .input("predictions", port::SERIES, "predictions of every split")
+        .input(
+            "labels",
+            port::SERIES,
+            "gold-standard labels (those of `fit_split` are used)",
+        )
+        .output("calibrated", port::SERIES, "the post-processed predictions")
+        .output(
+            "fit",
+            port::TABLE,
+            "per dimension: dim, delay Int64, scale, bias, ccc (on `fit_split`)",
+        )
+        .create(|params: Params| {
+            if params.delays.is_empty() {
+                return Err(Error::invalid("delays must list at least one delay"));
+            }
+            Ok(PostAvec(params))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn series(utt: &str, split: &str, values: Vec<f32>) -> Series {
-        Series { utt_id: utt.into(), split: split.into(), dim: "arousal".into(), values }
+    fn series(utt: &str, split: Split, values: Vec<f32>) -> SeriesRow {
+        SeriesRow {
+            utt_id: utt.into(),
+            split,
+            dim: "arousal".into(),
+            frame_period: 0.04,
+            values,
+        }
     }
 
     #[test]
@@ -185,36 +358,46 @@ mod tests {
     }
 
     /// Labels are the predictions two frames early, halved and moved up by 1.
-    fn delayed_labels() -> (Vec<Series>, Vec<Series>) {
-        let signal: Vec<f32> = (0..40).map(|t| ((t as f32) * 0.7).sin() + 0.1 * t as f32).collect();
+    fn delayed_labels() -> (Vec<SeriesRow>, Vec<SeriesRow>) {
+        let signal: Vec<f32> = (0..40)
+            .map(|t| ((t as f32) * 0.7).sin() + 0.1 * t as f32)
+            .collect();
         let labels: Vec<f32> = shift(&signal, 2).iter().map(|v| 0.5 * v + 1.0).collect();
-        let predictions = vec![series("dev_1", "dev", signal.clone()), series("test_1", "test", signal)];
-        (predictions, vec![series("dev_1", "dev", labels)])
+        let predictions = vec![
+            series("dev_1", Split::Dev, signal.clone()),
+            series("test_1", Split::Test, signal),
+        ];
+        (predictions, vec![series("dev_1", Split::Dev, labels)])
     }
 
     #[test]
     fn finds_the_delay_and_the_line_on_dev_and_applies_them_everywhere() {
         let (predictions, labels) = delayed_labels();
         for fit in [Fit::MeanStd, Fit::LeastSquares] {
-            let c = calibrate(&predictions, &labels, &[-2, 0, 1, 2, 3, 4], fit, "dev").unwrap();
+            let c =
+                calibrate(&predictions, &labels, &[-2, 0, 1, 2, 3, 4], fit, Split::Dev).unwrap();
             assert_eq!(c.len(), 1);
             assert_eq!(c[0].delay, 2, "{fit:?}");
-            assert!((c[0].scale - 0.5).abs() < 0.02 && (c[0].bias - 1.0).abs() < 0.05, "{:?}", c[0]);
+            assert!(
+                (c[0].scale - 0.5).abs() < 0.02 && (c[0].bias - 1.0).abs() < 0.05,
+                "{:?}",
+                c[0]
+            );
             assert!(c[0].ccc > 0.99);
             let out = apply(&predictions, &c).unwrap();
             for (got, want) in out[0].values.iter().zip(&labels[0].values) {
                 assert!((got - want).abs() < 0.05);
             }
-            assert_eq!(out[1].split, "test");
+            assert_eq!(out[1].split, Split::Test);
             assert_eq!(out[1].values, out[0].values);
         }
     }
 
     #[test]
     fn mean_std_matches_the_label_moments_exactly() {
-        let predictions = vec![series("dev_1", "dev", vec![1.0, 2.0, 4.0, 1.0])];
-        let labels = vec![series("dev_1", "dev", vec![0.0, -1.0, 3.0, 2.0])];
-        let c = calibrate(&predictions, &labels, &[0], Fit::MeanStd, "dev").unwrap();
+        let predictions = vec![series("dev_1", Split::Dev, vec![1.0, 2.0, 4.0, 1.0])];
+        let labels = vec![series("dev_1", Split::Dev, vec![0.0, -1.0, 3.0, 2.0])];
+        let c = calibrate(&predictions, &labels, &[0], Fit::MeanStd, Split::Dev).unwrap();
         let out = apply(&predictions, &c).unwrap();
         let x: Vec<f64> = out[0].values.iter().map(|&v| f64::from(v)).collect();
         let y: Vec<f64> = labels[0].values.iter().map(|&v| f64::from(v)).collect();
@@ -226,11 +409,14 @@ mod tests {
     fn missing_or_mismatched_labels_are_errors_naming_the_utterance() {
         let (predictions, mut labels) = delayed_labels();
         labels[0].values.pop();
-        let err = calibrate(&predictions, &labels, &[0], Fit::MeanStd, "dev").unwrap_err();
-        assert!(err.0.contains("dev_1") && err.0.contains("39 labels"), "{err}");
-        let err = calibrate(&predictions, &[], &[0], Fit::MeanStd, "dev").unwrap_err();
-        assert!(err.0.contains("dev_1"), "{err}");
-        let err = calibrate(&predictions, &labels, &[0], Fit::MeanStd, "train").unwrap_err();
-        assert!(err.0.contains("\"train\""), "{err}");
+        let err = calibrate(&predictions, &labels, &[0], Fit::MeanStd, Split::Dev).unwrap_err();
+        assert!(
+            err.message.contains("dev_1") && err.message.contains("39 labels"),
+            "{err}"
+        );
+        let err = calibrate(&predictions, &[], &[0], Fit::MeanStd, Split::Dev).unwrap_err();
+        assert!(err.message.contains("dev_1"), "{err}");
+        let err = calibrate(&predictions, &labels, &[0], Fit::MeanStd, Split::Train).unwrap_err();
+        assert!(err.message.contains("train"), "{err}");
     }
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::ClassSequence;
+use emoflow_sdk::conventions::{ClassesRow, Split};
+
+use crate::common::TaskKey;
 use crate::error::{Result, bail};
 
 /// Natural-log transition probabilities of one dimension/task.
@@ -49,7 +51,10 @@ impl Transitions {
             }
             log_probs.extend(row.iter().map(|&n| ((n as f64 + smoothing) / total).ln()));
         }
-        Ok(Self { num_classes: k, log_probs })
+        Ok(Self {
+            num_classes: k,
+            log_probs,
+        })
     }
 
     pub fn num_classes(&self) -> usize {
@@ -62,20 +67,35 @@ impl Transitions {
     }
 }
 
+/// Default of the decoders' `fit_splits` parameter.
+pub fn default_fit_splits() -> Vec<Split> {
+    vec![Split::Train]
+}
+
+/// Default of the decoders' `smoothing` parameter (add-one).
+pub fn default_smoothing() -> f64 {
+    1.0
+}
+
 /// Transitions for every dimension/task in `sequences`, estimated from the
 /// rows whose split is one of `splits`.
 pub fn fit_transitions(
-    sequences: &[ClassSequence],
-    splits: &[String],
+    sequences: &[ClassesRow],
+    splits: &[Split],
     smoothing: f64,
-) -> Result<BTreeMap<(String, String), Transitions>> {
-    let mut grouped: BTreeMap<(String, String), (usize, Vec<&[u32]>)> = BTreeMap::new();
+) -> Result<BTreeMap<TaskKey, Transitions>> {
+    let mut grouped: BTreeMap<TaskKey, (usize, Vec<&[u32]>)> = BTreeMap::new();
     for row in sequences.iter().filter(|row| splits.contains(&row.split)) {
-        let (k, rows) = grouped.entry((row.dim.clone(), row.task.clone())).or_insert((row.num_classes, Vec::new()));
-        if *k != row.num_classes {
+        let (k, rows) = grouped
+            .entry((row.dim.clone(), row.task.clone()))
+            .or_insert((row.num_classes as usize, Vec::new()));
+        if *k != row.num_classes as usize {
             bail!(
                 "classes of utterance {} ({}/{}): num_classes {} but other utterances have {k}",
-                row.utt_id, row.dim, row.task, row.num_classes
+                row.utt_id,
+                row.dim,
+                row.task,
+                row.num_classes
             );
         }
         rows.push(&row.classes);
@@ -119,26 +139,37 @@ mod tests {
     fn unseen_class_without_smoothing_and_bad_classes_are_errors() {
         let seqs: [&[u32]; 1] = [&[0, 1, 0]];
         let err = Transitions::estimate(seqs, 3, 0.0, "arousal/k3").unwrap_err();
-        assert!(err.0.contains("arousal/k3") && err.0.contains("class 2"), "{err}");
+        assert!(
+            err.message.contains("arousal/k3") && err.message.contains("class 2"),
+            "{err}"
+        );
         let seqs: [&[u32]; 1] = [&[0, 5]];
-        assert!(Transitions::estimate(seqs, 3, 1.0, "t").unwrap_err().0.contains("class 5"));
+        assert!(
+            Transitions::estimate(seqs, 3, 1.0, "t")
+                .unwrap_err()
+                .message
+                .contains("class 5")
+        );
     }
 
     #[test]
     fn fit_uses_only_the_named_splits() {
-        let row = |split: &str, classes: Vec<u32>| ClassSequence {
+        let row = |split: Split, classes: Vec<u32>| ClassesRow {
             utt_id: format!("{split}_1"),
-            split: split.into(),
+            split,
             dim: "valence".into(),
             task: "k2".into(),
             num_classes: 2,
             classes,
         };
-        let rows = [row("train", vec![0, 0, 0, 1]), row("dev", vec![1, 0, 1, 0])];
-        let fitted = fit_transitions(&rows, &["train".into()], 0.0);
+        let rows = [
+            row(Split::Train, vec![0, 0, 0, 1]),
+            row(Split::Dev, vec![1, 0, 1, 0]),
+        ];
+        let fitted = fit_transitions(&rows, &[Split::Train], 0.0);
         // Class 1 is never followed by a frame in train.
         assert!(fitted.is_err());
-        let fitted = fit_transitions(&rows, &["train".into()], 1.0).unwrap();
+        let fitted = fit_transitions(&rows, &[Split::Train], 1.0).unwrap();
         let t = &fitted[&("valence".to_owned(), "k2".to_owned())];
         assert!((t.log_prob(0, 0) - (3.0f64 / 5.0).ln()).abs() < 1e-12);
         assert!((t.log_prob(1, 0) - 0.5f64.ln()).abs() < 1e-12);

@@ -8,7 +8,22 @@
 //! with population (1/T) moments. Minimising it maximises CCC directly,
 //! including bias and scale, which MSE does not reward as such.
 
+use emoflow_sdk::KindSpec;
 use tch::{Kind, TchError, Tensor};
+
+/// The `loss.ccc` kind.
+pub const KIND: super::LossKind = super::LossKind {
+    name: "loss.ccc",
+    doc: "1 - concordance correlation coefficient of the utterance (REG-CCC), \
+          population moments: prediction and target values [T].",
+    target: super::Target::Values,
+    function: ccc,
+};
+
+/// `loss.ccc` as a plugin node kind.
+pub fn spec() -> KindSpec {
+    KIND.spec(file!())
+}
 
 /// `1 - CCC(prediction, target)`, both `[T]`. A constant prediction equal
 /// to a constant target has an undefined CCC and gives NaN, which the
@@ -19,13 +34,18 @@ pub fn ccc(prediction: &Tensor, target: &Tensor) -> Result<Tensor, TchError> {
     let target_mean = target.f_mean(None::<Kind>)?;
     let prediction_centred = prediction.f_sub(&prediction_mean)?;
     let target_centred = target.f_sub(&target_mean)?;
-    let covariance = prediction_centred.f_mul(&target_centred)?.f_mean(None::<Kind>)?;
+    let covariance = prediction_centred
+        .f_mul(&target_centred)?
+        .f_mean(None::<Kind>)?;
     let denominator = prediction_centred
         .f_square()?
         .f_mean(None::<Kind>)?
         .f_add(&target_centred.f_square()?.f_mean(None::<Kind>)?)?
         .f_add(&prediction_mean.f_sub(&target_mean)?.f_square()?)?;
-    covariance.f_mul_scalar(-2.0)?.f_div(&denominator)?.f_add_scalar(1.0)
+    covariance
+        .f_mul_scalar(-2.0)?
+        .f_div(&denominator)?
+        .f_add_scalar(1.0)
 }
 
 #[cfg(test)]
@@ -33,7 +53,9 @@ mod tests {
     use super::*;
 
     fn loss(prediction: &[f32], target: &[f32]) -> f64 {
-        ccc(&Tensor::from_slice(prediction), &Tensor::from_slice(target)).unwrap().double_value(&[])
+        ccc(&Tensor::from_slice(prediction), &Tensor::from_slice(target))
+            .unwrap()
+            .double_value(&[])
     }
 
     #[test]

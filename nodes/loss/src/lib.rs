@@ -22,6 +22,15 @@
 //! gradients that make lr 0.002 jumpy with 7500-frame sums. It is also what
 //! Keras, which systems of that time used, does with a time-distributed loss.
 
+//!
+//! # As plugins
+//! Each kind is also a node (`loss.*`, no parameters) whose one output,
+//! `loss`, names the function for a trainer's `loss` input; the trainer
+//! calls it through the plugin ABI with libtorch tensor handles
+//! (`(prediction, target)`), so autograd flows through a loss the trainer
+//! was not compiled with.
+
+use emoflow_sdk::{Error, KindSpec};
 use tch::{Kind, TchError, Tensor};
 
 pub mod ccc;
@@ -41,30 +50,43 @@ pub enum Target {
     Values,
 }
 
-/// A loss kind as the graph names it.
+/// A loss kind: its graph name, documentation and function.
 #[derive(Debug, Clone, Copy)]
 pub struct LossKind {
     pub name: &'static str,
+    pub doc: &'static str,
     pub target: Target,
     pub function: LossFn,
 }
 
 /// All loss kinds of this family.
-pub const KINDS: [LossKind; 4] = [
-    LossKind { name: "loss.ce", target: Target::Classes, function: ce::ce },
-    LossKind {
-        name: "loss.cost_sensitive_ce",
-        target: Target::Classes,
-        function: cost_sensitive_ce::cost_sensitive_ce,
-    },
-    LossKind { name: "loss.mse", target: Target::Values, function: mse::mse },
-    LossKind { name: "loss.ccc", target: Target::Values, function: ccc::ccc },
-];
+pub const KINDS: [LossKind; 4] = [ce::KIND, cost_sensitive_ce::KIND, mse::KIND, ccc::KIND];
 
-/// Looks a loss kind up by its graph name (`loss.ce`, ...).
-pub fn by_name(name: &str) -> Option<LossKind> {
-    KINDS.into_iter().find(|kind| kind.name == name)
+/// The losses take no parameters.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+impl LossKind {
+    /// The kind as a tensor-function node; `source_file` is `file!()` of
+    /// the file implementing it.
+    fn spec(self, source_file: &'static str) -> KindSpec {
+        let LossKind { name, function, .. } = self;
+        KindSpec::new(name, source_file).doc(self.doc).tensor_fn(
+            move |_: &NoParams, inputs: &[Tensor]| match inputs {
+                [prediction, target] => {
+                    function(prediction, target).map_err(|e| Error::data(e.to_string()))
+                }
+                _ => Err(Error::invalid(format!(
+                    "`{name}` takes (prediction, target), got {} tensors",
+                    inputs.len()
+                ))),
+            },
+        )
+    }
 }
+
+emoflow_sdk::export_plugin!(ce::spec, cost_sensitive_ce::spec, mse::spec, ccc::spec);
 
 /// Checks classifier inputs: logits `[T, K]` floating point, classes `[T]`
 /// int64, T > 0. Class range is left to the losses, which report it.
@@ -117,19 +139,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_found_by_its_name_and_unknown_names_are_not() {
-        for kind in KINDS {
-            assert_eq!(by_name(kind.name).map(|k| k.name), Some(kind.name));
-        }
-        assert!(by_name("loss.hinge").is_none());
-    }
-
-    #[test]
     fn classifier_losses_reject_value_shaped_input_with_the_kind_name() {
         let values = Tensor::from_slice(&[0.5f32, 0.1]);
         for kind in KINDS.iter().filter(|k| k.target == Target::Classes) {
             let error = (kind.function)(&values, &values).unwrap_err().to_string();
-            assert!(error.contains(kind.name.trim_start_matches("loss.")), "{error}");
+            assert!(
+                error.contains(kind.name.trim_start_matches("loss.")),
+                "{error}"
+            );
             assert!(error.contains("logits"), "{error}");
         }
     }
@@ -142,7 +159,9 @@ mod tests {
         for kind in KINDS.iter().filter(|k| k.target == Target::Classes) {
             let error = (kind.function)(&logits, &short).unwrap_err().to_string();
             assert!(error.contains("3 frames, target 2"), "{error}");
-            let error = (kind.function)(&logits, &float_target).unwrap_err().to_string();
+            let error = (kind.function)(&logits, &float_target)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("int64"), "{error}");
         }
     }

@@ -52,9 +52,19 @@ struct CccNode(Params);
 
 impl Node for CccNode {
     fn run(&mut self, _ctx: &Context, inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
-        let Params { convention, aggregate, max_length_mismatch } = self.0;
+        let Params {
+            convention,
+            aggregate,
+            max_length_mismatch,
+        } = self.0;
         let name = metric_name(convention, aggregate);
-        matching::run_metric(inputs, max_length_mismatch as usize, aggregate, &name, |s| ccc(s, convention))
+        matching::run_metric(
+            inputs,
+            max_length_mismatch as usize,
+            aggregate,
+            &name,
+            |s| ccc(s, convention),
+        )
     }
 }
 
@@ -82,7 +92,10 @@ pub fn metric_name(convention: Convention, aggregate: Aggregate) -> String {
 
 /// CCC of the (x, y) samples. Two passes (means, then centred sums), so
 /// that labels with a large offset lose no precision.
-pub fn ccc(samples: impl Iterator<Item = (f64, f64)> + Clone, convention: Convention) -> Result<f64, Error> {
+pub fn ccc(
+    samples: impl Iterator<Item = (f64, f64)> + Clone,
+    convention: Convention,
+) -> Result<f64, Error> {
     let (mut n, mut sum_x, mut sum_y) = (0usize, 0.0, 0.0);
     for (x, y) in samples.clone() {
         n += 1;
@@ -94,7 +107,9 @@ pub fn ccc(samples: impl Iterator<Item = (f64, f64)> + Clone, convention: Conven
         Convention::Avec2016 => 2,
     };
     if n < min_frames {
-        return Err(Error::Undefined(format!("CCC needs at least {min_frames} frame(s), got {n}")));
+        return Err(Error::Undefined(format!(
+            "CCC needs at least {min_frames} frame(s), got {n}"
+        )));
     }
     let (mean_x, mean_y) = (sum_x / n as f64, sum_y / n as f64);
     let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
@@ -146,13 +161,20 @@ mod tests {
 
     #[test]
     fn a_constant_prediction_scores_zero() {
-        assert_eq!(of(&[0.5, 0.5, 0.5], &[0.1, 0.2, 0.3], Convention::Population), 0.0);
+        assert_eq!(
+            of(&[0.5, 0.5, 0.5], &[0.1, 0.2, 0.3], Convention::Population),
+            0.0
+        );
     }
 
     #[test]
     fn undefined_cases_are_errors() {
         let same = [0.2, 0.2];
-        let err = ccc(same.iter().copied().zip(same.iter().copied()), Convention::Population).unwrap_err();
+        let err = ccc(
+            same.iter().copied().zip(same.iter().copied()),
+            Convention::Population,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("same constant"), "{err}");
         let one = [(0.1, 0.2)];
         assert!(ccc(one.iter().copied(), Convention::Avec2016).is_err());
@@ -161,7 +183,13 @@ mod tests {
 
     #[test]
     fn names_say_the_convention() {
-        assert_eq!(metric_name(Convention::Population, Aggregate::Concatenated), "ccc");
-        assert_eq!(metric_name(Convention::Avec2016, Aggregate::UtteranceMean), "ccc_avec2016_utt_mean");
+        assert_eq!(
+            metric_name(Convention::Population, Aggregate::Concatenated),
+            "ccc"
+        );
+        assert_eq!(
+            metric_name(Convention::Avec2016, Aggregate::UtteranceMean),
+            "ccc_avec2016_utt_mean"
+        );
     }
 }

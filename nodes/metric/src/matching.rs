@@ -17,7 +17,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use emoflow_sdk::prelude::{Inputs, KindSpec, MetricRow, Outputs, PortRows, SeriesRow, Split, port};
+use emoflow_sdk::prelude::{
+    Inputs, KindSpec, MetricRow, Outputs, PortRows, SeriesRow, Split, port,
+};
 
 use crate::Error;
 
@@ -85,7 +87,11 @@ pub struct Samples<'p, 'a> {
 
 impl<'p, 'a> Samples<'p, 'a> {
     pub fn new(pairs: &'p [Pair<'a>]) -> Self {
-        Self { pairs, pair: 0, frame: 0 }
+        Self {
+            pairs,
+            pair: 0,
+            frame: 0,
+        }
     }
 }
 
@@ -120,13 +126,15 @@ impl Group<'_> {
             }
             c
         };
-        let within = |utt: Option<&str>, e: Error| Error::Undefined(format!("{}: {e}", context(utt)));
+        let within =
+            |utt: Option<&str>, e: Error| Error::Undefined(format!("{}: {e}", context(utt)));
         match how {
             Aggregate::Concatenated => stat(Samples::new(&self.pairs)).map_err(|e| within(None, e)),
             Aggregate::UtteranceMean => {
                 let mut sum = 0.0;
                 for (i, p) in self.pairs.iter().enumerate() {
-                    sum += stat(Samples::new(&self.pairs[i..=i])).map_err(|e| within(Some(p.utt_id), e))?;
+                    sum += stat(Samples::new(&self.pairs[i..=i]))
+                        .map_err(|e| within(Some(p.utt_id), e))?;
                 }
                 Ok(sum / self.pairs.len() as f64)
             }
@@ -188,13 +196,29 @@ pub fn match_series<'a>(
             )));
         }
         if np != nl {
-            trimmed.push(Trim { utt_id: &l.utt_id, dim: &l.dim, prediction_len: np, label_len: nl });
+            trimmed.push(Trim {
+                utt_id: &l.utt_id,
+                dim: &l.dim,
+                prediction_len: np,
+                label_len: nl,
+            });
         }
         let n = np.min(nl);
-        let pair = Pair { utt_id: &l.utt_id, prediction: &p.values[..n], label: &l.values[..n] };
-        match groups.iter_mut().find(|g| g.split == l.split && g.dim == l.dim) {
+        let pair = Pair {
+            utt_id: &l.utt_id,
+            prediction: &p.values[..n],
+            label: &l.values[..n],
+        };
+        match groups
+            .iter_mut()
+            .find(|g| g.split == l.split && g.dim == l.dim)
+        {
             Some(g) => g.pairs.push(pair),
-            None => groups.push(Group { split: l.split, dim: &l.dim, pairs: vec![pair] }),
+            None => groups.push(Group {
+                split: l.split,
+                dim: &l.dim,
+                pairs: vec![pair],
+            }),
         }
     }
     let unlabelled = predictions
@@ -202,14 +226,26 @@ pub fn match_series<'a>(
         .filter(|p| !seen.contains(&(p.utt_id.as_str(), p.dim.as_str())))
         .map(|p| (p.utt_id.as_str(), p.dim.as_str()))
         .collect();
-    Ok(Matching { groups, trimmed, unlabelled })
+    Ok(Matching {
+        groups,
+        trimmed,
+        unlabelled,
+    })
 }
 
 /// Declares the ports of a metric that compares predictions with labels.
 pub fn with_ports(spec: KindSpec) -> KindSpec {
-    spec.input("predictions", port::SERIES, "predicted series, one row per utterance and dim")
-        .input("labels", port::SERIES, "the reference labels, matched by utt_id and dim")
-        .output("metrics", port::METRICS, "one row per split and dim")
+    spec.input(
+        "predictions",
+        port::SERIES,
+        "predicted series, one row per utterance and dim",
+    )
+    .input(
+        "labels",
+        port::SERIES,
+        "the reference labels, matched by utt_id and dim",
+    )
+    .output("metrics", port::METRICS, "one row per split and dim")
 }
 
 /// The whole run of a prediction-vs-label metric node: read both inputs,
@@ -247,13 +283,23 @@ pub fn run_metric(
     let rows = matching
         .groups
         .iter()
-        .map(|g| Ok(MetricRow::new(name, g.dim, g.split.as_str(), g.aggregate(aggregate, &stat)?)))
+        .map(|g| {
+            Ok(MetricRow::new(
+                name,
+                g.dim,
+                g.split.as_str(),
+                g.aggregate(aggregate, &stat)?,
+            ))
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Outputs::new().with_batch("metrics", MetricRow::write(&rows)?))
 }
 
 fn duplicate(input: &str, s: &SeriesRow) -> Error {
-    Error::InvalidInput(format!("{input}: utterance '{}' appears twice for dim '{}'", s.utt_id, s.dim))
+    Error::InvalidInput(format!(
+        "{input}: utterance '{}' appears twice for dim '{}'",
+        s.utt_id, s.dim
+    ))
 }
 
 #[cfg(test)]
@@ -273,21 +319,47 @@ mod tests {
     #[test]
     fn groups_by_split_and_dim_in_label_order() {
         let (a, b) = ([0.1, 0.2], [0.3, 0.4]);
-        let preds = [s("dev_1", "dev", "valence", &a), s("train_1", "train", "arousal", &b), s("dev_1", "dev", "arousal", &a)];
-        let labels = [s("train_1", "train", "arousal", &a), s("dev_1", "dev", "arousal", &b), s("dev_1", "dev", "valence", &b)];
+        let preds = [
+            s("dev_1", "dev", "valence", &a),
+            s("train_1", "train", "arousal", &b),
+            s("dev_1", "dev", "arousal", &a),
+        ];
+        let labels = [
+            s("train_1", "train", "arousal", &a),
+            s("dev_1", "dev", "arousal", &b),
+            s("dev_1", "dev", "valence", &b),
+        ];
         let m = match_series(&preds, &labels, 0).unwrap();
         let keys: Vec<(&str, &str)> = m.groups.iter().map(|g| (g.split.as_str(), g.dim)).collect();
-        assert_eq!(keys, vec![("train", "arousal"), ("dev", "arousal"), ("dev", "valence")]);
-        assert_eq!(m.groups[0].pairs[0].prediction, &b[..], "matched by utterance, not position");
+        assert_eq!(
+            keys,
+            vec![("train", "arousal"), ("dev", "arousal"), ("dev", "valence")]
+        );
+        assert_eq!(
+            m.groups[0].pairs[0].prediction,
+            &b[..],
+            "matched by utterance, not position"
+        );
         assert!(m.trimmed.is_empty() && m.unlabelled.is_empty());
     }
 
     #[test]
     fn small_length_differences_are_trimmed_and_reported() {
-        let (p, l) = ([s("u", "dev", "arousal", &[1.0, 2.0, 3.0, 4.0])], [s("u", "dev", "arousal", &[1.0, 2.0])]);
+        let (p, l) = (
+            [s("u", "dev", "arousal", &[1.0, 2.0, 3.0, 4.0])],
+            [s("u", "dev", "arousal", &[1.0, 2.0])],
+        );
         let m = match_series(&p, &l, 2).unwrap();
         assert_eq!(m.groups[0].pairs[0].prediction, &[1.0, 2.0]);
-        assert_eq!(m.trimmed, vec![Trim { utt_id: "u", dim: "arousal", prediction_len: 4, label_len: 2 }]);
+        assert_eq!(
+            m.trimmed,
+            vec![Trim {
+                utt_id: "u",
+                dim: "arousal",
+                prediction_len: 4,
+                label_len: 2
+            }]
+        );
         let err = match_series(&p, &l, 1).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -299,7 +371,11 @@ mod tests {
     fn a_label_without_prediction_is_an_error_and_the_reverse_is_reported() {
         let v = [s("dev_3", "dev", "valence", &[0.0, 1.0])];
         let err = match_series(&[], &v, 2).unwrap_err();
-        assert!(err.to_string().contains("'dev_3', dim 'valence' (dev) has labels but no prediction"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("'dev_3', dim 'valence' (dev) has labels but no prediction"),
+            "{err}"
+        );
         let m = match_series(&v, &[], 2).unwrap();
         assert!(m.groups.is_empty());
         assert_eq!(m.unlabelled, vec![("dev_3", "valence")]);
@@ -310,22 +386,45 @@ mod tests {
         let v = [0.0, 1.0];
         let (dev, train) = ([s("u", "dev", "a", &v)], [s("u", "train", "a", &v)]);
         let err = match_series(&dev, &train, 2).unwrap_err();
-        assert!(err.to_string().contains("split 'dev' in the predictions but 'train'"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("split 'dev' in the predictions but 'train'"),
+            "{err}"
+        );
         let twice = [s("u", "dev", "a", &v), s("u", "dev", "a", &v)];
         let err = match_series(&twice, &[], 2).unwrap_err();
-        assert!(err.to_string().contains("predictions: utterance 'u' appears twice"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("predictions: utterance 'u' appears twice"),
+            "{err}"
+        );
         let bad = [s("u", "dev", "a", &[0.0, f32::INFINITY])];
         let err = match_series(&dev, &bad, 2).unwrap_err();
-        assert_eq!(err.to_string(), "label of utterance 'u', dim 'a', frame 1: not a finite number (inf)");
+        assert_eq!(
+            err.to_string(),
+            "label of utterance 'u', dim 'a', frame 1: not a finite number (inf)"
+        );
     }
 
     #[test]
     fn samples_walk_all_pairs_in_order() {
         let (a, b, c) = ([1.0f32, 2.0], [10.0f32, 20.0], [3.0f32]);
         let pairs = [
-            Pair { utt_id: "x", prediction: &a, label: &b },
-            Pair { utt_id: "e", prediction: &[], label: &[] },
-            Pair { utt_id: "y", prediction: &c, label: &c },
+            Pair {
+                utt_id: "x",
+                prediction: &a,
+                label: &b,
+            },
+            Pair {
+                utt_id: "e",
+                prediction: &[],
+                label: &[],
+            },
+            Pair {
+                utt_id: "y",
+                prediction: &c,
+                label: &c,
+            },
         ];
         let got: Vec<(f64, f64)> = Samples::new(&pairs).collect();
         assert_eq!(got, vec![(1.0, 10.0), (2.0, 20.0), (3.0, 3.0)]);
@@ -337,13 +436,33 @@ mod tests {
         let g = Group {
             split: Split::Dev,
             dim: "arousal",
-            pairs: vec![Pair { utt_id: "u1", prediction: &a, label: &a }, Pair { utt_id: "u2", prediction: &b, label: &b }],
+            pairs: vec![
+                Pair {
+                    utt_id: "u1",
+                    prediction: &a,
+                    label: &a,
+                },
+                Pair {
+                    utt_id: "u2",
+                    prediction: &b,
+                    label: &b,
+                },
+            ],
         };
         let frames = |s: Samples| Ok(s.count() as f64);
         assert_eq!(g.aggregate(Aggregate::Concatenated, frames).unwrap(), 6.0);
         assert_eq!(g.aggregate(Aggregate::UtteranceMean, frames).unwrap(), 3.0);
-        let fail = |s: Samples| if s.count() > 2 { Err(Error::Undefined("too long".into())) } else { Ok(0.0) };
+        let fail = |s: Samples| {
+            if s.count() > 2 {
+                Err(Error::Undefined("too long".into()))
+            } else {
+                Ok(0.0)
+            }
+        };
         let err = g.aggregate(Aggregate::UtteranceMean, fail).unwrap_err();
-        assert_eq!(err.to_string(), "split 'dev', dim 'arousal', utterance 'u2': too long");
+        assert_eq!(
+            err.to_string(),
+            "split 'dev', dim 'arousal', utterance 'u2': too long"
+        );
     }
 }

@@ -27,8 +27,17 @@ struct RmseNode(Params);
 
 impl Node for RmseNode {
     fn run(&mut self, _ctx: &Context, inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
-        let Params { aggregate, max_length_mismatch } = self.0;
-        matching::run_metric(inputs, max_length_mismatch as usize, aggregate, &metric_name(aggregate), |s| rmse(s))
+        let Params {
+            aggregate,
+            max_length_mismatch,
+        } = self.0;
+        matching::run_metric(
+            inputs,
+            max_length_mismatch as usize,
+            aggregate,
+            &metric_name(aggregate),
+            |s| rmse(s),
+        )
     }
 }
 
@@ -49,7 +58,9 @@ pub fn metric_name(aggregate: Aggregate) -> String {
 }
 
 pub fn rmse(samples: impl Iterator<Item = (f64, f64)>) -> Result<f64, Error> {
-    let (n, sum) = samples.fold((0usize, 0.0), |(n, s), (x, y)| (n + 1, s + (x - y) * (x - y)));
+    let (n, sum) = samples.fold((0usize, 0.0), |(n, s), (x, y)| {
+        (n + 1, s + (x - y) * (x - y))
+    });
     if n == 0 {
         return Err(Error::Undefined("RMSE of no frames".into()));
     }

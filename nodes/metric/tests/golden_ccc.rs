@@ -13,7 +13,11 @@ fn text(v: &Value) -> String {
 
 fn floats(v: &Value) -> Vec<f32> {
     // Each number is the exact float64 of a float32, so `as f32` is exact.
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 #[test]
@@ -37,13 +41,25 @@ fn every_convention_matches_numpy() {
     let expected = golden["expected"].as_array().unwrap();
     assert_eq!(expected.len(), 4 * 6);
     for e in expected {
-        let (split, dim, name) = (e["split"].as_str().unwrap(), e["dim"].as_str().unwrap(), e["name"].as_str().unwrap());
-        let group = matching.groups.iter().find(|g| g.split.as_str() == split && g.dim == dim).unwrap();
+        let (split, dim, name) = (
+            e["split"].as_str().unwrap(),
+            e["dim"].as_str().unwrap(),
+            e["name"].as_str().unwrap(),
+        );
+        let group = matching
+            .groups
+            .iter()
+            .find(|g| g.split.as_str() == split && g.dim == dim)
+            .unwrap();
         let mut ours = None;
         for aggregate in [Aggregate::Concatenated, Aggregate::UtteranceMean] {
             for convention in [Convention::Population, Convention::Avec2016] {
                 if ccc::metric_name(convention, aggregate) == name {
-                    ours = Some(group.aggregate(aggregate, |s| ccc::ccc(s, convention)).unwrap());
+                    ours = Some(
+                        group
+                            .aggregate(aggregate, |s| ccc::ccc(s, convention))
+                            .unwrap(),
+                    );
                 }
             }
             if rmse::metric_name(aggregate) == name {
@@ -52,6 +68,9 @@ fn every_convention_matches_numpy() {
         }
         let ours = ours.unwrap_or_else(|| panic!("no metric named {name}"));
         let theirs = e["value"].as_f64().unwrap();
-        assert!((ours - theirs).abs() <= 1e-9, "{split}/{dim} {name}: ours {ours} vs numpy {theirs}");
+        assert!(
+            (ours - theirs).abs() <= 1e-9,
+            "{split}/{dim} {name}: ours {ours} vs numpy {theirs}"
+        );
     }
 }

@@ -5,7 +5,13 @@ use emoflow_sdk::harness::Harness;
 use emoflow_sdk::prelude::{CodebookRow, MetricRow, SeriesRow, Split};
 
 fn series(utt_id: &str, split: Split, dim: &str, values: &[f32]) -> SeriesRow {
-    SeriesRow { utt_id: utt_id.into(), split, dim: dim.into(), frame_period: 0.04, values: values.to_vec() }
+    SeriesRow {
+        utt_id: utt_id.into(),
+        split,
+        dim: dim.into(),
+        frame_period: 0.04,
+        values: values.to_vec(),
+    }
 }
 
 fn labels() -> Vec<SeriesRow> {
@@ -34,14 +40,29 @@ fn ccc_node_scores_per_split_and_dim_and_logs_the_alignment() {
         .unwrap();
     let rows: Vec<MetricRow> = out.rows("metrics").unwrap();
     assert_eq!(rows.len(), 1);
-    let (name, dim, split) = (rows[0].name.as_str(), rows[0].dim.as_str(), rows[0].split.as_str());
+    let (name, dim, split) = (
+        rows[0].name.as_str(),
+        rows[0].dim.as_str(),
+        rows[0].split.as_str(),
+    );
     assert_eq!((name, dim, split), ("ccc_avec2016", "arousal", "dev"));
     let x = [0.05f32, 0.1, 0.25, 0.2, 0.2, 0.1, 0.0].map(|v| v as f64);
     let y = [0.0f32, 0.1, 0.2, 0.3, 0.3, 0.1, -0.1].map(|v| v as f64);
-    let expected = emoflow_metric::ccc::ccc(x.into_iter().zip(y), emoflow_metric::ccc::Convention::Avec2016).unwrap();
-    assert!((rows[0].value - expected).abs() < 1e-12, "{} vs {expected}", rows[0].value);
+    let expected = emoflow_metric::ccc::ccc(
+        x.into_iter().zip(y),
+        emoflow_metric::ccc::Convention::Avec2016,
+    )
+    .unwrap();
+    assert!(
+        (rows[0].value - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        rows[0].value
+    );
     assert!(out.logged("both cut to 4"), "the trim is logged");
-    assert!(out.logged("have no labels and are not scored"), "test_1 is reported");
+    assert!(
+        out.logged("have no labels and are not scored"),
+        "test_1 is reported"
+    );
 }
 
 #[test]
@@ -53,10 +74,13 @@ fn rmse_node_averages_utterances_when_asked() {
         .run()
         .unwrap();
     let rows: Vec<MetricRow> = out.rows("metrics").unwrap();
-    let per_utt = |p: &[f64], l: &[f64]| (p.iter().zip(l).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / p.len() as f64).sqrt();
+    let per_utt = |p: &[f64], l: &[f64]| {
+        (p.iter().zip(l).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / p.len() as f64).sqrt()
+    };
     let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     let expected = 0.5
-        * (per_utt(&f(&[0.05, 0.1, 0.25, 0.2]), &f(&[0.0, 0.1, 0.2, 0.3])) + per_utt(&f(&[0.2, 0.1, 0.0]), &f(&[0.3, 0.1, -0.1])));
+        * (per_utt(&f(&[0.05, 0.1, 0.25, 0.2]), &f(&[0.0, 0.1, 0.2, 0.3]))
+            + per_utt(&f(&[0.2, 0.1, 0.0]), &f(&[0.3, 0.1, -0.1])));
     assert_eq!(rows[0].name, "rmse_utt_mean");
     assert!((rows[0].value - expected).abs() < 1e-12);
 }
@@ -69,20 +93,33 @@ fn node_errors_name_the_problem() {
         .rows("labels", &labels())
         .run()
         .unwrap_err();
-    assert!(strict.to_string().contains("utterance 'dev_1', dim 'arousal': 5 predicted frames but 4 labels"), "{strict}");
+    assert!(
+        strict
+            .to_string()
+            .contains("utterance 'dev_1', dim 'arousal': 5 predicted frames but 4 labels"),
+        "{strict}"
+    );
     let unknown = Harness::new(emoflow_plugin(), "metric.ccc")
         .param("convetion", "avec2016")
         .rows("predictions", &predictions())
         .rows("labels", &labels())
         .run()
         .unwrap_err();
-    assert!(unknown.to_string().contains("unknown field `convetion`"), "{unknown}");
+    assert!(
+        unknown.to_string().contains("unknown field `convetion`"),
+        "{unknown}"
+    );
     let missing = Harness::new(emoflow_plugin(), "metric.rmse")
         .rows("predictions", &predictions()[1..])
         .rows("labels", &labels())
         .run()
         .unwrap_err();
-    assert!(missing.to_string().contains("'dev_1', dim 'arousal' (dev) has labels but no prediction"), "{missing}");
+    assert!(
+        missing
+            .to_string()
+            .contains("'dev_1', dim 'arousal' (dev) has labels but no prediction"),
+        "{missing}"
+    );
 }
 
 #[test]
@@ -108,9 +145,28 @@ fn reconstruction_node_reports_ccc_and_rmse_per_task() {
         .run()
         .unwrap();
     let rows: Vec<MetricRow> = out.rows("metrics").unwrap();
-    let names: Vec<(&str, &str, Option<&str>, Option<&str>)> =
-        rows.iter().map(|r| (r.name.as_str(), r.split.as_str(), r.get_label("task"), r.get_label("k"))).collect();
-    assert_eq!(names, [("ccc", "train+dev", Some("k2"), Some("2")), ("rmse", "train+dev", Some("k2"), Some("2"))]);
+    let names: Vec<(&str, &str, Option<&str>, Option<&str>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.split.as_str(),
+                r.get_label("task"),
+                r.get_label("k"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ccc", "train+dev", Some("k2"), Some("2")),
+            ("rmse", "train+dev", Some("k2"), Some("2"))
+        ]
+    );
     // Errors: 0, 0.1, 0.1, 0, 0.1, 0.1 (as f32 labels) -> RMSE ~ sqrt(0.04 / 6).
-    assert!((rows[1].value - (0.04f64 / 6.0).sqrt()).abs() < 1e-7, "{}", rows[1].value);
+    assert!(
+        (rows[1].value - (0.04f64 / 6.0).sqrt()).abs() < 1e-7,
+        "{}",
+        rows[1].value
+    );
 }

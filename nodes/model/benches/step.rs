@@ -18,13 +18,22 @@ fn step(c: &mut Criterion) {
     tch::set_num_threads(1);
     tch::manual_seed(0);
     let store = VarStore::new(Device::Cpu);
-    let output = Output::Classifier { classes: CLASSES.to_vec() };
-    let config = BlstmConfig { input_dim: 160, hidden: 80, layers: 3, output };
+    let output = Output::Classifier {
+        classes: CLASSES.to_vec(),
+    };
+    let config = BlstmConfig {
+        input_dim: 160,
+        hidden: 80,
+        layers: 3,
+        output,
+    };
     let model = Blstm::new(&store.root(), config).unwrap();
     let mut adam = Adam::new(&store, 0.0);
     let features = Tensor::randn([FRAMES, 160], (Kind::Float, Device::Cpu));
-    let targets: Vec<Tensor> =
-        CLASSES.iter().map(|&k| Tensor::randint(k, [FRAMES], (Kind::Int64, Device::Cpu))).collect();
+    let targets: Vec<Tensor> = CLASSES
+        .iter()
+        .map(|&k| Tensor::randint(k, [FRAMES], (Kind::Int64, Device::Cpu)))
+        .collect();
     let loss = |o: &Tensor, t: &Tensor| -> Result<Tensor, TchError> {
         emoflow_loss::cost_sensitive_ce::cost_sensitive_ce(o, t)
     };

@@ -24,11 +24,21 @@ struct Options {
 }
 
 fn options() -> Result<Options, String> {
-    let mut options = Options { device: DeviceChoice::Auto, epochs: 3, utterances: 9, frames: 7500, threads: 1 };
+    let mut options = Options {
+        device: DeviceChoice::Auto,
+        epochs: 3,
+        utterances: 9,
+        frames: 7500,
+        threads: 1,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<usize>().map_err(|e| format!("{flag} {value}: {e}"));
+        let number = || {
+            value
+                .parse::<usize>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
         match flag.as_str() {
             "--device" => options.device = value.parse()?,
             "--epochs" => options.epochs = number()?,
@@ -44,14 +54,20 @@ fn options() -> Result<Options, String> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = options()?;
     let device = options.device.resolve()?;
-    println!("device {device:?} (CUDA available: {})", tch::Cuda::is_available());
+    println!(
+        "device {device:?} (CUDA available: {})",
+        tch::Cuda::is_available()
+    );
     tch::manual_seed(1);
     let features = || Tensor::randn([options.frames, 160], (Kind::Float, Device::Cpu));
     let train_set: Vec<TrainUtterance> = (0..options.utterances)
         .map(|i| TrainUtterance {
             id: format!("train_{i}"),
             features: features(),
-            targets: CLASSES.iter().map(|&k| Tensor::randint(k, [options.frames], (Kind::Int64, Device::Cpu))).collect(),
+            targets: CLASSES
+                .iter()
+                .map(|&k| Tensor::randint(k, [options.frames], (Kind::Int64, Device::Cpu)))
+                .collect(),
         })
         .collect();
     let dev_set: Vec<DevUtterance> = (0..options.utterances)
@@ -74,8 +90,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let scratch = std::env::temp_dir().join(format!("emoflow-epoch-timing-{}", std::process::id()));
     let setup = TrainSetup {
-        model: BlstmConfig { input_dim: 160, hidden: 80, layers: 3, output: Output::Classifier { classes: CLASSES.to_vec() } },
-        train: TrainConfig { max_epochs: options.epochs, threads: options.threads, ..TrainConfig::default() },
+        model: BlstmConfig {
+            input_dim: 160,
+            hidden: 80,
+            layers: 3,
+            output: Output::Classifier {
+                classes: CLASSES.to_vec(),
+            },
+        },
+        train: TrainConfig {
+            max_epochs: options.epochs,
+            threads: options.threads,
+            ..TrainConfig::default()
+        },
         device,
         loss: &loss,
         loss_name: "loss.cost_sensitive_ce",
@@ -84,7 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut seconds = vec![];
     let mut on_epoch = |row: &emoflow_model::train::EpochLog| {
-        println!("emoflow epoch {}: {:.3} s (loss {:.4})", row.epoch, row.seconds, row.loss);
+        println!(
+            "emoflow epoch {}: {:.3} s (loss {:.4})",
+            row.epoch, row.seconds, row.loss
+        );
         seconds.push(row.seconds);
     };
     let result = train(&setup, &train_set, &dev_set, &|| false, &mut on_epoch);

@@ -28,7 +28,11 @@ impl Moments {
     /// An independent copy (same device).
     pub fn deep_copy(&self) -> Moments {
         let copy = |tensors: &[Tensor]| tensors.iter().map(Tensor::copy).collect();
-        Moments { first: copy(&self.first), second: copy(&self.second), steps: self.steps }
+        Moments {
+            first: copy(&self.first),
+            second: copy(&self.second),
+            steps: self.steps,
+        }
     }
 }
 
@@ -49,8 +53,17 @@ impl Adam {
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let (names, parameters): (Vec<_>, Vec<_>) = named.into_iter().unzip();
         let zeros = || parameters.iter().map(Tensor::zeros_like).collect();
-        let moments = Moments { first: zeros(), second: zeros(), steps: 0 };
-        Adam { names, parameters, moments, weight_decay }
+        let moments = Moments {
+            first: zeros(),
+            second: zeros(),
+            steps: 0,
+        };
+        Adam {
+            names,
+            parameters,
+            moments,
+            weight_decay,
+        }
     }
 
     /// Variable names, the order of [`Adam::parameters`] and the moments.
@@ -70,7 +83,9 @@ impl Adam {
 
     /// Replaces the moments (on resume, or when restoring the best state).
     pub fn set_moments(&mut self, moments: Moments) -> Result<(), TchError> {
-        if moments.first.len() != self.parameters.len() || moments.second.len() != self.parameters.len() {
+        if moments.first.len() != self.parameters.len()
+            || moments.second.len() != self.parameters.len()
+        {
             return Err(TchError::Shape(format!(
                 "Adam state has {} moments for {} parameters",
                 moments.first.len(),
@@ -106,7 +121,12 @@ impl Adam {
         let step_size = lr / (1.0 - BETA1.powi(steps));
         let correction2_sqrt = (1.0 - BETA2.powi(steps)).sqrt();
         tch::no_grad(|| {
-            let moments = self.moments.first.iter_mut().zip(self.moments.second.iter_mut());
+            let moments = self
+                .moments
+                .first
+                .iter_mut()
+                .zip(self.moments.second.iter_mut());
+            // The in-place operations return their target again: dropped.
             for (parameter, (first, second)) in self.parameters.iter_mut().zip(moments) {
                 let mut gradient = parameter.grad();
                 if !gradient.defined() {
@@ -115,12 +135,14 @@ impl Adam {
                 if self.weight_decay != 0.0 {
                     gradient = gradient.f_add(&parameter.f_mul_scalar(self.weight_decay)?)?;
                 }
-                first.f_lerp_(&gradient, 1.0 - BETA1)?;
-                second.f_mul_scalar_(BETA2)?;
-                second.f_addcmul_(&gradient.f_mul_scalar(1.0 - BETA2)?, &gradient)?;
-                let denominator =
-                    second.f_sqrt()?.f_div_scalar(correction2_sqrt)?.f_add_scalar(EPSILON)?;
-                parameter.f_addcdiv_(&first.f_mul_scalar(-step_size)?, &denominator)?;
+                _ = first.f_lerp_(&gradient, 1.0 - BETA1)?;
+                _ = second.f_mul_scalar_(BETA2)?;
+                _ = second.f_addcmul_(&gradient.f_mul_scalar(1.0 - BETA2)?, &gradient)?;
+                let denominator = second
+                    .f_sqrt()?
+                    .f_div_scalar(correction2_sqrt)?
+                    .f_add_scalar(EPSILON)?;
+                _ = parameter.f_addcdiv_(&first.f_mul_scalar(-step_size)?, &denominator)?;
             }
             Ok(())
         })

@@ -82,17 +82,31 @@ pub struct Loaded {
 }
 
 fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint { path: path.to_path_buf(), message: message.to_string() }
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
 }
 
-fn section(prefix: &str, names: &[String], snapshot: (&[Tensor], &Moments)) -> Vec<(String, Tensor)> {
+fn section(
+    prefix: &str,
+    names: &[String],
+    snapshot: (&[Tensor], &Moments),
+) -> Vec<(String, Tensor)> {
     let (parameters, moments) = snapshot;
-    let parts = [("param", parameters), ("first", &moments.first[..]), ("second", &moments.second[..])];
+    let parts = [
+        ("param", parameters),
+        ("first", &moments.first[..]),
+        ("second", &moments.second[..]),
+    ];
     parts
         .into_iter()
         .flat_map(|(part, tensors)| {
             names.iter().zip(tensors).map(move |(name, tensor)| {
-                (format!("{prefix}/{part}/{name}"), tensor.to_device(Device::Cpu).contiguous())
+                (
+                    format!("{prefix}/{part}/{name}"),
+                    tensor.to_device(Device::Cpu).contiguous(),
+                )
             })
         })
         .collect()
@@ -113,15 +127,37 @@ pub fn write(
     let json = serde_json::to_vec(progress).map_err(|e| checkpoint_error(path, e))?;
     tensors.push(("progress".into(), Tensor::from_slice(&json)));
 
-    let directory = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let io_error = |source| TrainError::Io { path: path.to_path_buf(), source };
+    write_atomically(path, |temporary| {
+        Ok(Tensor::write_safetensors(&tensors, temporary)?)
+    })
+}
+
+/// Writes `path` through `write` into `path.tmp` in the same directory,
+/// then fsync, rename and fsync of the directory: readers see the old file
+/// or the complete new one. The directory is created when missing.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
+    let directory = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io_error = |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     fs::create_dir_all(directory).map_err(io_error)?;
     let mut temporary = PathBuf::from(path);
     temporary.as_mut_os_string().push(".tmp");
-    Tensor::write_safetensors(&tensors, &temporary)?;
-    File::open(&temporary).and_then(|file| file.sync_all()).map_err(io_error)?;
+    write(&temporary)?;
+    File::open(&temporary)
+        .and_then(|file| file.sync_all())
+        .map_err(io_error)?;
     fs::rename(&temporary, path).map_err(io_error)?;
-    File::open(directory).and_then(|dir| dir.sync_all()).map_err(io_error)
+    File::open(directory)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io_error)
 }
 
 /// Reads the checkpoint at `path` onto `device`, if there is one.
@@ -145,7 +181,9 @@ pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Load
             .iter()
             .map(|name| {
                 let key = format!("{prefix}/{part}/{name}");
-                let tensor = tensors.remove(&key).ok_or_else(|| checkpoint_error(path, format!("missing {key}")))?;
+                let tensor = tensors
+                    .remove(&key)
+                    .ok_or_else(|| checkpoint_error(path, format!("missing {key}")))?;
                 Ok(tensor.to_device(device))
             })
             .collect()
@@ -154,9 +192,23 @@ pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Load
         let parameters = take(prefix, "param")?;
         let first = take(prefix, "first")?;
         let second = take(prefix, "second")?;
-        Ok(Snapshot { parameters, moments: Moments { first, second, steps } })
+        Ok(Snapshot {
+            parameters,
+            moments: Moments {
+                first,
+                second,
+                steps,
+            },
+        })
     };
     let current = snapshot("current", progress.steps)?;
-    let best = progress.best.map(|best| snapshot("best", best.steps)).transpose()?;
-    Ok(Some(Loaded { progress, current, best }))
+    let best = progress
+        .best
+        .map(|best| snapshot("best", best.steps))
+        .transpose()?;
+    Ok(Some(Loaded {
+        progress,
+        current,
+        best,
+    }))
 }

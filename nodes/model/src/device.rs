@@ -22,7 +22,10 @@ impl FromStr for DeviceChoice {
             "auto" => Some(DeviceChoice::Auto),
             "cpu" => Some(DeviceChoice::Cpu),
             "cuda" => Some(DeviceChoice::Cuda(0)),
-            _ => text.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(DeviceChoice::Cuda),
+            _ => text
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda),
         };
         parsed.ok_or_else(|| format!("unknown device {text:?}: expected auto, cpu or cuda:N"))
     }
@@ -45,11 +48,17 @@ impl DeviceChoice {
             DeviceChoice::Cpu => Ok(Device::Cpu),
             DeviceChoice::Auto => Ok(Device::cuda_if_available()),
             DeviceChoice::Cuda(n) => {
-                let count = if Cuda::is_available() { Cuda::device_count() as usize } else { 0 };
+                let count = if Cuda::is_available() {
+                    Cuda::device_count() as usize
+                } else {
+                    0
+                };
                 if n < count {
                     Ok(Device::Cuda(n))
                 } else {
-                    Err(format!("{self} requested, but libtorch sees {count} CUDA device(s)"))
+                    Err(format!(
+                        "{self} requested, but libtorch sees {count} CUDA device(s)"
+                    ))
                 }
             }
         }
@@ -74,7 +83,11 @@ mod tests {
     #[test]
     fn auto_follows_cuda_availability_and_cpu_always_resolves() {
         assert_eq!(DeviceChoice::Cpu.resolve(), Ok(Device::Cpu));
-        let expected = if Cuda::is_available() { Device::Cuda(0) } else { Device::Cpu };
+        let expected = if Cuda::is_available() {
+            Device::Cuda(0)
+        } else {
+            Device::Cpu
+        };
         assert_eq!(DeviceChoice::Auto.resolve(), Ok(expected));
     }
 

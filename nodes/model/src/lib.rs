@@ -12,14 +12,18 @@
 //! * [`readout`]: prior scaling and class means -> continuous values; the
 //!   dev CCC.
 //! * [`device`]: `auto` | `cpu` | `cuda:N`.
+//! * [`blstm`]: the `model.blstm` node kind over all of the above.
 //!
 //! Linking: build.rs gives the library an rpath to the libtorch it was built
 //! against and keeps `libtorch_cuda.so` linked, so CUDA is found without
 //! LD_LIBRARY_PATH (tests/linking.rs).
 
 pub mod adam;
+pub mod blstm;
 pub mod checkpoint;
 pub mod device;
 pub mod network;
 pub mod readout;
 pub mod train;
+
+emoflow_sdk::export_plugin!(blstm::spec);

@@ -7,6 +7,8 @@
 //! libtorch LSTM kernel (cuDNN on CUDA), so weights move between the two
 //! unchanged. Golden test: tests/golden_blstm.rs.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Init, RNN};
 use tch::{TchError, Tensor};
@@ -53,7 +55,9 @@ impl BlstmConfig {
         }
         if let Output::Classifier { classes } = &self.output {
             if classes.is_empty() || classes.iter().any(|&k| k < 2) {
-                return bad(format!("a classifier needs tasks of 2 or more classes, got {classes:?}"));
+                return bad(format!(
+                    "a classifier needs tasks of 2 or more classes, got {classes:?}"
+                ));
             }
         }
         Ok(())
@@ -70,12 +74,16 @@ pub struct Blstm {
 
 impl Blstm {
     /// Creates the variables under `path` (`lstm.*`, `heads.I.*`) with
-    /// PyTorch's default initialisation: uniform in ±1/sqrt(fan), fan = H
-    /// for the LSTM and the input width for the heads.
+    /// PyTorch's default initialisation (see [`Blstm::init_bound`]), drawn
+    /// from libtorch's global generator; [`Blstm::initialize`] redraws them
+    /// from a seed alone.
     pub fn new(path: &nn::Path, config: BlstmConfig) -> Result<Self, TchError> {
         config.validate()?;
-        let bound = 1.0 / (config.hidden as f64).sqrt();
-        let uniform = Init::Uniform { lo: -bound, up: bound };
+        let bound = Self::init_bound(&config, "lstm");
+        let uniform = Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
         let lstm_config = nn::RNNConfig {
             num_layers: config.layers,
             bidirectional: true,
@@ -88,9 +96,16 @@ impl Blstm {
         };
         let lstm = nn::lstm(path / "lstm", config.input_dim, config.hidden, lstm_config);
         let width = 2 * config.hidden;
-        let head_bound = 1.0 / (width as f64).sqrt();
-        let head_init = Init::Uniform { lo: -head_bound, up: head_bound };
-        let head_config = nn::LinearConfig { ws_init: head_init, bs_init: Some(head_init), bias: true };
+        let head_bound = Self::init_bound(&config, "heads");
+        let head_init = Init::Uniform {
+            lo: -head_bound,
+            up: head_bound,
+        };
+        let head_config = nn::LinearConfig {
+            ws_init: head_init,
+            bs_init: Some(head_init),
+            bias: true,
+        };
         let heads_path = path / "heads";
         let heads = config
             .head_widths()
@@ -98,7 +113,43 @@ impl Blstm {
             .enumerate()
             .map(|(i, k)| nn::linear(&heads_path / i, width, k, head_config))
             .collect();
-        Ok(Blstm { lstm, heads, config })
+        Ok(Blstm {
+            lstm,
+            heads,
+            config,
+        })
+    }
+
+    /// PyTorch's default initialisation is uniform in ±1/sqrt(fan), fan =
+    /// H for the LSTM and the heads' input width 2H for the heads.
+    fn init_bound(config: &BlstmConfig, part: &str) -> f64 {
+        let fan = if part == "lstm" {
+            config.hidden
+        } else {
+            2 * config.hidden
+        };
+        1.0 / (fan as f64).sqrt()
+    }
+
+    /// Redraws every variable of `store` (which must hold exactly this
+    /// network, built at its root) from the same distributions as
+    /// [`Blstm::new`], with a ChaCha stream keyed by `seed`, in name order.
+    /// Unlike libtorch's global generator this depends on nothing else in
+    /// the process (concurrent trainings, other seeds).
+    pub fn initialize(&self, store: &nn::VarStore, seed: u64) -> Result<(), TchError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut variable) in variables {
+            let part = name.split('.').next().unwrap_or_default();
+            let bound = Self::init_bound(&self.config, part);
+            let values: Vec<f32> = (0..variable.numel())
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect();
+            let values = Tensor::f_from_slice(&values)?.f_view(variable.size().as_slice())?;
+            tch::no_grad(|| variable.f_copy_(&values))?;
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> &BlstmConfig {
@@ -117,7 +168,9 @@ impl Blstm {
             )));
         }
         // The LSTM runs time-major with a batch of one utterance.
-        let (hidden, _) = self.lstm.seq_init(&features.f_unsqueeze(1)?, &self.lstm.zero_state(1));
+        let (hidden, _) = self
+            .lstm
+            .seq_init(&features.f_unsqueeze(1)?, &self.lstm.zero_state(1));
         let hidden = hidden.f_squeeze_dim(1)?;
         let outputs = self.heads.iter().map(|head| hidden.apply(head));
         Ok(match self.config.output {
@@ -127,3 +180,77 @@ impl Blstm {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn build(seed: u64) -> (nn::VarStore, Blstm) {
+        let store = nn::VarStore::new(Device::Cpu);
+        let config = BlstmConfig {
+            input_dim: 3,
+            hidden: 4,
+            layers: 2,
+            output: Output::Classifier {
+                classes: vec![2, 5],
+            },
+        };
+        let model = Blstm::new(&store.root(), config).unwrap();
+        model.initialize(&store, seed).unwrap();
+        (store, model)
+    }
+
+    #[test]
+    fn initialize_depends_on_the_seed_alone_and_keeps_pytorch_bounds() {
+        let (a, _) = build(3);
+        tch::manual_seed(99); // libtorch's generator must not matter
+        let (b, _) = build(3);
+        let (c, _) = build(4);
+        for (name, x) in a.variables() {
+            assert!(
+                x.equal(&b.variables()[&name]),
+                "{name} differs for the same seed"
+            );
+            assert!(
+                !x.equal(&c.variables()[&name]),
+                "{name} equal for another seed"
+            );
+            let bound = if name.starts_with("lstm.") {
+                0.5
+            } else {
+                1.0 / 8f64.sqrt()
+            };
+            assert!(
+                x.abs().max().double_value(&[]) <= bound,
+                "{name} exceeds ±{bound}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_gives_one_output_per_head_and_rejects_wrong_feature_width() {
+        let (_store, model) = build(1);
+        let outputs = model
+            .forward(&Tensor::zeros([7, 3], (tch::Kind::Float, Device::Cpu)))
+            .unwrap();
+        let shapes: Vec<Vec<i64>> = outputs.iter().map(Tensor::size).collect();
+        assert_eq!(shapes, vec![vec![7, 2], vec![7, 5]]);
+        let error = model
+            .forward(&Tensor::zeros([7, 4], (tch::Kind::Float, Device::Cpu)))
+            .unwrap_err();
+        assert!(error.to_string().contains("[frames, 3]"), "{error}");
+    }
+
+    #[test]
+    fn configuration_errors_name_the_problem() {
+        let store = nn::VarStore::new(Device::Cpu);
+        let config = BlstmConfig {
+            input_dim: 3,
+            hidden: 4,
+            layers: 2,
+            output: Output::Classifier { classes: vec![1] },
+        };
+        let error = Blstm::new(&store.root(), config).unwrap_err().to_string();
+        assert!(error.contains("2 or more classes"), "{error}");
+    }
+}

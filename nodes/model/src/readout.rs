@@ -29,11 +29,18 @@ impl Readout {
     pub fn classifier(tasks: Vec<TaskCodebook>) -> Result<Readout, TchError> {
         for (t, task) in tasks.iter().enumerate() {
             let problem = if task.means.len() != task.priors.len() || task.means.len() < 2 {
-                Some(format!("{} means and {} priors", task.means.len(), task.priors.len()))
+                Some(format!(
+                    "{} means and {} priors",
+                    task.means.len(),
+                    task.priors.len()
+                ))
             } else if task.means.iter().any(|m| !m.is_finite()) {
                 Some(format!("non-finite class mean in {:?}", task.means))
             } else if task.priors.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
-                Some(format!("class priors must be positive, got {:?}", task.priors))
+                Some(format!(
+                    "class priors must be positive, got {:?}",
+                    task.priors
+                ))
             } else {
                 None
             };
@@ -71,7 +78,8 @@ impl Readout {
             Readout::Classifier(tasks) => {
                 let mut sum: Option<Tensor> = None;
                 for (logits, task) in outputs.iter().zip(tasks) {
-                    let classes = Self::scaled_posteriors(logits, &task.priors)?.f_argmax(1, false)?;
+                    let classes =
+                        Self::scaled_posteriors(logits, &task.priors)?.f_argmax(1, false)?;
                     let means = Tensor::f_from_slice(&task.means)?.f_to_device(logits.device())?;
                     let values = means.f_index_select(0, &classes)?;
                     sum = Some(match sum {
@@ -105,7 +113,12 @@ pub fn concordance(prediction: &[f32], reference: &[f32]) -> f64 {
 
 /// Copies a float tensor to a host vector.
 pub(crate) fn to_vec(tensor: &Tensor) -> Result<Vec<f32>, TchError> {
-    Vec::<f32>::try_from(tensor.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_flatten(0, -1)?)
+    Vec::<f32>::try_from(
+        tensor
+            .f_to_device(Device::Cpu)?
+            .f_to_kind(Kind::Float)?
+            .f_flatten(0, -1)?,
+    )
 }
 
 #[cfg(test)]
@@ -128,8 +141,14 @@ mod tests {
     #[test]
     fn classifier_values_average_the_chosen_class_means_over_tasks() {
         let readout = Readout::classifier(vec![
-            TaskCodebook { means: vec![-0.5, 0.5], priors: vec![0.5, 0.5] },
-            TaskCodebook { means: vec![-0.3, 0.0, 0.3], priors: vec![0.3, 0.4, 0.3] },
+            TaskCodebook {
+                means: vec![-0.5, 0.5],
+                priors: vec![0.5, 0.5],
+            },
+            TaskCodebook {
+                means: vec![-0.3, 0.0, 0.3],
+                priors: vec![0.3, 0.4, 0.3],
+            },
         ])
         .unwrap();
         // Frame 0: task 0 -> class 1 (0.5), task 1 -> class 0 (-0.3).
@@ -137,14 +156,28 @@ mod tests {
         let task0 = Tensor::from_slice(&[0.0f32, 2.0, 2.0, 0.0]).view([2, 2]);
         let task1 = Tensor::from_slice(&[3.0f32, 0.0, 0.0, 0.0, 0.0, 3.0]).view([2, 3]);
         let values = to_vec(&readout.values(&[task0, task1]).unwrap()).unwrap();
-        assert!((values[0] - 0.1).abs() < 1e-6 && (values[1] + 0.1).abs() < 1e-6, "{values:?}");
+        assert!(
+            (values[0] - 0.1).abs() < 1e-6 && (values[1] + 0.1).abs() < 1e-6,
+            "{values:?}"
+        );
     }
 
     #[test]
     fn classifier_rejects_zero_priors_and_mismatched_codebooks() {
-        let zero = TaskCodebook { means: vec![0.0, 1.0], priors: vec![1.0, 0.0] };
-        assert!(Readout::classifier(vec![zero]).unwrap_err().to_string().contains("task 0"));
-        let short = TaskCodebook { means: vec![0.0, 1.0, 2.0], priors: vec![0.5, 0.5] };
+        let zero = TaskCodebook {
+            means: vec![0.0, 1.0],
+            priors: vec![1.0, 0.0],
+        };
+        assert!(
+            Readout::classifier(vec![zero])
+                .unwrap_err()
+                .to_string()
+                .contains("task 0")
+        );
+        let short = TaskCodebook {
+            means: vec![0.0, 1.0, 2.0],
+            priors: vec![0.5, 0.5],
+        };
         assert!(Readout::classifier(vec![short]).is_err());
     }
 

@@ -11,10 +11,10 @@
 //!   state within stage 2, and neither do we.)
 //! * The result is the best state of the whole run.
 //!
-//! Determinism on the CPU: libtorch's generator is seeded before the
-//! initialisation (the only random draw on the libtorch side: no dropout),
-//! the epoch's utterance order comes from a ChaCha stream keyed by (seed,
-//! epoch), and the thread count is fixed. So the shuffling state needs no
+//! Determinism on the CPU: the initial weights and each epoch's utterance
+//! order come from ChaCha streams keyed by the seed (and the epoch), not
+//! from libtorch's process-wide generator (nothing else is random: no
+//! dropout), and the thread count is fixed. So the random state needs no
 //! saving, and a run resumed from a checkpoint replays exactly what the
 //! uninterrupted run does.
 //!
@@ -125,13 +125,20 @@ pub enum TrainError {
     #[error(transparent)]
     Torch(#[from] TchError),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("training data: {0}")]
     Data(String),
     #[error("loss is {value} in epoch {epoch} on utterance {utterance}")]
-    NonFinite { epoch: usize, utterance: String, value: f64 },
+    NonFinite {
+        epoch: usize,
+        utterance: String,
+        value: f64,
+    },
     #[error("training cancelled in epoch {epoch}; the checkpoint holds the epochs before it")]
     Cancelled { epoch: usize },
 }
@@ -159,43 +166,51 @@ pub fn train(
     validate(setup, train_set, dev_set)?;
     let config = &setup.train;
     tch::set_num_threads(config.threads.max(1) as i32);
-    tch::manual_seed(config.seed as i64);
     let store = VarStore::new(setup.device);
     let model = Blstm::new(&store.root(), setup.model.clone())?;
+    model.initialize(&store, config.seed)?;
     let mut adam = Adam::new(&store, config.weight_decay);
     let config_hash = configuration_hash(setup, train_set, dev_set)?;
 
-    let (mut progress, mut best) = match checkpoint::read(&setup.checkpoint, adam.names(), setup.device)? {
-        Some(loaded) => {
-            if loaded.progress.config_hash != config_hash {
-                return Err(TrainError::Checkpoint {
-                    path: setup.checkpoint.clone(),
-                    message: "written by a run with another configuration or data; \
+    let (mut progress, mut best) =
+        match checkpoint::read(&setup.checkpoint, adam.names(), setup.device)? {
+            Some(loaded) => {
+                if loaded.progress.config_hash != config_hash {
+                    return Err(TrainError::Checkpoint {
+                        path: setup.checkpoint.clone(),
+                        message: "written by a run with another configuration or data; \
                               remove it or use another checkpoint path"
-                        .into(),
-                });
+                            .into(),
+                    });
+                }
+                loaded.current.restore(&mut adam)?;
+                (loaded.progress, loaded.best)
             }
-            loaded.current.restore(&mut adam)?;
-            (loaded.progress, loaded.best)
-        }
-        None => {
-            let progress = Progress {
-                config_hash,
-                epochs_done: 0,
-                lr: config.lr,
-                steps: 0,
-                best: None,
-                finished: false,
-                log: vec![],
-            };
-            (progress, None)
-        }
-    };
+            None => {
+                let progress = Progress {
+                    config_hash,
+                    epochs_done: 0,
+                    lr: config.lr,
+                    steps: 0,
+                    best: None,
+                    finished: false,
+                    log: vec![],
+                };
+                (progress, None)
+            }
+        };
 
     let device = setup.device;
     let on_device = |t: &Tensor| t.to_device(device);
-    let train_data: Vec<(Tensor, Vec<Tensor>)> =
-        train_set.iter().map(|u| (on_device(&u.features), u.targets.iter().map(on_device).collect())).collect();
+    let train_data: Vec<(Tensor, Vec<Tensor>)> = train_set
+        .iter()
+        .map(|u| {
+            (
+                on_device(&u.features),
+                u.targets.iter().map(on_device).collect(),
+            )
+        })
+        .collect();
     let dev_features: Vec<Tensor> = dev_set.iter().map(|u| on_device(&u.features)).collect();
     let dev_reference: Vec<f32> = dev_set
         .iter()
@@ -217,15 +232,32 @@ pub fn train(
                 return Err(TrainError::Cancelled { epoch });
             }
             let (features, targets) = &train_data[index];
-            let value = training_step(&model, &mut adam, setup.loss, features, targets, progress.lr)?;
+            let value = training_step(
+                &model,
+                &mut adam,
+                setup.loss,
+                features,
+                targets,
+                progress.lr,
+            )?;
             if !value.is_finite() {
                 let utterance = train_set[index].id.clone();
-                return Err(TrainError::NonFinite { epoch, utterance, value });
+                return Err(TrainError::NonFinite {
+                    epoch,
+                    utterance,
+                    value,
+                });
             }
             loss_sum += value;
         }
 
         let dev_ccc = evaluate(&model, setup.readout, &dev_features, &dev_reference)?;
+        if dev_ccc.is_nan() {
+            // Only a constant dev reference predicted exactly does this.
+            return Err(TrainError::Data(format!(
+                "dev CCC is undefined in epoch {epoch}: dev reference and prediction are the same constant"
+            )));
+        }
         let row = EpochLog {
             epoch,
             loss: loss_sum / train_set.len() as f64,
@@ -240,7 +272,11 @@ pub fn train(
         let improved = progress.best.is_none_or(|b| dev_ccc > b.dev_ccc);
         if improved {
             best = Some(Snapshot::capture(&adam));
-            progress.best = Some(Best { epoch, dev_ccc, steps: adam.moments().steps });
+            progress.best = Some(Best {
+                epoch,
+                dev_ccc,
+                steps: adam.moments().steps,
+            });
         }
         if epoch == config.stage1_epochs {
             if let Some(best) = &best {
@@ -258,7 +294,12 @@ pub fn train(
         TrainError::Data("training finished without a single epoch (max_epochs = 0?)".into())
     })?;
     best.restore(&mut adam)?;
-    Ok(Trained { store, model, log: progress.log, best: best_record })
+    Ok(Trained {
+        store,
+        model,
+        log: progress.log,
+        best: best_record,
+    })
 }
 
 /// One minibatch: forward one utterance, the loss summed over the heads,
@@ -287,7 +328,12 @@ pub fn training_step(
 }
 
 /// Dev CCC of the read-out predictions over all dev utterances.
-fn evaluate(model: &Blstm, readout: &Readout, features: &[Tensor], reference: &[f32]) -> Result<f64, TchError> {
+fn evaluate(
+    model: &Blstm,
+    readout: &Readout,
+    features: &[Tensor],
+    reference: &[f32],
+) -> Result<f64, TchError> {
     let prediction = tch::no_grad(|| -> Result<Vec<f32>, TchError> {
         let mut all = Vec::with_capacity(reference.len());
         for utterance in features {
@@ -298,7 +344,11 @@ fn evaluate(model: &Blstm, readout: &Readout, features: &[Tensor], reference: &[
     Ok(concordance(&prediction, reference))
 }
 
-fn validate(setup: &TrainSetup, train_set: &[TrainUtterance], dev_set: &[DevUtterance]) -> Result<(), TrainError> {
+fn validate(
+    setup: &TrainSetup,
+    train_set: &[TrainUtterance],
+    dev_set: &[DevUtterance],
+) -> Result<(), TrainError> {
     let fail = |message: String| Err(TrainError::Data(message));
     if train_set.is_empty() || dev_set.is_empty() {
         return fail(format!(
@@ -319,7 +369,11 @@ fn validate(setup: &TrainSetup, train_set: &[TrainUtterance], dev_set: &[DevUtte
     }
     let frames_of = |id: &str, features: &Tensor| -> Result<i64, TrainError> {
         match features.size()[..] {
-            [frames, dim] if dim == setup.model.input_dim && frames > 0 && features.kind() == Kind::Float => Ok(frames),
+            [frames, dim]
+                if dim == setup.model.input_dim && frames > 0 && features.kind() == Kind::Float =>
+            {
+                Ok(frames)
+            }
             _ => Err(TrainError::Data(format!(
                 "utterance {id}: features must be float [frames > 0, {}], got {:?} {:?}",
                 setup.model.input_dim,
@@ -371,22 +425,31 @@ fn validate(setup: &TrainSetup, train_set: &[TrainUtterance], dev_set: &[DevUtte
 }
 
 /// blake3 over the configuration (model, training, loss, read-out) and
-/// the data, so a checkpoint is only resumed by the run that wrote it.
+/// the data, so a checkpoint is only resumed by a run of the same problem.
 fn configuration_hash(
     setup: &TrainSetup,
     train_set: &[TrainUtterance],
     dev_set: &[DevUtterance],
 ) -> Result<String, TchError> {
     let mut hasher = blake3::Hasher::new();
+    // The thread count is left out: a rerun with another thread budget may
+    // resume (its results can differ in the last bits, nothing more).
+    let train = TrainConfig {
+        threads: 0,
+        ..setup.train.clone()
+    };
     let description = serde_json::json!({
         "model": setup.model,
-        "train": setup.train,
+        "train": train,
         "loss": setup.loss_name,
         "readout": format!("{:?}", setup.readout),
     });
     hasher.update(description.to_string().as_bytes());
     let mut add = |tensor: &Tensor| -> Result<(), TchError> {
-        let bytes = tensor.f_contiguous()?.f_view_dtype(Kind::Uint8)?.f_flatten(0, -1)?;
+        let bytes = tensor
+            .f_contiguous()?
+            .f_view_dtype(Kind::Uint8)?
+            .f_flatten(0, -1)?;
         hasher.update(&Vec::<u8>::try_from(bytes)?);
         Ok(())
     };

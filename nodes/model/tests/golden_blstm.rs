@@ -34,23 +34,36 @@ struct Golden {
 impl Golden {
     fn load() -> Golden {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
-        let json = std::fs::read_to_string(format!("{dir}/blstm.json")).expect("golden (scripts/golden/blstm.py)");
+        let json = std::fs::read_to_string(format!("{dir}/blstm.json"))
+            .expect("golden (scripts/golden/blstm.py)");
         let tensors = Tensor::read_safetensors(format!("{dir}/blstm.safetensors")).unwrap();
-        Golden { cases: serde_json::from_str(&json).unwrap(), tensors: tensors.into_iter().collect() }
+        Golden {
+            cases: serde_json::from_str(&json).unwrap(),
+            tensors: tensors.into_iter().collect(),
+        }
     }
 
     fn get(&self, key: &str) -> &Tensor {
-        self.tensors.get(key).unwrap_or_else(|| panic!("golden tensor {key} missing"))
+        self.tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("golden tensor {key} missing"))
     }
 
     /// Our model with the case's PyTorch parameters, matched by name.
     fn model(&self, name: &str) -> (VarStore, Blstm) {
         let case = &self.cases[name];
         let output = match &case.classes {
-            Some(classes) => Output::Classifier { classes: classes.clone() },
+            Some(classes) => Output::Classifier {
+                classes: classes.clone(),
+            },
             None => Output::Regressor,
         };
-        let config = BlstmConfig { input_dim: case.input_dim, hidden: case.hidden, layers: case.layers, output };
+        let config = BlstmConfig {
+            input_dim: case.input_dim,
+            hidden: case.hidden,
+            layers: case.layers,
+            output,
+        };
         let store = VarStore::new(Device::Cpu);
         let model = Blstm::new(&store.root(), config).unwrap();
         let variables = store.variables();
@@ -59,7 +72,11 @@ impl Golden {
             .keys()
             .filter_map(|k| k.strip_prefix(&format!("{name}/param/")))
             .collect();
-        assert_eq!(variables.len(), golden_names.len(), "parameter count differs from PyTorch's");
+        assert_eq!(
+            variables.len(),
+            golden_names.len(),
+            "parameter count differs from PyTorch's"
+        );
         tch::no_grad(|| {
             for (var_name, mut var) in variables {
                 var.copy_(self.get(&format!("{name}/param/{var_name}")));
@@ -84,7 +101,10 @@ fn forward_equals_pytorch_for_classifier_and_regressor() {
         assert_eq!(outputs.len(), heads);
         for (i, output) in outputs.iter().enumerate() {
             let difference = max_abs_difference(output, golden.get(&format!("{name}/output/{i}")));
-            assert!(difference <= 1e-5, "{name} head {i}: differs from PyTorch by {difference}");
+            assert!(
+                difference <= 1e-5,
+                "{name} head {i}: differs from PyTorch by {difference}"
+            );
         }
     }
 }
@@ -97,20 +117,31 @@ fn adam_steps_with_weight_decay_equal_torch_optim_adam() {
     let (store, model) = golden.model(name);
     let features = golden.get(&format!("{name}/input"));
     let heads = model.config().head_widths().len();
-    let targets: Vec<&Tensor> = (0..heads).map(|i| golden.get(&format!("{name}/target/{i}"))).collect();
+    let targets: Vec<&Tensor> = (0..heads)
+        .map(|i| golden.get(&format!("{name}/target/{i}")))
+        .collect();
     let mut adam = Adam::new(&store, settings.weight_decay);
     for _ in 0..settings.steps {
         adam.zero_grad();
         let outputs = model.forward(features).unwrap();
-        let losses = outputs.iter().zip(&targets).map(|(o, t)| emoflow_loss::ce::ce(o, t).unwrap());
+        let losses = outputs
+            .iter()
+            .zip(&targets)
+            .map(|(o, t)| emoflow_loss::ce::ce(o, t).unwrap());
         losses.reduce(|a, b| a + b).unwrap().backward();
         adam.step(settings.lr).unwrap();
     }
     for (var_name, var) in store.variables() {
         let expected = golden.get(&format!("{name}/adam/{var_name}"));
         let difference = max_abs_difference(&var, expected);
-        assert!(difference <= 1e-5, "{var_name}: differs from PyTorch's Adam by {difference}");
+        assert!(
+            difference <= 1e-5,
+            "{var_name}: differs from PyTorch's Adam by {difference}"
+        );
         let moved = max_abs_difference(expected, golden.get(&format!("{name}/param/{var_name}")));
-        assert!(moved > 1e-4, "{var_name}: golden Adam did not move it; the test would prove nothing");
+        assert!(
+            moved > 1e-4,
+            "{var_name}: golden Adam did not move it; the test would prove nothing"
+        );
     }
 }

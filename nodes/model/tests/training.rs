@@ -5,35 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod common;
+
+use common::{DIM, FRAMES, class_of, means_and_priors, utterances};
 use emoflow_model::network::{BlstmConfig, Output};
 use emoflow_model::readout::{Readout, TaskCodebook};
-use emoflow_model::train::{DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, train};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use emoflow_model::train::{
+    DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, train,
+};
 use tch::{Device, Kind, TchError, Tensor};
 
-const FRAMES: usize = 30;
-const DIM: i64 = 3;
 /// Class edges of the one task: values below -0.2, between, above 0.2.
 const EDGES: [f32; 2] = [-0.2, 0.2];
-
-/// A smooth label per frame; feature 0 is a noisy, one-frame-late copy
-/// (so the backward direction helps), the others are noise.
-fn utterance(rng: &mut ChaCha8Rng) -> (Tensor, Vec<f32>) {
-    let period: f32 = rng.random_range(10.0..25.0);
-    let phase: f32 = rng.random_range(0.0..6.28);
-    let label: Vec<f32> = (0..FRAMES).map(|t| 0.5 * (t as f32 * 6.28 / period + phase).sin()).collect();
-    let mut features = Vec::with_capacity(FRAMES * DIM as usize);
-    for t in 0..FRAMES {
-        features.push(label[t.saturating_sub(1)] * 2.0 + rng.random_range(-0.3..0.3));
-        features.extend((1..DIM).map(|_| rng.random_range(-1.0f32..1.0)));
-    }
-    (Tensor::from_slice(&features).view([FRAMES as i64, DIM]), label)
-}
-
-fn class_of(value: f32) -> i64 {
-    EDGES.iter().filter(|&&edge| value >= edge).count() as i64
-}
 
 struct Problem {
     train: Vec<TrainUtterance>,
@@ -44,49 +27,78 @@ struct Problem {
 /// Six training and three dev utterances; `classifier` chooses class or
 /// value targets.
 fn problem(classifier: bool) -> Problem {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut labels = vec![];
-    let train: Vec<TrainUtterance> = (0..6)
-        .map(|i| {
-            let (features, label) = utterance(&mut rng);
+    let features = |frames: &[f32]| Tensor::from_slice(frames).view([FRAMES as i64, DIM as i64]);
+    let train_data = utterances(7, 6);
+    let train = train_data
+        .iter()
+        .enumerate()
+        .map(|(i, (frames, label))| {
             let target = if classifier {
-                Tensor::from_slice(&label.iter().map(|&v| class_of(v)).collect::<Vec<_>>())
+                Tensor::from_slice(
+                    &label
+                        .iter()
+                        .map(|&v| class_of(v, &EDGES) as i64)
+                        .collect::<Vec<_>>(),
+                )
             } else {
-                Tensor::from_slice(&label)
+                Tensor::from_slice(label)
             };
-            labels.extend(label);
-            TrainUtterance { id: format!("train_{i}"), features, targets: vec![target] }
+            TrainUtterance {
+                id: format!("train_{i}"),
+                features: features(frames),
+                targets: vec![target],
+            }
         })
         .collect();
-    let dev = (0..3)
-        .map(|i| {
-            let (features, label) = utterance(&mut rng);
-            DevUtterance { id: format!("dev_{i}"), features, reference: Tensor::from_slice(&label) }
+    let dev = utterances(8, 3)
+        .iter()
+        .enumerate()
+        .map(|(i, (frames, label))| DevUtterance {
+            id: format!("dev_{i}"),
+            features: features(frames),
+            reference: Tensor::from_slice(label),
         })
         .collect();
     let readout = if classifier {
-        let mut sums = [0.0f64; 3];
-        let mut counts = [0usize; 3];
-        for &v in &labels {
-            sums[class_of(v) as usize] += v as f64;
-            counts[class_of(v) as usize] += 1;
-        }
-        let means = (0..3).map(|k| sums[k] / counts[k] as f64).collect();
-        let priors = counts.iter().map(|&c| c as f64 / labels.len() as f64).collect();
+        let labels: Vec<f32> = train_data
+            .iter()
+            .flat_map(|(_, label)| label.clone())
+            .collect();
+        let (means, priors) = means_and_priors(&labels, &EDGES);
         Readout::classifier(vec![TaskCodebook { means, priors }]).unwrap()
     } else {
         Readout::Regressor
     };
-    Problem { train, dev, readout }
+    Problem {
+        train,
+        dev,
+        readout,
+    }
 }
 
 fn model_config(classifier: bool) -> BlstmConfig {
-    let output = if classifier { Output::Classifier { classes: vec![3] } } else { Output::Regressor };
-    BlstmConfig { input_dim: DIM, hidden: 6, layers: 2, output }
+    let output = if classifier {
+        Output::Classifier { classes: vec![3] }
+    } else {
+        Output::Regressor
+    };
+    BlstmConfig {
+        input_dim: DIM as i64,
+        hidden: 6,
+        layers: 2,
+        output,
+    }
 }
 
 fn train_config() -> TrainConfig {
-    TrainConfig { lr: 0.02, stage1_epochs: 4, max_epochs: 10, min_lr: 1e-3, seed: 11, ..TrainConfig::default() }
+    TrainConfig {
+        lr: 0.02,
+        stage1_epochs: 4,
+        max_epochs: 10,
+        min_lr: 1e-3,
+        seed: 11,
+        ..TrainConfig::default()
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -98,6 +110,7 @@ fn scratch(name: &str) -> PathBuf {
 
 type LossFn = fn(&Tensor, &Tensor) -> Result<Tensor, TchError>;
 
+#[derive(Debug)]
 struct Run {
     parameters: Vec<(String, Tensor)>,
     log: Vec<EpochLog>,
@@ -127,10 +140,20 @@ fn run(
             cancel.store(true, Ordering::Relaxed);
         }
     };
-    let trained = train(&setup, &problem.train, &problem.dev, &|| cancel.load(Ordering::Relaxed), &mut on_epoch)?;
+    let trained = train(
+        &setup,
+        &problem.train,
+        &problem.dev,
+        &|| cancel.load(Ordering::Relaxed),
+        &mut on_epoch,
+    )?;
     let mut parameters: Vec<(String, Tensor)> = trained.store.variables().into_iter().collect();
     parameters.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Run { parameters, log: trained.log, best_ccc: trained.best.dev_ccc })
+    Ok(Run {
+        parameters,
+        log: trained.log,
+        best_ccc: trained.best.dev_ccc,
+    })
 }
 
 fn assert_same_parameters(a: &Run, b: &Run) {
@@ -141,46 +164,99 @@ fn assert_same_parameters(a: &Run, b: &Run) {
 }
 
 fn without_seconds(log: &[EpochLog]) -> Vec<(usize, f64, f64, f64)> {
-    log.iter().map(|r| (r.epoch, r.loss, r.dev_ccc, r.lr)).collect()
+    log.iter()
+        .map(|r| (r.epoch, r.loss, r.dev_ccc, r.lr))
+        .collect()
 }
 
 #[test]
 fn classifier_and_regressor_learn_and_beat_a_constant_predictor() {
     // A constant prediction has CCC 0.
     let cases: [(bool, LossFn, &str); 3] = [
-        (true, emoflow_loss::cost_sensitive_ce::cost_sensitive_ce, "cls"),
+        (
+            true,
+            emoflow_loss::cost_sensitive_ce::cost_sensitive_ce,
+            "cls",
+        ),
         (false, emoflow_loss::ccc::ccc, "ccc"),
         (false, emoflow_loss::mse::mse, "mse"),
     ];
     for (classifier, loss, name) in cases {
-        let config = TrainConfig { max_epochs: 12, ..train_config() };
+        let config = TrainConfig {
+            max_epochs: 12,
+            ..train_config()
+        };
         let result = run(classifier, loss, config, &scratch(name), None).unwrap();
-        assert!(result.best_ccc > 0.5, "{name}: best dev CCC {}", result.best_ccc);
+        assert!(
+            result.best_ccc > 0.5,
+            "{name}: best dev CCC {}",
+            result.best_ccc
+        );
         let first = result.log.first().unwrap().loss;
-        let best_loss = result.log.iter().map(|r| r.loss).fold(f64::INFINITY, f64::min);
-        assert!(best_loss < first, "{name}: training loss never fell below {first}");
+        let best_loss = result
+            .log
+            .iter()
+            .map(|r| r.loss)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            best_loss < first,
+            "{name}: training loss never fell below {first}"
+        );
     }
 }
 
 #[test]
 fn same_seed_gives_the_same_model_and_another_seed_does_not() {
-    let a = run(true, emoflow_loss::ce::ce, train_config(), &scratch("seed_a"), None).unwrap();
-    let b = run(true, emoflow_loss::ce::ce, train_config(), &scratch("seed_b"), None).unwrap();
+    let a = run(
+        true,
+        emoflow_loss::ce::ce,
+        train_config(),
+        &scratch("seed_a"),
+        None,
+    )
+    .unwrap();
+    let b = run(
+        true,
+        emoflow_loss::ce::ce,
+        train_config(),
+        &scratch("seed_b"),
+        None,
+    )
+    .unwrap();
     assert_same_parameters(&a, &b);
     assert_eq!(without_seconds(&a.log), without_seconds(&b.log));
-    let other = TrainConfig { seed: 12, ..train_config() };
+    let other = TrainConfig {
+        seed: 12,
+        ..train_config()
+    };
     let c = run(true, emoflow_loss::ce::ce, other, &scratch("seed_c"), None).unwrap();
     assert!(!a.parameters[0].1.equal(&c.parameters[0].1));
 }
 
 #[test]
 fn a_cancelled_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
-    let whole = run(true, emoflow_loss::ce::ce, train_config(), &scratch("whole"), None).unwrap();
+    let whole = run(
+        true,
+        emoflow_loss::ce::ce,
+        train_config(),
+        &scratch("whole"),
+        None,
+    )
+    .unwrap();
     let path = scratch("resumed");
     // Cancelled right after the last stage-1 epoch, whose end restores the
     // best state; then again inside stage 2.
-    for stop in [train_config().stage1_epochs, train_config().stage1_epochs + 2] {
-        match run(true, emoflow_loss::ce::ce, train_config(), &path, Some(stop)) {
+    for stop in [
+        train_config().stage1_epochs,
+        train_config().stage1_epochs + 2,
+    ] {
+        match run(
+            true,
+            emoflow_loss::ce::ce,
+            train_config(),
+            &path,
+            Some(stop),
+        ) {
             Err(TrainError::Cancelled { epoch }) => assert_eq!(epoch, stop + 1),
             other => panic!("expected a cancellation, got {:?}", other.map(|r| r.log)),
         }
@@ -199,8 +275,19 @@ fn a_cancelled_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
 
 #[test]
 fn schedule_keeps_lr_in_stage_one_then_halves_it_after_each_epoch_without_improvement() {
-    let config = TrainConfig { max_epochs: 30, min_lr: 2e-3, ..train_config() };
-    let result = run(true, emoflow_loss::ce::ce, config.clone(), &scratch("schedule"), None).unwrap();
+    let config = TrainConfig {
+        max_epochs: 30,
+        min_lr: 2e-3,
+        ..train_config()
+    };
+    let result = run(
+        true,
+        emoflow_loss::ce::ce,
+        config.clone(),
+        &scratch("schedule"),
+        None,
+    )
+    .unwrap();
     let log = &result.log;
     let mut best = f64::NEG_INFINITY;
     let mut next_lr = config.lr;
@@ -212,16 +299,22 @@ fn schedule_keeps_lr_in_stage_one_then_halves_it_after_each_epoch_without_improv
             next_lr /= 2.0;
         }
     }
-    assert!(log.iter().all(|r| r.lr >= config.min_lr), "trained with lr below min_lr: {log:?}");
+    assert!(
+        log.iter().all(|r| r.lr >= config.min_lr),
+        "trained with lr below min_lr: {log:?}"
+    );
     // It stopped because the next rate fell below the floor, before the cap.
-    assert!(next_lr < config.min_lr && log.len() < config.max_epochs, "{log:?}");
+    assert!(
+        next_lr < config.min_lr && log.len() < config.max_epochs,
+        "{log:?}"
+    );
     assert_eq!(result.best_ccc, best);
 }
 
 #[test]
 fn a_non_finite_loss_stops_training_naming_epoch_and_utterance() {
     let problem = problem(true);
-    let mut train_set = problem.train;
+    let train_set = problem.train;
     let _ = train_set[2].features.get(5).get(0).fill_(f64::NAN);
     let loss: LossFn = emoflow_loss::ce::ce;
     let setup = TrainSetup {
@@ -235,18 +328,36 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_utterance() {
     };
     let error = train(&setup, &train_set, &problem.dev, &|| false, &mut |_| {}).unwrap_err();
     let message = error.to_string();
-    assert!(matches!(error, TrainError::NonFinite { epoch: 1, .. }), "{message}");
-    assert!(message.contains("utterance train_2") && message.contains("epoch 1"), "{message}");
+    assert!(
+        matches!(error, TrainError::NonFinite { epoch: 1, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("utterance train_2") && message.contains("epoch 1"),
+        "{message}"
+    );
 }
 
 #[test]
 fn a_checkpoint_of_another_configuration_is_refused() {
     let path = scratch("foreign");
-    let short = TrainConfig { max_epochs: 2, ..train_config() };
+    let short = TrainConfig {
+        max_epochs: 2,
+        ..train_config()
+    };
     run(true, emoflow_loss::ce::ce, short, &path, None).unwrap();
-    let other = TrainConfig { max_epochs: 2, weight_decay: 1e-4, ..train_config() };
-    let error = run(true, emoflow_loss::ce::ce, other, &path, None).unwrap_err().to_string();
-    assert!(error.contains("another configuration") && error.contains("checkpoint.safetensors"), "{error}");
+    let other = TrainConfig {
+        max_epochs: 2,
+        weight_decay: 1e-4,
+        ..train_config()
+    };
+    let error = run(true, emoflow_loss::ce::ce, other, &path, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("another configuration") && error.contains("checkpoint.safetensors"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -72,7 +72,7 @@ impl Node for Pass {
         for batch in &batches {
             let values = batch.column_by_name("values").unwrap().as_list::<i32>().values().clone();
             let ptr = values.to_data().buffers()[0].as_ptr() as usize;
-            tracing::info!("values buffer at {ptr:#x}");
+            emoflow_sdk::tracing::info!("values buffer at {ptr:#x}");
         }
         let schema = batches.first().map(|b| b.schema()).unwrap_or(SeriesRow::write(&[])?.schema());
         Ok(Outputs::new().with_batches("out", schema, batches))

@@ -1,0 +1,216 @@
+//! The `emoflow` command line, end to end, against the fixture plugin
+//! (tests/fixture-nodes, built by `cargo test --workspace`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn emoflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_emoflow"))
+}
+
+/// The directory holding the fixture plugin, next to the binary.
+fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_emoflow")).parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libfixture_nodes.so").exists(),
+        "the fixture plugin is not built in {}: run the tests with `cargo test --workspace`",
+        dir.display()
+    );
+    dir
+}
+
+fn graph(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphs").join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emoflow-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(graph_file: &str, dir: &Path, extra: &[&str]) -> (Output, serde_json::Value) {
+    let out = emoflow()
+        .arg("--plugin-path")
+        .arg(fixtures())
+        .arg("run")
+        .arg(graph(graph_file))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let report = std::fs::read(dir.join("out/run.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(serde_json::Value::Null);
+    (out, report)
+}
+
+fn status<'a>(report: &'a serde_json::Value, node: &str) -> &'a str {
+    report["nodes"][node]["status"].as_str().unwrap_or("missing")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_graph_of_plugin_nodes_runs_and_reports_its_metrics() {
+    let dir = scratch("runs");
+    let (out, report) = run("chain.toml", &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["status"], "ok");
+    for node in ["source", "pass", "sum", "other_sum"] {
+        assert_eq!(status(&report, node), "ran", "{node}");
+    }
+    // 4 rows of 0..10: 4 * 45.
+    let sums: Vec<f64> = report["metrics"].as_array().unwrap().iter().map(|m| m["value"].as_f64().unwrap()).collect();
+    assert_eq!(sums, vec![180.0, 180.0]);
+}
+
+#[test]
+fn a_second_run_is_all_cached_and_a_changed_parameter_reruns_only_its_descendants() {
+    let dir = scratch("cache");
+    run("chain.toml", &dir, &[]);
+    let (_, again) = run("chain.toml", &dir, &[]);
+    for node in ["source", "pass", "sum", "other_sum"] {
+        assert_eq!(status(&again, node), "cached", "{node}");
+    }
+    let (out, changed) = run("chain.toml", &dir, &["--set", "pass.__never__=1"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown parameter is refused: {}", stderr(&out));
+    let _ = changed;
+    // Change only the second sum's upstream: give `pass` a new input by
+    // changing the source; everything below it reruns, nothing else exists.
+    let (out, changed) = run("chain.toml", &dir, &["--set", "rows=5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for node in ["source", "pass", "sum", "other_sum"] {
+        assert_eq!(status(&changed, node), "ran", "{node}");
+    }
+    let (_, back) = run("chain.toml", &dir, &["--set", "rows=4"]);
+    for node in ["source", "pass", "sum", "other_sum"] {
+        assert_eq!(status(&back, node), "cached", "{node}: the first entries are still valid");
+    }
+}
+
+#[test]
+fn no_cache_runs_everything() {
+    let dir = scratch("nocache");
+    run("chain.toml", &dir, &[]);
+    let (_, report) = run("chain.toml", &dir, &["--no-cache"]);
+    assert_eq!(status(&report, "source"), "ran");
+}
+
+#[test]
+fn check_points_at_every_problem_with_a_suggestion_and_exits_2() {
+    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("check").arg(graph("typos.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let file = graph("typos.toml").display().to_string();
+    for expected in [
+        format!("{file}:7:1: error: node `source` has no parameter `colour`"),
+        format!("{file}:6:8: error: parameter `rows` of node `source` must be at least 1"),
+        format!("{file}:10:8: error: unknown node kind `test.summ`"),
+        "did you mean `test.sum`?".to_string(),
+        format!("{file}:15:12: error: `test.pass` has no input port `inn`"),
+        "did you mean `in`?".to_string(),
+        format!("{file}:15:18: error: node `source` (test.source) has no output port `outt`"),
+        "did you mean `out`?".to_string(),
+        "input `in` of node `pass` is not wired".to_string(),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+}
+
+#[test]
+fn a_cycle_is_reported_with_the_nodes_in_it() {
+    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("check").arg(graph("cycle.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cycle between nodes `a`, `b`"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_panicking_node_fails_alone_and_the_run_exits_1_naming_it() {
+    let dir = scratch("panic");
+    let (out, report) = run("panic.toml", &dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("node `boom` (test.panic) failed"), "{}", stderr(&out));
+    assert!(report["nodes"]["boom"]["error"].as_str().unwrap().contains("this node always panics"));
+    assert_eq!(status(&report, "boom"), "failed");
+    assert_eq!(status(&report, "after_boom"), "skipped");
+    assert_eq!(status(&report, "sum"), "ran", "independent nodes still run");
+}
+
+#[test]
+fn a_run_killed_during_a_cache_write_leaves_no_valid_entry() {
+    let dir = scratch("kill");
+    let mut child = emoflow()
+        .arg("--plugin-path")
+        .arg(fixtures())
+        .arg("run")
+        .arg(graph("slow.toml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .spawn()
+        .unwrap();
+    // Wait until the output file is being written, then SIGKILL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let partial = loop {
+        let found = std::fs::read_dir(dir.join("cache")).ok().and_then(|entries| {
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                p.extension().is_some_and(|e| e == "partial") && p.join(".out.arrow.tmp").exists()
+            })
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cache write never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let key = partial.file_stem().unwrap().to_str().unwrap().to_string();
+    assert!(!dir.join("cache").join(&key).exists(), "no committed entry after the kill");
+    // A rerun does not take the half-written output for a result.
+    let (out, report) = run("slow.toml", &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status(&report, "source"), "ran");
+    assert_eq!(report["nodes"]["source"]["cache_key"], key);
+    let (_, again) = run("slow.toml", &dir, &[]);
+    assert_eq!(status(&again, "source"), "cached");
+}
+
+#[test]
+fn plugins_lists_kinds_with_ports_and_parameters() {
+    let out = emoflow().arg("--plugin-path").arg(fixtures()).args(["plugins", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let kinds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let source = kinds.as_array().unwrap().iter().find(|k| k["kind"] == "test.source").unwrap();
+    assert_eq!(source["outputs"][0]["type"], "series");
+    assert!(source["params"]["properties"]["rows"].is_object());
+    assert!(source["library"].as_str().unwrap().ends_with("libfixture_nodes.so"));
+}
+
+#[test]
+fn graph_dot_draws_the_dag() {
+    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("graph").arg(graph("chain.toml")).arg("--dot").output().unwrap();
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph \"chain\""));
+    assert!(dot.contains("\"source\" -> \"pass\" [label=\"out → in\"]"), "{dot}");
+}
+
+#[test]
+fn plugin_check_fails_a_node_that_breaks_its_schema_and_names_the_port() {
+    let out = emoflow().args(["plugin", "check"]).arg(fixtures().join("libfixture_nodes.so")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL test.bad_schema"), "{text}");
+    assert!(text.contains("output `out` (port type `series`)"), "{text}");
+    assert!(text.contains("ok   test.pass"), "{text}");
+    assert!(text.contains("FAIL test.panic"), "{text}");
+}

@@ -1,0 +1,685 @@
+//! `model.blstm`: trains the paper's deep BLSTM and predicts every
+//! utterance with the best model.
+//!
+//! * Classifier (the `classes` and `codebook` inputs wired): one softmax
+//!   head per task (discretizer) of the dimension, trained on the class
+//!   sequences. Outputs prior-scaled posteriors per task and, as `values`,
+//!   the average over tasks of the best class's cluster mean.
+//! * Regressor (`labels` wired, `classes` not): one linear output trained on
+//!   the continuous labels; `values` is its output, `posteriors` is empty.
+//!
+//! The loss comes from the `loss` input: a loss node's tensor function,
+//! called through the plugin ABI. Training follows [`crate::train`]: dev CCC
+//! (all dev utterances concatenated) against the `labels` series when wired,
+//! otherwise against the reconstruction of the gold classes. One model per
+//! dimension; the best is saved to the artifact directory as
+//! `model-<dim>.safetensors` (PyTorch parameter names) with
+//! `model-<dim>.json`, beside the resumable `checkpoint-<dim>.safetensors`.
+//!
+//! Alignment: features and labels (or classes) whose lengths differ by at
+//! most `max_length_mismatch` frames are both cut to the shorter for
+//! training (the metrics' rule); predictions cover every feature frame.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+use emoflow_sdk::arrow::datatypes::{Field, Schema};
+use emoflow_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+use tch::{Device, TchError, Tensor};
+
+use crate::checkpoint::write_atomically;
+use crate::device::DeviceChoice;
+use crate::network::{Blstm, BlstmConfig, Output};
+use crate::readout::{Readout, TaskCodebook, to_vec};
+use crate::train::{
+    DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, Trained, train,
+};
+
+/// Parameters of `model.blstm`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Stacked bidirectional LSTM layers (the paper: 3, 4 or 5).
+    #[serde(default = "default_layers")]
+    #[schemars(range(min = 1, max = 16))]
+    pub layers: i64,
+    /// LSTM units per direction (the paper: 80, so 160 per layer).
+    #[serde(default = "default_hidden")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub hidden: i64,
+    /// Adam learning rate of stage 1 (and the start of stage 2).
+    #[serde(default = "default_lr")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub lr: f64,
+    /// Epochs of stage 1 at the initial learning rate; the best of them is
+    /// restored before stage 2.
+    #[serde(default = "default_stage1_epochs")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub stage1_epochs: usize,
+    /// Epochs in total, both stages.
+    #[serde(default = "default_max_epochs")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_epochs: usize,
+    /// Stage 2 halves the learning rate after every epoch without a dev-CCC
+    /// improvement and stops once it falls below this.
+    #[serde(default = "default_min_lr")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub min_lr: f64,
+    /// L2 weight (added to the gradient as l2 * parameter, PyTorch Adam's
+    /// weight_decay); the paper tries 0 and 2e-5.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub l2: f64,
+    /// Seed of the initial weights and of the utterance order.
+    #[serde(default)]
+    pub seed: u64,
+    /// The dimension to model (e.g. `arousal`); by default one model per
+    /// dimension of the labels.
+    #[serde(default)]
+    pub dim: Option<String>,
+    /// Classifier: the tasks (discretizers, e.g. `k4`) to use as heads; by
+    /// default every task of the dimension, ordered by class count.
+    #[serde(default)]
+    pub tasks: Option<Vec<String>>,
+    /// Overrides the run's device: `auto`, `cpu` or `cuda:N`.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Largest length difference between features and labels (or classes),
+    /// in frames, absorbed by cutting both to the shorter; more is an error.
+    #[serde(default = "default_max_length_mismatch")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub max_length_mismatch: usize,
+}
+
+fn default_layers() -> i64 {
+    3
+}
+fn default_hidden() -> i64 {
+    80
+}
+fn default_lr() -> f64 {
+    TrainConfig::default().lr
+}
+fn default_stage1_epochs() -> usize {
+    TrainConfig::default().stage1_epochs
+}
+fn default_max_epochs() -> usize {
+    TrainConfig::default().max_epochs
+}
+fn default_min_lr() -> f64 {
+    TrainConfig::default().min_lr
+}
+fn default_max_length_mismatch() -> usize {
+    2
+}
+
+/// The `model.blstm` kind.
+pub fn spec() -> KindSpec {
+    KindSpec::new("model.blstm", file!())
+        .doc(
+            "The paper's deep bidirectional LSTM: a multi-task classifier over discretized labels \
+             (classes + codebook wired) or a regressor (labels wired), trained with Adam and \
+             two-stage early stopping on dev CCC; predicts every utterance with the best model.",
+        )
+        .input("features", port::FEATURES, "frame features of every utterance, all splits")
+        .optional_input("classes", port::CLASSES, "classifier targets: class sequences per task")
+        .optional_input("codebook", port::CODEBOOK, "classifier: class means and training priors per task")
+        .optional_input(
+            "labels",
+            port::SERIES,
+            "regressor targets; for a classifier the dev reference (else the gold classes' reconstruction)",
+        )
+        .input("loss", port::LOSS, "the loss node (loss.*) to train with")
+        .output("posteriors", port::POSTERIORS, "classifier: prior-scaled posteriors per task (empty for a regressor)")
+        .output("values", port::SERIES, "continuous predictions of every utterance")
+        .output("log", port::TABLE, "training log: dim, epoch, loss, dev_ccc, lr, seconds")
+        .create(BlstmNode::new)
+}
+
+struct BlstmNode {
+    params: Params,
+    device: Option<DeviceChoice>,
+}
+
+impl BlstmNode {
+    fn new(params: Params) -> Result<Self> {
+        let device = params
+            .device
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(Error::invalid)?;
+        if params.tasks.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::invalid("`tasks` must name at least one task"));
+        }
+        Ok(Self { params, device })
+    }
+}
+
+/// The inputs, read whole.
+struct Data {
+    features: Vec<FeatureRow>,
+    /// Classifier: classes rows and codebook rows.
+    classes: Option<(Vec<ClassesRow>, Vec<CodebookRow>)>,
+    labels: Option<Vec<SeriesRow>>,
+}
+
+impl Node for BlstmNode {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let features = FeatureRow::read_all(&inputs.batches("features")?)?;
+        let loss_rows = LossRow::read_all(&inputs.batches("loss")?)?;
+        let [loss] = loss_rows.as_slice() else {
+            return Err(Error::invalid(format!(
+                "input `loss` must hold one loss, got {}",
+                loss_rows.len()
+            )));
+        };
+        let classes = inputs
+            .optional_batches("classes")?
+            .map(|b| ClassesRow::read_all(&b))
+            .transpose()?;
+        let codebook = inputs
+            .optional_batches("codebook")?
+            .map(|b| CodebookRow::read_all(&b))
+            .transpose()?;
+        let labels = inputs
+            .optional_batches("labels")?
+            .map(|b| SeriesRow::read_all(&b))
+            .transpose()?;
+        let classes = match (classes, codebook) {
+            (Some(classes), Some(codebook)) => Some((classes, codebook)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::invalid(
+                    "a classifier needs both `classes` and `codebook` wired",
+                ));
+            }
+        };
+        if classes.is_none() && labels.is_none() {
+            return Err(Error::invalid(
+                "wire `classes` + `codebook` (classifier) or `labels` (regressor)",
+            ));
+        }
+        let data = Data {
+            features,
+            classes,
+            labels,
+        };
+        let choice = match self.device {
+            Some(choice) => choice,
+            None => ctx.device().parse().map_err(Error::invalid)?,
+        };
+        let device = choice.resolve().map_err(Error::invalid)?;
+        tracing::info!("model.blstm on {device:?} with {}", loss.kind);
+
+        let tensor_fn = ctx.tensor_fn(&loss.kind, &loss.params);
+        let loss_fn = |output: &Tensor, target: &Tensor| -> std::result::Result<Tensor, TchError> {
+            tensor_fn
+                .call(&[output, target])
+                .map_err(|e| TchError::Torch(e.message))
+        };
+        let mut posteriors = Vec::new();
+        let mut values = Vec::new();
+        let mut log = Vec::new();
+        for dim in self.dims(&data)? {
+            let problem = Problem::build(&self.params, &data, &dim)?;
+            let trained = self
+                .train(ctx, &problem, device, &loss_fn, &loss.kind)
+                .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`")))?;
+            save_model(ctx, &dim, &problem, &trained, &self.params)
+                .map_err(|e| to_sdk_error(e).context(format!("saving the model of `{dim}`")))?;
+            let (p, v) = predict(&trained.model, &problem, &data.features, device)
+                .map_err(|e| Error::failed(format!("predicting `{dim}`: {e}")))?;
+            posteriors.extend(p);
+            values.extend(v);
+            log.extend(trained.log.into_iter().map(|row| (dim.clone(), row)));
+        }
+        Ok(Outputs::new()
+            .with_batch("posteriors", PosteriorsRow::write(&posteriors)?)
+            .with_batch("values", SeriesRow::write(&values)?)
+            .with_batch("log", log_table(&log)?))
+    }
+}
+
+impl BlstmNode {
+    /// The dimensions to model: the `dim` parameter, or every dimension of
+    /// the targets.
+    fn dims(&self, data: &Data) -> Result<Vec<String>> {
+        let available: BTreeSet<String> = match (&data.classes, &data.labels) {
+            (Some((classes, _)), _) => classes.iter().map(|r| r.dim.clone()).collect(),
+            (None, Some(labels)) => labels.iter().map(|r| r.dim.clone()).collect(),
+            (None, None) => BTreeSet::new(),
+        };
+        match &self.params.dim {
+            Some(dim) if available.contains(dim) => Ok(vec![dim.clone()]),
+            Some(dim) => Err(Error::invalid(format!(
+                "dimension `{dim}` is not in the targets (they have {available:?})"
+            ))),
+            None if available.is_empty() => Err(Error::data("the targets hold no rows")),
+            None => Ok(available.into_iter().collect()),
+        }
+    }
+
+    fn train(
+        &self,
+        ctx: &Context,
+        problem: &Problem,
+        device: Device,
+        loss: &dyn Fn(&Tensor, &Tensor) -> std::result::Result<Tensor, TchError>,
+        loss_name: &str,
+    ) -> std::result::Result<Trained, TrainError> {
+        let p = &self.params;
+        let setup = TrainSetup {
+            model: problem.config.clone(),
+            train: TrainConfig {
+                lr: p.lr,
+                stage1_epochs: p.stage1_epochs,
+                max_epochs: p.max_epochs,
+                min_lr: p.min_lr,
+                weight_decay: p.l2,
+                seed: p.seed,
+                threads: ctx.threads(),
+            },
+            device,
+            loss,
+            loss_name,
+            readout: &problem.readout,
+            checkpoint: ctx
+                .artifact_dir()
+                .join(format!("checkpoint-{}.safetensors", problem.dim)),
+        };
+        let dim = &problem.dim;
+        let mut on_epoch = |row: &EpochLog| {
+            tracing::info!(
+                "{dim} epoch {}: loss {:.4}, dev CCC {:.4}, lr {:.2e}, {:.1} s",
+                row.epoch,
+                row.loss,
+                row.dev_ccc,
+                row.lr,
+                row.seconds
+            );
+            ctx.progress(
+                row.epoch as u64,
+                p.max_epochs as u64,
+                &format!("{dim} epoch {}", row.epoch),
+            );
+        };
+        train(
+            &setup,
+            &problem.train,
+            &problem.dev,
+            &|| ctx.is_cancelled(),
+            &mut on_epoch,
+        )
+    }
+}
+
+fn to_sdk_error(error: TrainError) -> Error {
+    match error {
+        TrainError::Cancelled { .. } => Error::cancelled(),
+        TrainError::Io { path, source } => Error::io(path, source),
+        TrainError::Data(_) | TrainError::NonFinite { .. } => Error::data(error.to_string()),
+        TrainError::Torch(_) | TrainError::Checkpoint { .. } => Error::failed(error.to_string()),
+    }
+}
+
+/// One dimension's training problem.
+struct Problem {
+    dim: String,
+    config: BlstmConfig,
+    readout: Readout,
+    /// Classifier task names, in head order.
+    tasks: Vec<String>,
+    train: Vec<TrainUtterance>,
+    dev: Vec<DevUtterance>,
+}
+
+impl Problem {
+    fn build(params: &Params, data: &Data, dim: &str) -> Result<Problem> {
+        let input_dim = data.features.first().map_or(0, |f| f.dims) as i64;
+        if input_dim == 0 {
+            return Err(Error::data(
+                "input `features` holds no utterances (or 0-dimensional frames)",
+            ));
+        }
+        let labels: HashMap<&str, &SeriesRow> = data
+            .labels
+            .iter()
+            .flatten()
+            .filter(|r| r.dim == dim)
+            .map(|r| (r.utt_id.as_str(), r))
+            .collect();
+        let (output, readout, tasks, codebooks, class_targets) = match &data.classes {
+            Some((classes, codebook)) => {
+                let (tasks, codebooks) = classifier_tasks(params, classes, codebook, dim)?;
+                let readout = Readout::classifier(codebooks.clone())
+                    .map_err(|e| Error::data(format!("dimension `{dim}`, tasks {tasks:?}: {e}")))?;
+                let mut targets: HashMap<&str, Vec<Option<&ClassesRow>>> = HashMap::new();
+                for row in classes.iter().filter(|r| r.dim == dim) {
+                    if let Some(t) = tasks.iter().position(|t| *t == row.task) {
+                        targets
+                            .entry(&row.utt_id)
+                            .or_insert_with(|| vec![None; tasks.len()])[t] = Some(row);
+                    }
+                }
+                let classes = readout.head_widths();
+                (
+                    Output::Classifier { classes },
+                    readout,
+                    tasks,
+                    codebooks,
+                    Some(targets),
+                )
+            }
+            None => (Output::Regressor, Readout::Regressor, vec![], vec![], None),
+        };
+        let config = BlstmConfig {
+            input_dim,
+            hidden: params.hidden,
+            layers: params.layers,
+            output,
+        };
+        let mut train = Vec::new();
+        let mut dev = Vec::new();
+        for row in &data.features {
+            if row.dims as i64 != input_dim {
+                return Err(Error::data(format!(
+                    "utterance `{}` has {}-dimensional features, the others {input_dim}",
+                    row.utt_id, row.dims
+                )));
+            }
+            let features =
+                || Tensor::from_slice(&row.frames).view([row.num_frames() as i64, input_dim]);
+            let aligned = |what: &str, length: usize| -> Result<usize> {
+                let frames = row.num_frames();
+                if frames.abs_diff(length) > params.max_length_mismatch {
+                    return Err(Error::data(format!(
+                        "utterance `{}`: {frames} feature frames against {length} {what}, more than \
+                         max_length_mismatch = {} apart",
+                        row.utt_id, params.max_length_mismatch
+                    )));
+                }
+                Ok(frames.min(length))
+            };
+            let label = labels.get(row.utt_id.as_str());
+            match row.split {
+                Split::Train => {
+                    let targets = match &class_targets {
+                        Some(targets) => {
+                            let Some(per_task) = targets.get(row.utt_id.as_str()) else {
+                                continue;
+                            };
+                            let mut tensors = Vec::with_capacity(tasks.len());
+                            for (task, target) in tasks.iter().zip(per_task) {
+                                let target = target.ok_or_else(|| {
+                                    Error::data(format!(
+                                        "utterance `{}` has no classes of task `{task}`",
+                                        row.utt_id
+                                    ))
+                                })?;
+                                let frames = aligned(
+                                    &format!("classes of task `{task}`"),
+                                    target.classes.len(),
+                                )?;
+                                let classes: Vec<i64> =
+                                    target.classes[..frames].iter().map(|&c| c as i64).collect();
+                                tensors.push(Tensor::from_slice(&classes));
+                            }
+                            tensors
+                        }
+                        None => {
+                            let Some(label) = label else { continue };
+                            let frames = aligned("labels", label.values.len())?;
+                            vec![Tensor::from_slice(&label.values[..frames])]
+                        }
+                    };
+                    let frames = targets[0].size()[0];
+                    train.push(TrainUtterance {
+                        id: row.utt_id.clone(),
+                        features: features().narrow(0, 0, frames),
+                        targets,
+                    });
+                }
+                Split::Dev => {
+                    let reference = match (label, &class_targets) {
+                        (Some(label), _) => label.values.clone(),
+                        (None, Some(targets)) => match targets.get(row.utt_id.as_str()) {
+                            Some(per_task) => {
+                                reconstruct(&codebooks, &tasks, per_task, &row.utt_id)?
+                            }
+                            None => continue,
+                        },
+                        (None, None) => continue,
+                    };
+                    let frames = aligned("reference values", reference.len())?;
+                    dev.push(DevUtterance {
+                        id: row.utt_id.clone(),
+                        features: features().narrow(0, 0, frames as i64),
+                        reference: Tensor::from_slice(&reference[..frames]),
+                    });
+                }
+                Split::Test => {}
+            }
+        }
+        Ok(Problem {
+            dim: dim.to_string(),
+            config,
+            readout,
+            tasks,
+            train,
+            dev,
+        })
+    }
+}
+
+/// The classifier's tasks (head order) and their codebooks.
+fn classifier_tasks(
+    params: &Params,
+    classes: &[ClassesRow],
+    codebook: &[CodebookRow],
+    dim: &str,
+) -> Result<(Vec<String>, Vec<TaskCodebook>)> {
+    let tasks: Vec<String> = match &params.tasks {
+        Some(tasks) => tasks.clone(),
+        None => {
+            let counts: BTreeMap<&str, u32> = classes
+                .iter()
+                .filter(|r| r.dim == dim)
+                .map(|r| (r.task.as_str(), r.num_classes))
+                .collect();
+            let mut tasks: Vec<(u32, &str)> =
+                counts.into_iter().map(|(task, k)| (k, task)).collect();
+            tasks.sort();
+            tasks
+                .into_iter()
+                .map(|(_, task)| task.to_string())
+                .collect()
+        }
+    };
+    let mut codebooks = Vec::with_capacity(tasks.len());
+    for task in &tasks {
+        let mut rows: Vec<&CodebookRow> = codebook
+            .iter()
+            .filter(|r| r.dim == dim && r.task == *task)
+            .collect();
+        if rows.is_empty() {
+            return Err(Error::data(format!(
+                "the codebook has no task `{task}` of dimension `{dim}`"
+            )));
+        }
+        rows.sort_by_key(|r| r.class);
+        let k = rows.len();
+        if rows
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.class as usize != i || r.num_classes as usize != k)
+        {
+            return Err(Error::data(format!(
+                "the codebook of `{dim}`/`{task}` must list classes 0..num_classes once each"
+            )));
+        }
+        codebooks.push(TaskCodebook {
+            means: rows.iter().map(|r| r.mean).collect(),
+            priors: rows.iter().map(|r| r.prior).collect(),
+        });
+    }
+    Ok((tasks, codebooks))
+}
+
+/// The gold classes' reconstruction: per frame the class means averaged
+/// over the tasks.
+fn reconstruct(
+    codebooks: &[TaskCodebook],
+    tasks: &[String],
+    per_task: &[Option<&ClassesRow>],
+    utt_id: &str,
+) -> Result<Vec<f32>> {
+    let mut sum: Vec<f64> = Vec::new();
+    for ((task, row), codebook) in tasks.iter().zip(per_task).zip(codebooks) {
+        let row = row.ok_or_else(|| {
+            Error::data(format!(
+                "dev utterance `{utt_id}` has no classes of task `{task}`"
+            ))
+        })?;
+        sum.resize(row.classes.len(), 0.0);
+        for (s, &c) in sum.iter_mut().zip(&row.classes) {
+            *s += codebook.means.get(c as usize).copied().ok_or_else(|| {
+                Error::data(format!(
+                    "utterance `{utt_id}`, task `{task}`: class {c} outside the codebook"
+                ))
+            })?;
+        }
+    }
+    Ok(sum
+        .iter()
+        .map(|s| (s / tasks.len() as f64) as f32)
+        .collect())
+}
+
+/// Posteriors (classifier) and values of every utterance.
+fn predict(
+    model: &Blstm,
+    problem: &Problem,
+    features: &[FeatureRow],
+    device: Device,
+) -> std::result::Result<(Vec<PosteriorsRow>, Vec<SeriesRow>), TchError> {
+    let mut posteriors = Vec::new();
+    let mut values = Vec::new();
+    tch::no_grad(|| {
+        for row in features {
+            let input = Tensor::f_from_slice(&row.frames)?
+                .f_view([row.num_frames() as i64, row.dims as i64])?
+                .f_to_device(device)?;
+            let outputs = model.forward(&input)?;
+            if let Readout::Classifier(codebooks) = &problem.readout {
+                for ((logits, codebook), task) in outputs.iter().zip(codebooks).zip(&problem.tasks)
+                {
+                    let scaled = Readout::scaled_posteriors(logits, &codebook.priors)?;
+                    posteriors.push(PosteriorsRow {
+                        utt_id: row.utt_id.clone(),
+                        split: row.split,
+                        dim: problem.dim.clone(),
+                        task: task.clone(),
+                        num_classes: codebook.means.len() as u32,
+                        frame_period: row.frame_period,
+                        posteriors: to_vec(&scaled)?,
+                    });
+                }
+            }
+            values.push(SeriesRow {
+                utt_id: row.utt_id.clone(),
+                split: row.split,
+                dim: problem.dim.clone(),
+                frame_period: row.frame_period,
+                values: to_vec(&problem.readout.values(&outputs)?)?,
+            });
+        }
+        Ok((posteriors, values))
+    })
+}
+
+/// What `model-<dim>.json` records beside the weights.
+#[derive(Serialize)]
+struct ModelCard<'a> {
+    dim: &'a str,
+    network: &'a BlstmConfig,
+    tasks: &'a [String],
+    params: &'a Params,
+    best_epoch: usize,
+    best_dev_ccc: f64,
+}
+
+/// Saves the best model (PyTorch parameter names) and its description.
+fn save_model(
+    ctx: &Context,
+    dim: &str,
+    problem: &Problem,
+    trained: &Trained,
+    params: &Params,
+) -> std::result::Result<(), TrainError> {
+    let dir = ctx.artifact_dir();
+    let weights = dir.join(format!("model-{dim}.safetensors"));
+    let named: Vec<(String, Tensor)> = trained
+        .store
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.to_device(Device::Cpu)))
+        .collect();
+    write_atomically(&weights, |path| {
+        Ok(Tensor::write_safetensors(&named, path)?)
+    })?;
+    let card = ModelCard {
+        dim,
+        network: &problem.config,
+        tasks: &problem.tasks,
+        params,
+        best_epoch: trained.best.epoch,
+        best_dev_ccc: trained.best.dev_ccc,
+    };
+    let json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Data(e.to_string()))?;
+    let card_path = dir.join(format!("model-{dim}.json"));
+    write_atomically(&card_path, |path| {
+        std::fs::write(path, &json).map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// The training log as a `table`.
+fn log_table(rows: &[(String, EpochLog)]) -> Result<RecordBatch> {
+    let float = |f: fn(&EpochLog) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(_, r)| f(r)),
+        ))
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "dim",
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|(d, _)| d))),
+        ),
+        (
+            "epoch",
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|(_, r)| r.epoch as u32),
+            )),
+        ),
+        ("loss", float(|r| r.loss)),
+        ("dev_ccc", float(|r| r.dev_ccc)),
+        ("lr", float(|r| r.lr)),
+        ("seconds", float(|r| r.seconds)),
+    ];
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), false))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(
+        Arc::new(schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .map_err(|e| Error::failed(format!("training log table: {e}")))
+}

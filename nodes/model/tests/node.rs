@@ -1,0 +1,341 @@
+//! `model.blstm` as a node, run in-process through the plugin ABI with the
+//! loss plugin providing the loss: trains on a tiny synthetic problem, beats
+//! a constant predictor, and reports wiring and data errors.
+
+mod common;
+
+use common::{DIM, FRAMES, class_of, means_and_priors, utterances};
+use emoflow_sdk::harness::{Harness, HarnessOutput};
+use emoflow_sdk::prelude::*;
+
+const PERIOD: f64 = 0.04;
+/// Two discretizers of the one dimension.
+const TASKS: [(&str, &[f32]); 2] = [("k2", &[0.0]), ("k3", &[-0.2, 0.2])];
+
+struct Corpus {
+    features: Vec<FeatureRow>,
+    labels: Vec<SeriesRow>,
+    classes: Vec<ClassesRow>,
+    codebook: Vec<CodebookRow>,
+}
+
+/// 6 train, 3 dev and 2 test utterances of dimension `arousal`.
+fn corpus() -> Corpus {
+    let splits = [
+        (Split::Train, 6, 7),
+        (Split::Dev, 3, 8),
+        (Split::Test, 2, 9),
+    ];
+    let mut corpus = Corpus {
+        features: vec![],
+        labels: vec![],
+        classes: vec![],
+        codebook: vec![],
+    };
+    let mut train_labels = vec![];
+    for (split, count, seed) in splits {
+        for (i, (frames, label)) in utterances(seed, count).into_iter().enumerate() {
+            let utt_id = format!("{}_{i}", split.as_str());
+            if split == Split::Train {
+                train_labels.extend(&label);
+            }
+            for (task, edges) in TASKS {
+                corpus.classes.push(ClassesRow {
+                    utt_id: utt_id.clone(),
+                    split,
+                    dim: "arousal".into(),
+                    task: task.into(),
+                    num_classes: edges.len() as u32 + 1,
+                    classes: label.iter().map(|&v| class_of(v, edges)).collect(),
+                });
+            }
+            corpus.features.push(FeatureRow {
+                utt_id: utt_id.clone(),
+                split,
+                dims: DIM,
+                frame_period: PERIOD,
+                frames,
+            });
+            corpus.labels.push(SeriesRow {
+                utt_id,
+                split,
+                dim: "arousal".into(),
+                frame_period: PERIOD,
+                values: label,
+            });
+        }
+    }
+    for (task, edges) in TASKS {
+        let (means, priors) = means_and_priors(&train_labels, edges);
+        for (class, (mean, prior)) in means.into_iter().zip(priors).enumerate() {
+            corpus.codebook.push(CodebookRow {
+                dim: "arousal".into(),
+                task: task.into(),
+                num_classes: edges.len() as u32 + 1,
+                class: class as u32,
+                mean,
+                lower: f64::NEG_INFINITY,
+                upper: f64::INFINITY,
+                prior,
+            });
+        }
+    }
+    corpus
+}
+
+fn harness(loss: &str) -> Harness {
+    Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
+        .with_plugin(emoflow_loss::emoflow_plugin())
+        .rows(
+            "loss",
+            &[LossRow {
+                kind: loss.into(),
+                params: "{}".into(),
+            }],
+        )
+        .param("layers", 2)
+        .param("hidden", 6)
+        .param("lr", 0.02)
+        .param("stage1_epochs", 4)
+        .param("max_epochs", 12)
+        .param("device", "cpu")
+}
+
+fn classifier(corpus: &Corpus, loss: &str) -> Harness {
+    harness(loss)
+        .rows("features", &corpus.features)
+        .rows("classes", &corpus.classes)
+        .rows("codebook", &corpus.codebook)
+        .rows("labels", &corpus.labels)
+}
+
+/// CCC of the dev predictions against the dev labels, concatenated.
+fn dev_ccc(out: &HarnessOutput, corpus: &Corpus) -> f64 {
+    let values: Vec<SeriesRow> = out.rows("values").unwrap();
+    let (mut x, mut y) = (vec![], vec![]);
+    for label in corpus.labels.iter().filter(|l| l.split == Split::Dev) {
+        let prediction = values
+            .iter()
+            .find(|v| v.utt_id == label.utt_id)
+            .expect("a prediction per utterance");
+        x.extend(prediction.values.iter().map(|&v| v as f64));
+        y.extend(label.values.iter().map(|&v| v as f64));
+    }
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(&y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx).powi(2);
+        syy += (b - my).powi(2);
+    }
+    2.0 * sxy / (sxx + syy + n * (mx - my).powi(2))
+}
+
+#[test]
+fn classifier_trains_beats_a_constant_and_predicts_every_utterance() {
+    let corpus = corpus();
+    let out = classifier(&corpus, "loss.cost_sensitive_ce").run().unwrap();
+    // A constant predictor has CCC 0.
+    let ccc = dev_ccc(&out, &corpus);
+    assert!(ccc > 0.5, "dev CCC {ccc}");
+
+    let values: Vec<SeriesRow> = out.rows("values").unwrap();
+    assert_eq!(
+        values.len(),
+        corpus.features.len(),
+        "one series per utterance, test split included"
+    );
+    assert!(
+        values
+            .iter()
+            .all(|v| v.values.len() == FRAMES && v.dim == "arousal" && v.frame_period == PERIOD)
+    );
+
+    let posteriors: Vec<PosteriorsRow> = out.rows("posteriors").unwrap();
+    assert_eq!(posteriors.len(), corpus.features.len() * TASKS.len());
+    for row in &posteriors {
+        let k = if row.task == "k2" { 2 } else { 3 };
+        assert_eq!((row.num_classes, row.num_frames()), (k, FRAMES));
+        for t in 0..FRAMES {
+            let sum: f32 = row.frame(t).iter().sum();
+            assert!(
+                (sum - 1.0).abs() < 1e-5,
+                "{} {} frame {t} sums to {sum}",
+                row.utt_id,
+                row.task
+            );
+        }
+    }
+
+    let log = &out.batches("log")[0];
+    assert!(
+        log.num_rows() >= 5 && log.num_rows() <= 12,
+        "{} epochs",
+        log.num_rows()
+    );
+    assert!(out.logged("arousal epoch 1: loss"), "{:?}", out.logs);
+    assert_eq!(out.progress.last().map(|p| p.1), Some(12));
+
+    let weights = out.artifact_dir.join("model-arousal.safetensors");
+    let names: Vec<String> = tch::Tensor::read_safetensors(&weights)
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    for expected in [
+        "lstm.weight_ih_l0",
+        "lstm.bias_hh_l1_reverse",
+        "heads.0.weight",
+        "heads.1.bias",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let card: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.artifact_dir.join("model-arousal.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(card["tasks"], serde_json::json!(["k2", "k3"]));
+    assert!(
+        out.artifact_dir
+            .join("checkpoint-arousal.safetensors")
+            .exists()
+    );
+}
+
+#[test]
+fn regressor_with_the_ccc_loss_beats_a_constant() {
+    let corpus = corpus();
+    let out = harness("loss.ccc")
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap();
+    let ccc = dev_ccc(&out, &corpus);
+    assert!(ccc > 0.5, "dev CCC {ccc}");
+    assert!(out.rows::<PosteriorsRow>("posteriors").unwrap().is_empty());
+}
+
+#[test]
+fn a_rerun_in_the_same_artifact_directory_resumes_to_the_same_predictions() {
+    let corpus = corpus();
+    let first = classifier(&corpus, "loss.cost_sensitive_ce").run().unwrap();
+    let again = classifier(&corpus, "loss.cost_sensitive_ce")
+        .artifact_dir(&first.artifact_dir)
+        .run()
+        .unwrap();
+    assert_eq!(
+        first.rows::<SeriesRow>("values").unwrap(),
+        again.rows::<SeriesRow>("values").unwrap()
+    );
+    assert!(
+        !again.logged("epoch 1: loss"),
+        "the finished checkpoint should make training unnecessary"
+    );
+}
+
+#[test]
+fn wiring_and_parameter_errors_say_what_to_do() {
+    let corpus = corpus();
+    let error = harness("loss.mse")
+        .rows("features", &corpus.features)
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("wire `classes` + `codebook` (classifier) or `labels` (regressor)"),
+        "{error}"
+    );
+    let error = harness("loss.ce")
+        .rows("features", &corpus.features)
+        .rows("classes", &corpus.classes)
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("needs both `classes` and `codebook`"),
+        "{error}"
+    );
+    let error = classifier(&corpus, "loss.cost_sensitive_ce")
+        .param("device", "gpu")
+        .run()
+        .unwrap_err();
+    assert!(
+        error.message.contains("expected auto, cpu or cuda:N"),
+        "{error}"
+    );
+    let error = classifier(&corpus, "loss.cost_sensitive_ce")
+        .param("dim", "valence")
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("dimension `valence` is not in the targets"),
+        "{error}"
+    );
+    let error = classifier(&corpus, "loss.cost_sensitive_ce")
+        .param("tasks", ["k5"])
+        .run()
+        .unwrap_err();
+    assert!(error.message.contains("no task `k5`"), "{error}");
+    let error = classifier(&corpus, "loss.cost_sensitive_ce")
+        .param("layer", 3)
+        .run()
+        .unwrap_err();
+    assert!(error.message.contains("unknown field `layer`"), "{error}");
+}
+
+#[test]
+fn a_label_length_far_from_the_feature_length_is_an_error_naming_the_utterance() {
+    let mut corpus = corpus();
+    corpus.labels[1].values.truncate(FRAMES - 3);
+    let error = harness("loss.mse")
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("utterance `train_1`: 30 feature frames against 27 labels"),
+        "{error}"
+    );
+    // Within the tolerance, the common frames are used.
+    let mut corpus = self::corpus();
+    corpus.labels[1].values.truncate(FRAMES - 2);
+    harness("loss.mse")
+        .param("max_epochs", 1)
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap();
+}
+
+#[test]
+fn a_mismatched_loss_fails_with_the_loss_message() {
+    // A value loss given class logits: the loss's own shape check speaks.
+    let corpus = corpus();
+    let error = classifier(&corpus, "loss.mse").run().unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("mse: prediction and target must be float [frames]"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_cancelled_run_stops_as_cancelled() {
+    let corpus = corpus();
+    let error = classifier(&corpus, "loss.cost_sensitive_ce")
+        .cancelled()
+        .run()
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::Cancelled);
+}
