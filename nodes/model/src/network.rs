@@ -53,12 +53,12 @@ impl BlstmConfig {
                 self.input_dim, self.hidden, self.layers
             ));
         }
-        if let Output::Classifier { classes } = &self.output {
-            if classes.is_empty() || classes.iter().any(|&k| k < 2) {
-                return bad(format!(
-                    "a classifier needs tasks of 2 or more classes, got {classes:?}"
-                ));
-            }
+        if let Output::Classifier { classes } = &self.output
+            && (classes.is_empty() || classes.iter().any(|&k| k < 2))
+        {
+            return bad(format!(
+                "a classifier needs tasks of 2 or more classes, got {classes:?}"
+            ));
         }
         Ok(())
     }

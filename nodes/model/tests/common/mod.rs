@@ -1,5 +1,7 @@
 //! A tiny learnable problem shared by the training and node tests.
 
+use std::f32::consts::TAU;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -14,9 +16,9 @@ pub fn utterances(seed: u64, count: usize) -> Vec<(Vec<f32>, Vec<f32>)> {
     (0..count)
         .map(|_| {
             let period: f32 = rng.random_range(10.0..25.0);
-            let phase: f32 = rng.random_range(0.0..6.28);
+            let phase: f32 = rng.random_range(0.0..TAU);
             let label: Vec<f32> = (0..FRAMES)
-                .map(|t| 0.5 * (t as f32 * 6.28 / period + phase).sin())
+                .map(|t| 0.5 * (t as f32 * TAU / period + phase).sin())
                 .collect();
             let mut features = Vec::with_capacity(FRAMES * DIM);
             for t in 0..FRAMES {
