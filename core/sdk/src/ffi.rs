@@ -456,13 +456,19 @@ unsafe extern "C" fn destroy(node: *mut c_void) {
     }));
 }
 
-/// Shim body of `call_tensor_fn`.
+/// Calls a kind's tensor function on borrowed handles (see `tensor.rs`).
+pub type LocalTensorCall = fn(&KindSpec, &str, &[*mut c_void]) -> Result<*mut c_void, Error>;
+
+/// Shim body of `call_tensor_fn`. `local` is `None` in plugins without
+/// tensor functions, so that they never reference libtorch (and do not need
+/// it at load time) even when the SDK is built with its `tch` feature.
 ///
 /// # Safety
 /// The arguments must satisfy [`FFI_Plugin::call_tensor_fn`]'s contract.
-#[allow(unused_variables)]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn call_tensor_fn_shim(
     exported: ExportedFn,
+    local: Option<LocalTensorCall>,
     kind: FFI_Str,
     params: FFI_Str,
     inputs: *const *mut c_void,
@@ -474,18 +480,10 @@ pub unsafe fn call_tensor_fn_shim(
     let (kind, params) = unsafe { (kind.as_str(), params.as_str()) };
     let result = guard(&format!("tensor function `{kind}`"), || {
         let spec = exported().kind(kind)?;
-        #[cfg(feature = "tch")]
-        {
+        match local {
             // SAFETY: the caller passes `n_inputs` valid tensor handles.
-            let handles = unsafe { std::slice::from_raw_parts(inputs, n_inputs) };
-            crate::tensor::call_local(spec, params, handles)
-        }
-        #[cfg(not(feature = "tch"))]
-        {
-            Err::<*mut c_void, _>(Error::new(
-                ErrorCode::Invalid,
-                format!("`{}` is not a tensor function", spec.kind),
-            ))
+            Some(call) => call(spec, params, unsafe { std::slice::from_raw_parts(inputs, n_inputs) }),
+            None => Err(Error::new(ErrorCode::Invalid, format!("`{}` is not a tensor function", spec.kind))),
         }
     });
     match result {

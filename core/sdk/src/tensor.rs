@@ -68,8 +68,9 @@ impl Node for DescribeSelf {
 }
 
 /// Calls a tensor function of this library (the plugin side of
-/// `call_tensor_fn`); returns an owned handle for the caller.
-pub(crate) fn call_local(spec: &KindSpec, params: &str, handles: &[*mut c_void]) -> Result<*mut c_void> {
+/// `call_tensor_fn`, wired by `export_plugin!(tensor_fns: ...)`); returns an
+/// owned handle for the caller.
+pub fn call_local(spec: &KindSpec, params: &str, handles: &[*mut c_void]) -> Result<*mut c_void> {
     let f = spec
         .tensor_fn
         .as_ref()

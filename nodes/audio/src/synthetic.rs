@@ -13,8 +13,9 @@
 //!   pitch accents, pauses between phrases, and a low background noise;
 //! - arousal drives speaking rate, pause length, loudness, pitch level, pitch
 //!   range and spectral tilt (many strong cues);
-//! - valence only widens the pitch range and brightens the tilt a little
-//!   (few subtle cues), so valence is harder to learn than arousal.
+//! - valence widens the pitch range, brightens the tilt and raises the
+//!   formants a little (a smile): fewer and subtler cues, so valence is
+//!   harder to learn than arousal.
 //!
 //! The gold standard is the hidden trajectory as an annotator reports it:
 //! delayed by an annotator lag (the `annotator_lag` option, varied by
@@ -347,6 +348,8 @@ struct Control {
     formants: [f64; 3],
     /// Pole of the spectral-tilt low-pass (larger is darker).
     tilt: f64,
+    /// Factor on the formant frequencies (a smile shortens the vocal tract).
+    smile: f64,
 }
 
 /// A two-pole resonator with unit gain at 0 Hz.
@@ -541,8 +544,9 @@ fn controls(
         }
         let loudness = 10f64.powf(14.0 * a / 20.0);
         let level = 5.0 * a;
-        let range = (2.5 + 3.0 * a + 3.0 * v).max(0.5);
-        held.tilt = (0.8 - 0.12 * a - 0.05 * v).clamp(0.55, 0.95);
+        let range = (2.5 + 3.0 * a + 10.0 * v).max(0.5);
+        held.tilt = (0.8 - 0.12 * a - 0.5 * v).clamp(0.55, 0.95);
+        held.smile = 1.0 + 0.2 * v;
         held.voiced = 0.0;
         held.noise = 0.0;
         if let Some(s) = schedule.get(next).filter(|s| s.start <= t) {
@@ -589,7 +593,11 @@ fn render(
     for (b, control) in controls.iter().enumerate() {
         for (k, r) in formants.iter_mut().enumerate() {
             let freq = if k < 3 { control.formants[k] } else { F4 };
-            r.tune((freq * formant_scale).min(0.45 * rate), BANDWIDTHS[k], rate);
+            r.tune(
+                (freq * formant_scale * control.smile).min(0.45 * rate),
+                BANDWIDTHS[k],
+                rate,
+            );
         }
         let f0 = base_f0 * 2f64.powf(control.semitones / 12.0);
         let end = ((b + 1) * block).min(n_samples);

@@ -249,7 +249,8 @@ fn step(
     cur: &mut [f32],
     emission: &[f32],
 ) -> f32 {
-    let mut best = f32::NEG_INFINITY;
+    // Lane-wise maxima: a scalar running max would be one long dependency chain.
+    let mut best = [f32::NEG_INFINITY; LANES];
     for (h, acc) in cur.chunks_exact_mut(kp).enumerate() {
         for ((a, &p), &s) in acc.iter_mut().zip(&prev[h * kp..]).zip(stay) {
             *a = p + s;
@@ -258,12 +259,16 @@ fn step(
             let pred = pred as usize;
             max_plus(acc, prev[pred], &moves[pred * kp..(pred + 1) * kp]);
         }
-        for (a, &e) in acc.iter_mut().zip(emission) {
-            *a += e;
-            best = if *a > best { *a } else { best };
+        let (acc, _) = acc.as_chunks_mut::<LANES>();
+        let (emission, _) = emission.as_chunks::<LANES>();
+        for (a, e) in acc.iter_mut().zip(emission) {
+            for i in 0..LANES {
+                a[i] += e[i];
+                best[i] = if a[i] > best[i] { a[i] } else { best[i] };
+            }
         }
     }
-    best
+    best.into_iter().fold(f32::NEG_INFINITY, f32::max)
 }
 
 impl<'a> Lattice<'a> {

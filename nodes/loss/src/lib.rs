@@ -86,7 +86,7 @@ impl LossKind {
     }
 }
 
-emoflow_sdk::export_plugin!(ce::spec, cost_sensitive_ce::spec, mse::spec, ccc::spec);
+emoflow_sdk::export_plugin!(tensor_fns: ce::spec, cost_sensitive_ce::spec, mse::spec, ccc::spec);
 
 /// Checks classifier inputs: logits `[T, K]` floating point, classes `[T]`
 /// int64, T > 0. Class range is left to the losses, which report it.
