@@ -148,8 +148,8 @@ const MAX_LATTICE_CELLS: usize = 1 << 27;
 /// would pass this many cells.
 const MAX_DELTA_CELLS: usize = 1 << 28;
 
-/// Classes are padded to a multiple of this, so that the inner loop works on
-/// whole 4-lane f32 vectors (SSE2, the x86-64 baseline).
+/// The inner loop works on whole 4-lane f32 vectors (SSE2, the x86-64
+/// baseline).
 const LANES: usize = 4;
 
 /// Exact search: Viterbi over every state, with the scores of all moves
@@ -224,25 +224,24 @@ fn next_history(history: &[Token], class: Token, len: usize) -> Vec<Token> {
     next
 }
 
-/// `acc[i] = max(acc[i], score + moves[i])` on whole vectors.
-#[inline(always)]
-fn max_plus(acc: &mut [f32], score: f32, moves: &[f32]) {
-    let (acc, _) = acc.as_chunks_mut::<LANES>();
-    let (moves, _) = moves.as_chunks::<LANES>();
-    for (a, m) in acc.iter_mut().zip(moves) {
-        let old = *a;
-        // A compare-select per lane, so that it compiles to one vector max.
-        *a = std::array::from_fn(|i| {
-            let v = score + m[i];
-            if v > old[i] { v } else { old[i] }
-        });
+/// Vectors per column block: the block's scores stay in registers while all
+/// predecessors are folded in.
+const MAX_BLOCK: usize = 8;
+
+/// Classes padded: to whole vectors, and beyond one block to whole blocks.
+fn padded_classes(k: usize) -> usize {
+    if k <= MAX_BLOCK * LANES {
+        k.div_ceil(LANES) * LANES
+    } else {
+        k.div_ceil(MAX_BLOCK * LANES) * MAX_BLOCK * LANES
     }
 }
 
-/// One frame of the recursion, `cur` from `prev` (`kp` padded classes per
-/// history); returns the best score of the frame.
+/// One frame of the recursion, `cur` from `prev`, with `kp` padded classes
+/// per history handled in blocks of `V` vectors; returns the frame's best
+/// score.
 #[inline(always)]
-fn step(
+fn step<const V: usize>(
     kp: usize,
     (pred_start, preds, stay, moves): (&[u32], &[u32], &[f32], &[f32]),
     prev: &[f32],
@@ -251,20 +250,31 @@ fn step(
 ) -> f32 {
     // Lane-wise maxima: a scalar running max would be one long dependency chain.
     let mut best = [f32::NEG_INFINITY; LANES];
-    for (h, acc) in cur.chunks_exact_mut(kp).enumerate() {
-        for ((a, &p), &s) in acc.iter_mut().zip(&prev[h * kp..]).zip(stay) {
-            *a = p + s;
-        }
-        for &pred in &preds[pred_start[h] as usize..pred_start[h + 1] as usize] {
-            let pred = pred as usize;
-            max_plus(acc, prev[pred], &moves[pred * kp..(pred + 1) * kp]);
-        }
-        let (acc, _) = acc.as_chunks_mut::<LANES>();
-        let (emission, _) = emission.as_chunks::<LANES>();
-        for (a, e) in acc.iter_mut().zip(emission) {
-            for i in 0..LANES {
-                a[i] += e[i];
-                best[i] = if a[i] > best[i] { a[i] } else { best[i] };
+    for (h, row) in cur.chunks_exact_mut(kp).enumerate() {
+        let preds = &preds[pred_start[h] as usize..pred_start[h + 1] as usize];
+        for (col, out) in (0..kp).step_by(V * LANES).zip(row.chunks_exact_mut(V * LANES)) {
+            let own = &prev[h * kp + col..][..V * LANES];
+            let stay = &stay[col..][..V * LANES];
+            let mut acc: [[f32; LANES]; V] =
+                std::array::from_fn(|v| std::array::from_fn(|i| own[v * LANES + i] + stay[v * LANES + i]));
+            for &pred in preds {
+                let score = prev[pred as usize];
+                let m = &moves[pred as usize * kp + col..][..V * LANES];
+                for (v, a) in acc.iter_mut().enumerate() {
+                    for (i, a) in a.iter_mut().enumerate() {
+                        // A compare-select, so that it compiles to a vector max.
+                        let x = score + m[v * LANES + i];
+                        *a = if x > *a { x } else { *a };
+                    }
+                }
+            }
+            let emission = &emission[col..][..V * LANES];
+            for (v, a) in acc.iter().enumerate() {
+                for (i, &a) in a.iter().enumerate() {
+                    let total = a + emission[v * LANES + i];
+                    out[v * LANES + i] = total;
+                    best[i] = if total > best[i] { total } else { best[i] };
+                }
             }
         }
     }
@@ -274,7 +284,7 @@ fn step(
 impl<'a> Lattice<'a> {
     pub fn new(scorer: &'a Scorer<'a>, what: &str) -> Result<Self> {
         let k = scorer.num_classes();
-        let kp = k.div_ceil(LANES) * LANES;
+        let kp = padded_classes(k);
         let len = scorer.history_len();
         let hists = histories(len, k, scorer.bos());
         let states = hists.len() * kp;
@@ -393,12 +403,16 @@ impl<'a> Lattice<'a> {
                 &self.moves[..],
             );
             // Constant widths let the compiler unroll the usual class counts.
-            let best = match kp {
-                4 => step(4, tables, prev, cur, emission),
-                8 => step(8, tables, prev, cur, emission),
-                12 => step(12, tables, prev, cur, emission),
-                16 => step(16, tables, prev, cur, emission),
-                _ => step(kp, tables, prev, cur, emission),
+            // Constant block widths let the compiler keep a block in registers.
+            let best = match kp / LANES {
+                1 => step::<1>(kp, tables, prev, cur, emission),
+                2 => step::<2>(kp, tables, prev, cur, emission),
+                3 => step::<3>(kp, tables, prev, cur, emission),
+                4 => step::<4>(kp, tables, prev, cur, emission),
+                5 => step::<5>(kp, tables, prev, cur, emission),
+                6 => step::<6>(kp, tables, prev, cur, emission),
+                7 => step::<7>(kp, tables, prev, cur, emission),
+                _ => step::<MAX_BLOCK>(kp, tables, prev, cur, emission),
             };
             // Shift so the best is 0 (unless every state is dead).
             if best.is_finite() {
