@@ -96,6 +96,18 @@ enum Command {
         #[arg(long)]
         cache: Option<PathBuf>,
     },
+    /// Write the deterministic synthetic corpus in the AVEC 2016 layout.
+    Synth {
+        out_dir: PathBuf,
+        /// Seconds per recording.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Recordings per split (train, dev, test).
+        #[arg(long, default_value_t = 3)]
+        per_split: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Plugin tools.
     Plugin {
         #[command(subcommand)]
@@ -294,6 +306,20 @@ fn main() -> ExitCode {
                 if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
         },
+        Command::Synth { out_dir, seconds, per_split, seed } => {
+            use emoflow_audio::synthetic::{SynthOptions, write_corpus};
+            let opts = SynthOptions { seconds, per_split, seed, ..SynthOptions::default() };
+            match write_corpus(&out_dir, &opts) {
+                Ok(summary) => {
+                    eprintln!("wrote {} recordings ({} files) to {}", summary.recordings, summary.files.len(), out_dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Plugins { json } => {
             let registry = discover(&cli.plugin_path);
             list_plugins(&registry, json);

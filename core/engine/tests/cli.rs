@@ -214,3 +214,16 @@ fn plugin_check_fails_a_node_that_breaks_its_schema_and_names_the_port() {
     assert!(text.contains("ok   test.pass"), "{text}");
     assert!(text.contains("FAIL test.panic"), "{text}");
 }
+
+#[test]
+fn synth_writes_the_avec_layout_deterministically() {
+    let dir = scratch("synth");
+    for sub in ["a", "b"] {
+        let out = emoflow().args(["synth", "--seconds", "2", "--per-split", "1", "--seed", "7"]).arg(dir.join(sub)).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    for file in ["recordings_audio/train_1.wav", "recordings_audio/test_1.wav", "ratings_gold_standard/arousal/dev_1.arff"] {
+        let (a, b) = (std::fs::read(dir.join("a").join(file)).unwrap(), std::fs::read(dir.join("b").join(file)).unwrap());
+        assert_eq!(a, b, "{file} is the same for the same seed");
+    }
+}
