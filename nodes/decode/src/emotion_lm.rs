@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use emoflow_sdk::conventions::{ClassesRow, PortRows, PosteriorsRow, SeriesRow, Split, port};
 use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arpa::NgramLm;
 use crate::common::{
@@ -20,7 +20,7 @@ use crate::search::{Scorer, Search, decode_series};
 use crate::transitions::{default_fit_splits, default_smoothing, fit_transitions};
 
 /// How `decode.emotion_lm` searches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchKind {
     /// Viterbi over every state: the true maximum (K (K-1)^(n-2) states).
@@ -135,9 +135,9 @@ impl Node for EmotionLm {
 pub fn spec() -> KindSpec {
     KindSpec::new("decode.emotion_lm", file!())
         .doc(
-            "Emotion decoding (paper step 3): per task the class sequence maximising \\
-             sum ln(prior-scaled posterior) + sum ln P(transition) + alpha ln P_LM(regions), \\
-             exactly (Viterbi over LM-history states) or by beam search; then cluster means \\
+            "Emotion decoding (paper step 3): per task the class sequence maximising \
+             sum ln(prior-scaled posterior) + sum ln P(transition) + alpha ln P_LM(regions), \
+             exactly (Viterbi over LM-history states) or by beam search; then cluster means \
              averaged over tasks.",
         )
         .input("posteriors", port::POSTERIORS, "class posteriors per task")

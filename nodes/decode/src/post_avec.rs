@@ -22,13 +22,13 @@ use arrow::datatypes::{DataType, Field, Schema};
 use emoflow_sdk::conventions::{PortRows, SeriesRow, Split, port};
 use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::common::check_finite;
 use crate::error::{Result, bail};
 
 /// How the bias and scale are fitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fit {
     /// Match the labels' mean and standard deviation.

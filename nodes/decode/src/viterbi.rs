@@ -68,8 +68,8 @@ impl Node for Viterbi {
 pub fn spec() -> KindSpec {
     KindSpec::new("decode.viterbi", file!())
         .doc(
-            "HMM decoding: each class a state, transitions estimated from the class sequences of \\
-             `fit_splits`, Viterbi over the log prior-scaled posteriors; then cluster means \\
+            "HMM decoding: each class a state, transitions estimated from the class sequences of \
+             `fit_splits`, Viterbi over the log prior-scaled posteriors; then cluster means \
              averaged over tasks.",
         )
         .input("posteriors", port::POSTERIORS, "class posteriors per task")
