@@ -250,7 +250,7 @@ fn load_file(
             merge(&mut graph, base_graph);
         }
     }
-    let own = read_own(&root, file, diags);
+    let own = read_own(&root, diags);
     merge(&mut graph, own);
     graph.path = path.to_path_buf();
     stack.pop();
@@ -306,7 +306,7 @@ fn table_at<'a>(root: &'a [(Key, Sv)], name: &str, diags: &mut Vec<Diagnostic>) 
     }
 }
 
-fn read_own(root: &[(Key, Sv)], file: usize, diags: &mut Vec<Diagnostic>) -> Graph {
+fn read_own(root: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> Graph {
     let mut graph = Graph::default();
     let header = table_at(root, "graph", diags);
     if let Some(v) = get(header, "name") {
@@ -344,7 +344,6 @@ fn read_own(root: &[(Key, Sv)], file: usize, diags: &mut Vec<Diagnostic>) -> Gra
         }
     }
     graph.sweep = get(root, "sweep").cloned();
-    let _ = file;
     graph
 }
 

@@ -100,10 +100,7 @@ impl Harness {
 
     /// Creates and runs the node; collects every output.
     pub fn run(self) -> Result<HarnessOutput> {
-        let artifact_dir = match self.artifact_dir {
-            Some(dir) => dir,
-            None => fresh_dir()?,
-        };
+        let artifact_dir = self.artifact_dir.unwrap_or_else(fresh_dir);
         std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
         let mut node =
             self.plugin.create(&self.kind, &serde_json::Value::Object(self.params.clone()))?;
@@ -149,12 +146,12 @@ impl Harness {
     }
 }
 
-fn fresh_dir() -> Result<PathBuf> {
+fn fresh_dir() -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("emoflow-harness-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(dir)
+    dir
 }
 
 /// What a node produced, logged and reported.

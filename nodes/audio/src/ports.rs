@@ -43,6 +43,12 @@ pub fn series_rows(
         .collect()
 }
 
+/// A recording's WAV file as an `audio` row (what the file sources stream).
+pub fn wav_audio_row(utt_id: String, split: Split, path: &std::path::Path) -> crate::Result<AudioRow> {
+    let audio = crate::wav::read_wav(path)?;
+    Ok(AudioRow { utt_id, split, sample_rate: audio.sample_rate, samples: audio.samples })
+}
+
 /// An output stream of `audio` batches, one per item, computed only when the
 /// host pulls it, so a corpus never sits in memory whole.
 pub fn lazy_audio<I, F>(items: Vec<I>, mut make: F) -> Result<Box<dyn RecordBatchReader + Send>>

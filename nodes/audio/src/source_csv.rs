@@ -26,13 +26,13 @@
 
 use std::path::{Path, PathBuf};
 
-use emoflow_sdk::prelude::{AudioRow, Context, Inputs, KindSpec, Node, Outputs, port};
+use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs, port};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::corpus::{self, LabelTrack, Recording, Split};
 use crate::error::{Error, Result};
-use crate::ports::{lazy_audio, series_batch, series_rows};
+use crate::ports::{lazy_audio, series_batch, series_rows, wav_audio_row};
 use crate::wav::{read_wav, read_wav_info};
 
 /// Where a recording's labels are.
@@ -364,15 +364,7 @@ impl Node for CsvSource {
             ctx.progress(i as u64 + 1, recordings.len() as u64, &files.name);
         }
         tracing::info!(recordings = recordings.len(), label_tracks = series.len(), root = %p.root.display(), "CSV corpus");
-        let audio = lazy_audio(recordings, |files| {
-            let audio = read_wav(&files.wav)?;
-            Ok(AudioRow {
-                utt_id: files.name,
-                split: files.split,
-                sample_rate: audio.sample_rate,
-                samples: audio.samples,
-            })
-        })?;
+        let audio = lazy_audio(recordings, |files| wav_audio_row(files.name, files.split, &files.wav))?;
         Ok(Outputs::new()
             .with_stream("audio", audio)
             .with_batch("labels", series_batch(&series, p.frame_period)?))

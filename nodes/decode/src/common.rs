@@ -43,6 +43,22 @@ pub fn predictions_output(rows: &[SeriesRow]) -> Result<Outputs> {
     Ok(Outputs::new().with_batch("predictions", SeriesRow::write(rows)?))
 }
 
+/// The body of every smoothing node: reads the `series` input, applies
+/// `filter` to each utterance's values, writes the `smoothed` output.
+pub fn smooth_series(
+    ctx: &Context,
+    inputs: &mut Inputs,
+    filter: impl Fn(&[f32]) -> Result<Vec<f32>>,
+) -> Result<Outputs> {
+    let mut rows = SeriesRow::read_all(&inputs.batches("series")?)?;
+    check_finite(&rows, "series")?;
+    for row in &mut rows {
+        ctx.check_cancelled()?;
+        row.values = filter(&row.values)?;
+    }
+    Ok(Outputs::new().with_batch("smoothed", SeriesRow::write(&rows)?))
+}
+
 /// Rejects series with values that are not finite, naming the utterance.
 pub fn check_finite(rows: &[SeriesRow], port: &str) -> Result<()> {
     for row in rows {

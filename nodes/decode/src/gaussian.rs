@@ -5,12 +5,12 @@
 //! repeat the first and last value. Both as scipy.ndimage's
 //! `gaussian_filter1d(x, sigma, mode="nearest", truncate=truncate)`.
 
-use emoflow_sdk::conventions::{PortRows, SeriesRow, port};
+use emoflow_sdk::conventions::port;
 use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::common::check_finite;
+use crate::common::smooth_series;
 use crate::error::{Result, bail};
 
 fn default_sigma() -> f64 {
@@ -67,13 +67,7 @@ struct Gaussian(Params);
 
 impl Node for Gaussian {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        let mut rows = SeriesRow::read_all(&inputs.batches("series")?)?;
-        check_finite(&rows, "series")?;
-        for row in &mut rows {
-            ctx.check_cancelled()?;
-            row.values = gaussian_filter(&row.values, self.0.sigma, self.0.truncate)?;
-        }
-        Ok(Outputs::new().with_batch("smoothed", SeriesRow::write(&rows)?))
+        smooth_series(ctx, &mut inputs, |values| gaussian_filter(values, self.0.sigma, self.0.truncate))
     }
 }
 

@@ -4,12 +4,12 @@
 //! Edges repeat the first and last value (scipy.ndimage's `mode="nearest"`),
 //! so the output has the input's length and a constant series is unchanged.
 
-use emoflow_sdk::conventions::{PortRows, SeriesRow, port};
+use emoflow_sdk::conventions::port;
 use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::common::check_finite;
+use crate::common::smooth_series;
 use crate::error::{Result, bail};
 
 fn default_window() -> usize {
@@ -57,13 +57,7 @@ struct Median(Params);
 
 impl Node for Median {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        let mut rows = SeriesRow::read_all(&inputs.batches("series")?)?;
-        check_finite(&rows, "series")?;
-        for row in &mut rows {
-            ctx.check_cancelled()?;
-            row.values = median_filter(&row.values, self.0.window)?;
-        }
-        Ok(Outputs::new().with_batch("smoothed", SeriesRow::write(&rows)?))
+        smooth_series(ctx, &mut inputs, |values| median_filter(values, self.0.window))
     }
 }
 
