@@ -555,6 +555,10 @@ pub fn substitute_params(graph: &mut Graph) -> Vec<Diagnostic> {
             substitute(value, &params, &mut diags);
         }
     }
+    // Swept values may name a graph parameter, so that [test] can shrink them.
+    if let Some(sweep) = &mut graph.sweep {
+        substitute(sweep, &params, &mut diags);
+    }
     diags
 }
 

@@ -15,10 +15,12 @@ mod cache;
 mod diag;
 mod graph;
 mod graph_test;
+mod lock;
 mod plugin_check;
 mod registry;
 mod run;
 mod schema;
+mod sweep;
 mod validate;
 
 use diag::{Diagnostic, Sources};
@@ -69,6 +71,16 @@ enum Command {
         /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
         #[arg(long)]
         cache: Option<PathBuf>,
+        /// Refuse to run unless every plugin the graph uses matches the
+        /// graph's lock file (GRAPH with extension .lock; `emoflow lock`).
+        #[arg(long)]
+        locked: bool,
+    },
+    /// Pin the plugins a graph uses: write GRAPH's lock file (same name,
+    /// extension .lock) with each plugin's hash, for `run --locked`.
+    Lock {
+        #[command(flatten)]
+        graph: GraphArgs,
     },
     /// Validate graphs only: exit 0 when valid, 2 when not.
     Check {
@@ -179,11 +191,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run { graph, out, device, jobs, no_cache, cache } => {
+        Command::Run { graph, out, device, jobs, no_cache, cache, locked } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
+            if locked && let Err(problems) = lock::check(&graph.graph, &plan, &registry) {
+                for p in problems {
+                    eprintln!("error: {p}");
+                }
+                return ExitCode::from(2);
+            }
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
             let cache_dir = cache_dir(cache);
             let cancel = Arc::new(AtomicBool::new(false));
@@ -207,6 +225,22 @@ fn main() -> ExitCode {
                 }
             }
             if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Command::Lock { graph } => {
+            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            match lock::write(&graph.graph, &plan, &registry) {
+                Ok(path) => {
+                    eprintln!("wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Check { graphs, set } => {
             if graphs.is_empty() {
@@ -396,7 +430,10 @@ fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
         if graph.name.is_empty() {
             graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
         }
-        validate::validate(graph, registry)
+        let expanded = sweep::expand(&mut graph)?;
+        let mut plan = validate::validate(graph, registry)?;
+        plan.sweep = expanded.map(|e| e.resolve(&plan));
+        Ok(plan)
     })();
     result.map_err(|diags| report(&sources, &diags))
 }

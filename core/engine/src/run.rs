@@ -12,7 +12,7 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use emoflow_sdk::conventions::{FileRow, MetricRow, PortRows, port};
+use emoflow_sdk::conventions::{self, FileRow, MetricRow, PortRows, port};
 use emoflow_sdk::foreign::{Host, InputStream, RunSettings};
 use emoflow_sdk::{Error, ErrorCode, Result};
 
@@ -83,6 +83,25 @@ pub struct RunReport {
     pub nodes: BTreeMap<String, NodeReport>,
     pub metrics: Vec<MetricReport>,
     pub files: Vec<FileReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepReport>,
+}
+
+/// The trials of a sweep and the ones selected.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub select: crate::sweep::Select,
+    pub trials: Vec<TrialReport>,
+    /// Group (a dimension, or `all`) → the selected trial's id.
+    pub selected: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialReport {
+    pub id: String,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Group → the selection metric's value.
+    pub values: BTreeMap<String, f64>,
 }
 
 impl RunReport {
@@ -91,25 +110,111 @@ impl RunReport {
     }
 }
 
-/// The cache key of every node, in plan order: keys depend only on the
-/// plugin, kind, parameters and upstream keys, so they are known up front.
-pub fn cache_keys(plan: &Plan, registry: &Registry) -> Vec<String> {
-    let mut keys: Vec<String> = Vec::with_capacity(plan.nodes.len());
-    for node in &plan.nodes {
-        let inputs: Vec<(String, String, String)> = node
-            .provider
-            .kind
-            .inputs
+/// Where an input reads from: an output of an earlier node, restricted to
+/// the rows of one dimension when a sweep selected per dimension.
+#[derive(Debug, Clone)]
+struct Source {
+    from: usize,
+    port: String,
+    dim: Option<String>,
+}
+
+/// The sources of each input of node `i`; `None` while they depend on a
+/// selection not made yet.
+fn sources(plan: &Plan, i: usize, selection: Option<&Selection>) -> Option<Vec<Vec<Source>>> {
+    let node = &plan.nodes[i];
+    let mut all: Vec<Vec<Source>> = node
+        .inputs
+        .iter()
+        .map(|w| w.iter().map(|(from, port)| Source { from: *from, port: port.clone(), dim: None }).collect())
+        .collect();
+    let Some(sweep) = &plan.sweep else { return Some(all) };
+    for input in sweep.selected_inputs.iter().filter(|s| s.node == i) {
+        let selection = selection?;
+        let port = all[input.slot][0].port.clone();
+        all[input.slot] = selection
+            .chosen
             .iter()
-            .zip(&node.inputs)
-            .filter_map(|(port, input)| {
-                input.as_ref().map(|(from, from_port)| (port.name.clone(), keys[*from].clone(), from_port.clone()))
+            .map(|(group, (trial, _))| Source {
+                from: input.producers[*trial],
+                port: port.clone(),
+                dim: (sweep.select.per == "dim").then(|| group.clone()),
             })
             .collect();
-        let hash = registry.file_hash(node.provider.plugin.path());
-        keys.push(cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs));
     }
-    keys
+    Some(all)
+}
+
+/// A node's cache key: from the plugin, kind, parameters and its sources'
+/// keys, so it is known as soon as its inputs are.
+fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>], keys: &[Option<String>]) -> String {
+    let node = &plan.nodes[i];
+    let inputs: Vec<(String, String, String)> = node
+        .provider
+        .kind
+        .inputs
+        .iter()
+        .zip(sources)
+        .flat_map(|(port, sources)| {
+            sources.iter().map(|s| {
+                let from = keys[s.from].clone().expect("inputs are keyed before their readers");
+                let from_port = match &s.dim {
+                    Some(dim) => format!("{}[dim={dim}]", s.port),
+                    None => s.port.clone(),
+                };
+                (port.name.clone(), from, from_port)
+            })
+        })
+        .collect();
+    let hash = registry.file_hash(node.provider.plugin.path());
+    cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs)
+}
+
+/// The selected trial of each group, with its value.
+struct Selection {
+    chosen: BTreeMap<String, (usize, f64)>,
+    /// Trial → group → value.
+    values: Vec<BTreeMap<String, f64>>,
+}
+
+/// Selects once every trial's select node has finished; trials whose
+/// select node failed take no part.
+fn select(plan: &Plan, entries: &[Option<Entry>]) -> Result<Selection> {
+    let sweep = plan.sweep.as_ref().expect("only sweeps select");
+    let rule = &sweep.select;
+    let mut values = Vec::new();
+    for &node in &sweep.select_nodes {
+        let mut by_group = BTreeMap::new();
+        if let Some(entry) = &entries[node] {
+            let kind = &plan.nodes[node].provider.kind;
+            for output in kind.outputs.iter().filter(|o| o.port_type == port::METRICS) {
+                let batches = entry.open(&output.name)?.collect::<std::result::Result<Vec<_>, _>>()?;
+                for row in MetricRow::read_all(&batches)? {
+                    if row.name == rule.metric && row.split == rule.split && row.value.is_finite() {
+                        let group = if rule.per == "dim" { row.dim } else { "all".into() };
+                        by_group.insert(group, row.value);
+                    }
+                }
+            }
+        }
+        values.push(by_group);
+    }
+    let mut chosen: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    for (trial, by_group) in values.iter().enumerate() {
+        for (group, &value) in by_group {
+            let better = |best: &(usize, f64)| if rule.maximize { value > best.1 } else { value < best.1 };
+            if chosen.get(group).is_none_or(better) {
+                chosen.insert(group.clone(), (trial, value));
+            }
+        }
+    }
+    if chosen.is_empty() {
+        return Err(Error::failed(format!(
+            "no trial produced metric `{}` on split `{}` at node `{}`: nothing to select",
+            rule.metric, rule.split, rule.node
+        )));
+    }
+    Ok(Selection { chosen, values })
 }
 
 struct Done {
@@ -120,13 +225,14 @@ struct Done {
 
 pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     let started = Instant::now();
-    let keys = cache_keys(plan, registry);
     let cache = Cache::new(&opts.cache_dir);
     let work = Cache::new(opts.out.join(".work"));
     let n = plan.nodes.len();
+    let mut keys: Vec<Option<String>> = vec![None; n];
     let mut entries: Vec<Option<Entry>> = vec![None; n];
     let mut reports: Vec<Option<NodeReport>> = vec![None; n];
     let mut launched = vec![false; n];
+    let mut selection: Option<std::result::Result<Selection, String>> = None;
     let overall = opts.progress.add(ProgressBar::new(n as u64));
     overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
     overall.set_prefix(plan.graph.name.clone());
@@ -135,41 +241,58 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         let (tx, rx) = mpsc::channel::<Done>();
         let mut running = 0usize;
         loop {
+            if let Some(sweep) = &plan.sweep
+                && selection.is_none()
+                && sweep.select_nodes.iter().all(|&s| reports[s].is_some())
+            {
+                selection = Some(select(plan, &entries).map_err(|e| e.to_string()));
+            }
             // Skip what can no longer run, launch what is ready.
             for i in 0..n {
                 if launched[i] {
                     continue;
                 }
-                let inputs = &plan.nodes[i].inputs;
-                let upstream_failed = inputs.iter().flatten().any(|(from, _)| {
-                    reports[*from].as_ref().is_some_and(|r| matches!(r.status, Status::Failed | Status::Skipped))
+                let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
+                // A node reading the selected trial fails when nothing could be selected.
+                let selection_failed = selection.as_ref().and_then(|s| s.as_ref().err()).filter(|_| {
+                    plan.sweep.as_ref().is_some_and(|sw| sw.selected_inputs.iter().any(|s| s.node == i))
                 });
-                if upstream_failed || opts.cancel.load(Ordering::Relaxed) {
+                let sources = match (selection_failed, sources(plan, i, chosen)) {
+                    (Some(_), _) => Vec::new(),
+                    (None, Some(sources)) => sources,
+                    // Waiting on the selection.
+                    (None, None) => continue,
+                };
+                let upstream_failed = sources.iter().flatten().any(|s| {
+                    reports[s.from].as_ref().is_some_and(|r| matches!(r.status, Status::Failed | Status::Skipped))
+                });
+                if upstream_failed || selection_failed.is_some() || opts.cancel.load(Ordering::Relaxed) {
                     launched[i] = true;
                     reports[i] = Some(NodeReport {
                         kind: plan.nodes[i].provider.kind.kind.clone(),
-                        status: Status::Skipped,
+                        status: if selection_failed.is_some() { Status::Failed } else { Status::Skipped },
                         seconds: 0.0,
-                        cache_key: keys[i].clone(),
-                        error: None,
+                        cache_key: String::new(),
+                        error: selection_failed.cloned(),
                         outputs: None,
                     });
                     overall.inc(1);
                     continue;
                 }
-                let ready = inputs.iter().flatten().all(|(from, _)| entries[*from].is_some());
+                let ready = sources.iter().flatten().all(|s| entries[s.from].is_some());
                 if !ready || running >= opts.jobs.max(1) {
                     continue;
                 }
                 launched[i] = true;
                 running += 1;
-                let input_entries: Vec<Option<(Entry, String)>> = inputs
-                    .iter()
-                    .map(|w| w.as_ref().map(|(from, port)| (entries[*from].clone().unwrap(), port.clone())))
+                keys[i] = Some(node_key(plan, registry, i, &sources, &keys));
+                let input_entries: Vec<Vec<(Entry, String, Option<String>)>> = sources
+                    .into_iter()
+                    .map(|w| w.into_iter().map(|s| (entries[s.from].clone().unwrap(), s.port, s.dim)).collect())
                     .collect();
                 let threads = (opts.jobs.max(1) / running).max(1) as u32;
                 let tx = tx.clone();
-                let (cache, work, key) = (&cache, &work, keys[i].clone());
+                let (cache, work, key) = (&cache, &work, keys[i].clone().unwrap());
                 scope.spawn(move || {
                     let t0 = Instant::now();
                     let result = execute(plan, i, &key, input_entries, registry, opts, cache, work, threads);
@@ -177,6 +300,10 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 });
             }
             if running == 0 {
+                if plan.sweep.is_some() && selection.is_none() && launched.iter().any(|l| !l) {
+                    // Every select node has a report only once nothing more can run.
+                    continue;
+                }
                 break;
             }
             let done = rx.recv().expect("a node thread reports before exiting");
@@ -203,7 +330,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 kind: node.provider.kind.kind.clone(),
                 status,
                 seconds: done.seconds,
-                cache_key: keys[done.index].clone(),
+                cache_key: keys[done.index].clone().unwrap_or_default(),
                 error,
                 outputs,
             });
@@ -221,13 +348,34 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         nodes: BTreeMap::new(),
         metrics: Vec::new(),
         files: Vec::new(),
+        sweep: None,
     };
     for (i, node) in plan.nodes.iter().enumerate() {
         let node_report = reports[i].take().expect("every node ends with a report");
         if let Some(entry) = &entries[i] {
-            collect_outputs(&node.name, &node.provider.kind, entry, &mut report);
+            let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
+            collect_outputs(&node.name, trial, &node.provider.kind, entry, &mut report);
         }
         report.nodes.insert(node.name.clone(), node_report);
+    }
+    if let Some(sweep) = &plan.sweep {
+        let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
+        report.sweep = Some(SweepReport {
+            select: sweep.select.clone(),
+            trials: sweep
+                .trials
+                .iter()
+                .enumerate()
+                .map(|(t, trial)| TrialReport {
+                    id: trial.id.clone(),
+                    params: trial.params.clone(),
+                    values: chosen.map(|c| c.values[t].clone()).unwrap_or_default(),
+                })
+                .collect(),
+            selected: chosen
+                .map(|c| c.chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect())
+                .unwrap_or_default(),
+        });
     }
     let failed = report.nodes.values().any(|r| r.status == Status::Failed);
     report.status = if opts.cancel.load(Ordering::Relaxed) {
@@ -247,7 +395,7 @@ fn execute(
     plan: &Plan,
     index: usize,
     key: &str,
-    inputs: Vec<Option<(Entry, String)>>,
+    inputs: Vec<Vec<(Entry, String, Option<String>)>>,
     registry: &Registry,
     opts: &RunOptions,
     cache: &Cache,
@@ -271,10 +419,7 @@ fn execute(
     let artifact_dir = if kind.cacheable { staging.artifact_dir() } else { opts.out.join(&node.name) };
     std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
 
-    let streams: Vec<Option<InputStream>> = inputs
-        .into_iter()
-        .map(|w| w.map(|(entry, port)| entry.open(&port)).transpose())
-        .collect::<Result<_>>()?;
+    let streams: Vec<Option<InputStream>> = inputs.into_iter().map(open_input).collect::<Result<_>>()?;
     let bar = opts.progress.add(ProgressBar::new(0));
     bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").unwrap().progress_chars("=> "));
     bar.set_prefix(node.name.clone());
@@ -303,8 +448,48 @@ fn execute(
     Ok((Status::Ran, entry))
 }
 
+/// Opens one input: a single output as stored (no copy), or the outputs of
+/// the selected trials, each restricted to its dimension's rows.
+fn open_input(sources: Vec<(Entry, String, Option<String>)>) -> Result<Option<InputStream>> {
+    match sources.as_slice() {
+        [] => return Ok(None),
+        [(entry, port, None)] => return entry.open(port).map(Some),
+        _ => {}
+    }
+    let mut schema = None;
+    let mut batches = Vec::new();
+    // Outputs without a `dim` column are taken whole, once each.
+    let mut whole = std::collections::HashSet::new();
+    for (entry, port, dim) in &sources {
+        let reader = entry.open(port)?;
+        let has_dim = reader.schema().column_with_name(conventions::column::DIM).is_some();
+        if !has_dim && !whole.insert((entry.dir.clone(), port.clone())) {
+            continue;
+        }
+        schema.get_or_insert_with(|| reader.schema());
+        for batch in reader {
+            let batch = batch?;
+            batches.push(match (dim, batch.column_by_name(conventions::column::DIM)) {
+                (Some(dim), Some(column)) => {
+                    let keep = arrow::compute::kernels::cmp::eq(column, &arrow::array::StringArray::new_scalar(dim.as_str()))?;
+                    arrow::compute::filter_record_batch(&batch, &keep)?
+                }
+                _ => batch,
+            });
+        }
+    }
+    let schema = schema.expect("at least one source");
+    Ok(Some(Box::new(arrow::record_batch::RecordBatchIterator::new(batches.into_iter().map(Ok), schema))))
+}
+
 /// Gathers metric values and written files into the report.
-fn collect_outputs(node: &str, kind: &emoflow_sdk::describe::KindDescription, entry: &Entry, report: &mut RunReport) {
+fn collect_outputs(
+    node: &str,
+    trial: Option<&String>,
+    kind: &emoflow_sdk::describe::KindDescription,
+    entry: &Entry,
+    report: &mut RunReport,
+) {
     for output in &kind.outputs {
         let read = |port: &str| -> Result<Vec<arrow::record_batch::RecordBatch>> {
             entry.open(port)?.collect::<std::result::Result<Vec<_>, _>>().map_err(Error::from)
@@ -317,7 +502,7 @@ fn collect_outputs(node: &str, kind: &emoflow_sdk::describe::KindDescription, en
                     dim: r.dim,
                     split: r.split,
                     value: r.value,
-                    labels: r.labels.into_iter().collect(),
+                    labels: r.labels.into_iter().chain(trial.map(|t| ("trial".to_string(), t.clone()))).collect(),
                 })),
                 Err(e) => tracing::warn!("cannot read metrics of `{node}`: {e}"),
             },

@@ -29,6 +29,8 @@ pub struct PlannedNode {
 pub struct Plan {
     pub graph: Graph,
     pub nodes: Vec<PlannedNode>,
+    /// The sweep the graph was expanded from, if any.
+    pub sweep: Option<crate::sweep::Sweep>,
 }
 
 impl Plan {
@@ -74,7 +76,14 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                         .label("no plugin provides this kind")
                         .suggest(kind, kind_names.iter().copied());
                     if d.help.is_none() {
-                        d = d.help("`emoflow plugins` lists the kinds; add plugins with --plugin-path DIR");
+                        d = d.help(match registry.problems.len() {
+                            0 => "`emoflow plugins` lists the kinds; add plugins with --plugin-path DIR".to_string(),
+                            n => format!(
+                                "{n} plugin librar{} could not be loaded (see the warnings above); \
+                                 `emoflow plugins` lists the kinds that did load",
+                                if n == 1 { "y" } else { "ies" }
+                            ),
+                        });
                     }
                     diags.push(d);
                 }
@@ -198,7 +207,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             }
         })
         .collect();
-    Ok(Plan { graph, nodes })
+    Ok(Plan { graph, nodes, sweep: None })
 }
 
 fn ports_help(what: &str, ports: &[emoflow_sdk::describe::PortDescription]) -> String {

@@ -227,3 +227,80 @@ fn synth_writes_the_avec_layout_deterministically() {
         assert_eq!(a, b, "{file} is the same for the same seed");
     }
 }
+
+/// Builds an out-of-tree plugin project of this repository (its own Cargo
+/// project, not a workspace member) into `target/out-of-tree` and copies its
+/// library into a scratch directory of its own.
+fn out_of_tree_plugin(project: &str, lib: &str, into: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = root.join("target/out-of-tree");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(root.join(project).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(built.success(), "building {project} failed");
+    let dir = into.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(target.join("release").join(lib), dir.join(lib)).unwrap();
+    dir
+}
+
+#[test]
+fn a_plugin_built_separately_for_another_abi_major_is_refused_by_name() {
+    let dir = scratch("abi-next");
+    let plugins = out_of_tree_plugin("tests/abi-next-plugin", "libabi_next_plugin.so", &dir);
+    let graph_file = dir.join("graph.toml");
+    std::fs::write(&graph_file, "[nodes.n]\nkind = \"test.abi_next\"\n").unwrap();
+    let out = emoflow().arg("--plugin-path").arg(&plugins).arg("check").arg(&graph_file).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("libabi_next_plugin.so"), "the file is named: {err}");
+    assert!(err.contains("speaks emoflow plugin ABI 2, this emoflow speaks ABI 1"), "both versions: {err}");
+    assert!(err.contains("1 plugin library could not be loaded"), "the kind error points at it: {err}");
+}
+
+#[test]
+fn run_locked_refuses_a_plugin_that_changed_since_the_lock_was_written() {
+    let dir = scratch("locked");
+    // A private copy of the fixture plugin, to change after locking.
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let lib = plugins.join("libfixture_nodes.so");
+    std::fs::copy(fixtures().join("libfixture_nodes.so"), &lib).unwrap();
+    let graph_file = dir.join("chain.toml");
+    std::fs::copy(graph("chain.toml"), &graph_file).unwrap();
+    let locked_run = || {
+        emoflow()
+            .arg("--plugin-path")
+            .arg(&plugins)
+            .args(["run", "--locked", "--no-cache", "--out"])
+            .arg(dir.join("out"))
+            .arg(&graph_file)
+            .output()
+            .unwrap()
+    };
+
+    let out = locked_run();
+    assert_eq!(out.status.code(), Some(2), "no lock file yet: {}", stderr(&out));
+    assert!(stderr(&out).contains("emoflow lock"), "{}", stderr(&out));
+
+    let out = emoflow().arg("--plugin-path").arg(&plugins).arg("lock").arg(&graph_file).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock = std::fs::read_to_string(dir.join("chain.lock")).unwrap();
+    assert!(lock.contains("name = \"emoflow-fixture-nodes\""), "{lock}");
+    let out = locked_run();
+    assert!(out.status.success(), "the locked build runs: {}", stderr(&out));
+
+    // Same plugin, different bytes (appended data leaves it loadable).
+    let mut bytes = std::fs::read(&lib).unwrap();
+    bytes.extend_from_slice(b"rebuilt");
+    std::fs::write(&lib, bytes).unwrap();
+    let out = locked_run();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("plugin `emoflow-fixture-nodes` (libfixture_nodes.so) changed"), "{err}");
+}

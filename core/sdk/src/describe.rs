@@ -65,10 +65,7 @@ fn kind(k: &KindSpec) -> KindDescription {
         outputs: k.outputs.iter().map(port).collect(),
         params: k.params_schema.clone(),
         cacheable: k.cacheable,
-        #[cfg(feature = "tch")]
         tensor_fn: k.tensor_fn.is_some(),
-        #[cfg(not(feature = "tch"))]
-        tensor_fn: false,
     }
 }
 

@@ -292,7 +292,9 @@ pub const fn plugin_table(
     ) -> i32,
 ) -> FFI_Plugin {
     FFI_Plugin {
-        abi_major: ABI_MAJOR,
+        // The test-only feature lets a separately built plugin claim the next
+        // major, so that hosts' refusal is tested against a real library.
+        abi_major: ABI_MAJOR + cfg!(feature = "test-next-abi-major") as u32,
         struct_size: std::mem::size_of::<FFI_Plugin>() as u32,
         abi_minor: ABI_MINOR,
         sdk_version: FFI_Str { ptr: SDK_VERSION.as_ptr(), len: SDK_VERSION.len() },
@@ -456,19 +458,14 @@ unsafe extern "C" fn destroy(node: *mut c_void) {
     }));
 }
 
-/// Calls a kind's tensor function on borrowed handles (see `tensor.rs`).
-pub type LocalTensorCall = fn(&KindSpec, &str, &[*mut c_void]) -> Result<*mut c_void, Error>;
-
-/// Shim body of `call_tensor_fn`. `local` is `None` in plugins without
-/// tensor functions, so that they never reference libtorch (and do not need
-/// it at load time) even when the SDK is built with its `tch` feature.
+/// Shim body of `call_tensor_fn`: calls a kind's tensor function on
+/// borrowed handles (see `tensor.rs`).
 ///
 /// # Safety
 /// The arguments must satisfy [`FFI_Plugin::call_tensor_fn`]'s contract.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn call_tensor_fn_shim(
     exported: ExportedFn,
-    local: Option<LocalTensorCall>,
     kind: FFI_Str,
     params: FFI_Str,
     inputs: *const *mut c_void,
@@ -480,11 +477,11 @@ pub unsafe fn call_tensor_fn_shim(
     let (kind, params) = unsafe { (kind.as_str(), params.as_str()) };
     let result = guard(&format!("tensor function `{kind}`"), || {
         let spec = exported().kind(kind)?;
-        match local {
-            // SAFETY: the caller passes `n_inputs` valid tensor handles.
-            Some(call) => call(spec, params, unsafe { std::slice::from_raw_parts(inputs, n_inputs) }),
-            None => Err(Error::new(ErrorCode::Invalid, format!("`{}` is not a tensor function", spec.kind))),
-        }
+        let Some(f) = &spec.tensor_fn else {
+            return Err(Error::new(ErrorCode::Invalid, format!("`{}` is not a tensor function", spec.kind)));
+        };
+        // SAFETY: the caller passes `n_inputs` valid tensor handles.
+        f(params, unsafe { std::slice::from_raw_parts(inputs, n_inputs) })
     });
     match result {
         Ok(handle) => {

@@ -67,8 +67,7 @@ pub mod foreign;
 pub mod harness;
 mod log;
 mod node;
-#[cfg(feature = "tch")]
-pub mod tensor;
+mod tensor;
 
 pub use error::{Error, ErrorCode, Result, ResultExt};
 pub use node::{Context, Inputs, KindSpec, Node, Outputs, PluginSpec, PortSpec};
@@ -96,19 +95,9 @@ pub mod prelude {
 /// crates can be linked into one test binary), and a safe
 /// `pub fn emoflow_plugin()` returning the same table for in-process use
 /// (the [`harness`]). Use it once per library crate, at its root.
-///
-/// A plugin whose kinds include tensor functions (losses; SDK feature `tch`)
-/// starts the list with `tensor_fns:`, so that only such plugins reference
-/// libtorch: `export_plugin!(tensor_fns: ce::spec, mse::spec)`.
 #[macro_export]
 macro_rules! export_plugin {
-    (tensor_fns: $($spec:path),+ $(,)?) => {
-        $crate::export_plugin!(@with Some($crate::tensor::call_local as $crate::ffi::LocalTensorCall); $($spec),+);
-    };
     ($($spec:path),+ $(,)?) => {
-        $crate::export_plugin!(@with None; $($spec),+);
-    };
-    (@with $local:expr; $($spec:path),+) => {
         fn __emoflow_exported() -> &'static $crate::ffi::Exported {
             static EXPORTED: ::std::sync::OnceLock<$crate::ffi::Exported> =
                 ::std::sync::OnceLock::new();
@@ -150,7 +139,7 @@ macro_rules! export_plugin {
             // SAFETY: forwarded unchanged; the caller upholds the contract.
             unsafe {
                 $crate::ffi::call_tensor_fn_shim(
-                    __emoflow_exported, $local, kind, params, inputs, n_inputs, output, err,
+                    __emoflow_exported, kind, params, inputs, n_inputs, output, err,
                 )
             }
         }

@@ -49,8 +49,7 @@ pub struct KindSpec {
     /// outside the cache are not cacheable.
     pub cacheable: bool,
     pub(crate) create: Factory,
-    #[cfg(feature = "tch")]
-    pub(crate) tensor_fn: Option<crate::tensor::LocalTensorFn>,
+    pub(crate) tensor_fn: Option<crate::tensor::RawTensorFn>,
 }
 
 impl KindSpec {
@@ -67,7 +66,6 @@ impl KindSpec {
             create: Box::new(move |_| {
                 Err(Error::invalid(format!("`{kind}` has no constructor (KindSpec::create)")))
             }),
-            #[cfg(feature = "tch")]
             tensor_fn: None,
         }
     }
@@ -162,7 +160,6 @@ impl<'a> Context<'a> {
         Self { raw }
     }
 
-    #[cfg_attr(not(feature = "tch"), allow(dead_code))]
     pub(crate) fn raw(&self) -> &'a FFI_RunContext {
         self.raw
     }

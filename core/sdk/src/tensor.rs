@@ -1,4 +1,4 @@
-//! Tensor functions: losses as plugins.
+//! Tensor functions: losses as plugins, over raw libtorch handles.
 //!
 //! A loss kind is a function of libtorch tensors that a trainer calls
 //! through the plugin ABI, so that autograd flows through a loss the trainer
@@ -6,31 +6,43 @@
 //! `at::Tensor*` handles: inputs borrowed for the call, the output owned by
 //! the caller.
 //!
+//! This module only moves handles, so the SDK itself never links libtorch:
+//! plugins and hosts without tensor functions load on machines without it.
+//! Plugin authors use the typed wrappers of the `emoflow-sdk-tch` crate
+//! (`KindSpecExt::tensor_fn`, `ContextExt::tensor_fn`).
+//!
 //! In a graph a loss is a node with one output `loss` (port type `loss`)
 //! holding its kind and parameters; a trainer wires it to its `loss` input,
-//! reads the [`LossRow`](crate::conventions::LossRow) and calls
-//! [`Context::tensor_fn`]. The host routes the call to the plugin that
+//! reads the [`LossRow`](crate::conventions::LossRow) and calls the function
+//! through its [`Context`]. The host routes the call to the plugin that
 //! provides the kind.
 
 use std::ffi::c_void;
 
 use serde::de::DeserializeOwned;
-use tch::Tensor;
 
 use crate::conventions::{LossRow, PortRows, port};
 use crate::ffi::{FFI_Error, FFI_Str, STATUS_OK};
 use crate::node::{KindSpec, PortSpec, parse_params, params_schema};
 use crate::{Context, Error, Inputs, Node, Outputs, Result};
 
-pub(crate) type LocalTensorFn = Box<dyn Fn(&str, &[Tensor]) -> Result<Tensor> + Send + Sync>;
+/// A tensor function on raw handles: `(params JSON, borrowed inputs) ->
+/// owned output`.
+pub(crate) type RawTensorFn =
+    Box<dyn Fn(&str, &[*mut c_void]) -> Result<*mut c_void> + Send + Sync>;
 
 impl KindSpec {
-    /// Makes the kind a tensor function `f(params, inputs) -> output` with
-    /// parameters `P`. The kind gets one output, `loss`, describing itself.
-    pub fn tensor_fn<P, F>(mut self, f: F) -> Self
+    /// Makes the kind a tensor function with parameters `P`, over raw
+    /// handles. The kind gets one output, `loss`, describing itself.
+    ///
+    /// # Safety
+    /// `f` receives `at::Tensor*` handles valid and borrowed for the call,
+    /// and must return a valid `at::Tensor*` whose ownership passes to the
+    /// caller. `emoflow_sdk_tch::KindSpecExt::tensor_fn` upholds this.
+    pub unsafe fn raw_tensor_fn<P, F>(mut self, f: F) -> Self
     where
         P: DeserializeOwned + schemars::JsonSchema + 'static,
-        F: Fn(&P, &[Tensor]) -> Result<Tensor> + Send + Sync + 'static,
+        F: Fn(&P, &[*mut c_void]) -> Result<*mut c_void> + Send + Sync + 'static,
     {
         let kind = self.kind;
         self.params_schema = params_schema::<P>();
@@ -67,59 +79,32 @@ impl Node for DescribeSelf {
     }
 }
 
-/// Calls a tensor function of this library (the plugin side of
-/// `call_tensor_fn`, wired by `export_plugin!(tensor_fns: ...)`); returns an
-/// owned handle for the caller.
-pub fn call_local(spec: &KindSpec, params: &str, handles: &[*mut c_void]) -> Result<*mut c_void> {
-    let f = spec
-        .tensor_fn
-        .as_ref()
-        .ok_or_else(|| Error::invalid(format!("`{}` is not a tensor function", spec.kind)))?;
-    let inputs: Vec<Tensor> = handles
-        .iter()
-        // SAFETY: the caller passes valid `at::Tensor*` handles; each shallow
-        // clone is a new handle we own and free, sharing storage and autograd.
-        .map(|&h| unsafe { Tensor::clone_from_ptr(h.cast()) })
-        .collect();
-    let mut output = f(params, &inputs)?;
-    let handle = output.as_mut_ptr();
-    // Ownership of the handle passes to the caller.
-    std::mem::forget(output);
-    Ok(handle.cast())
-}
-
-/// A tensor function of some plugin, callable during [`Node::run`].
-pub struct TensorFn<'a> {
-    ctx: &'a Context<'a>,
-    kind: String,
-    params: String,
-}
-
-impl<'a> Context<'a> {
-    /// The tensor function `kind` with `params` (a JSON object), as a
-    /// [`LossRow`] names them.
-    pub fn tensor_fn(&'a self, kind: &str, params: &str) -> TensorFn<'a> {
-        TensorFn { ctx: self, kind: kind.to_string(), params: params.to_string() }
-    }
-}
-
-impl TensorFn<'_> {
-    /// Calls the function. The output keeps its autograd graph.
-    pub fn call(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let raw = self.ctx.raw();
-        let handles: Vec<*mut c_void> =
-            inputs.iter().map(|t| t.as_ptr().cast_mut().cast()).collect();
+impl Context<'_> {
+    /// Calls the tensor function `kind` with `params` (a JSON object, as a
+    /// [`LossRow`] names them) through the host; returns a handle owned by
+    /// the caller.
+    ///
+    /// # Safety
+    /// Every input must be a valid `at::Tensor*` of the libtorch this
+    /// process shares with the plugins, alive for the call.
+    pub unsafe fn call_raw_tensor_fn(
+        &self,
+        kind: &str,
+        params: &str,
+        inputs: &[*mut c_void],
+    ) -> Result<*mut c_void> {
+        let raw = self.raw();
         let mut output = std::ptr::null_mut();
         let mut err = FFI_Error::empty();
-        // SAFETY: the context is valid during `run`; handles are live tensors
-        // borrowed for the call; strings and slots valid for the call.
+        // SAFETY: the context is valid during `run`; the caller guarantees
+        // the handles; strings and slots are valid for the call.
         let status = unsafe {
             (raw.call_tensor_fn)(
                 raw.host,
-                FFI_Str::new(&self.kind),
-                FFI_Str::new(&self.params),
-                handles.as_ptr(),
-                handles.len(),
+                FFI_Str::new(kind),
+                FFI_Str::new(params),
+                inputs.as_ptr(),
+                inputs.len(),
                 &mut output,
                 &mut err,
             )
@@ -129,9 +114,8 @@ impl TensorFn<'_> {
             let error = unsafe { err.to_error() };
             // SAFETY: as above.
             unsafe { (raw.free_error)(&mut err) };
-            return Err(error.context(format!("calling `{}`", self.kind)));
+            return Err(error.context(format!("calling `{kind}`")));
         }
-        // SAFETY: on success the callee handed us ownership of a valid handle.
-        Ok(unsafe { Tensor::from_ptr(output.cast()) })
+        Ok(output)
     }
 }

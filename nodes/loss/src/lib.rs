@@ -31,6 +31,7 @@
 //! was not compiled with.
 
 use emoflow_sdk::{Error, KindSpec};
+use emoflow_sdk_tch::KindSpecExt;
 use tch::{Kind, TchError, Tensor};
 
 pub mod ccc;
@@ -86,7 +87,7 @@ impl LossKind {
     }
 }
 
-emoflow_sdk::export_plugin!(tensor_fns: ce::spec, cost_sensitive_ce::spec, mse::spec, ccc::spec);
+emoflow_sdk::export_plugin!(ce::spec, cost_sensitive_ce::spec, mse::spec, ccc::spec);
 
 /// Checks classifier inputs: logits `[T, K]` floating point, classes `[T]`
 /// int64, T > 0. Class range is left to the losses, which report it.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use emoflow_sdk::harness::Harness;
 use emoflow_sdk::prelude::*;
+use emoflow_sdk_tch::ContextExt;
 use tch::Tensor;
 
 fn golden() -> HashMap<String, Tensor> {

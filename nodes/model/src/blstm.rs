@@ -26,6 +26,7 @@ use std::sync::Arc;
 use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
 use emoflow_sdk::arrow::datatypes::{Field, Schema};
 use emoflow_sdk::prelude::*;
+use emoflow_sdk_tch::ContextExt;
 use serde::{Deserialize, Serialize};
 use tch::{Device, TchError, Tensor};
 

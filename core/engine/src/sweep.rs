@@ -1,0 +1,411 @@
+//! Sweeps: node parameters given as lists expand into trials, selected on a
+//! metric.
+//!
+//! ```toml
+//! [sweep]
+//! # Every combination is a trial.
+//! grid = { "model.layers" = [3, 4, 5], "decode.alpha" = "${alphas}" }
+//! # The trial kept: the best `ccc` on dev that node `ccc` computed, chosen
+//! # for each dimension on its own (per = "dim", the default) or overall
+//! # (per = "all").
+//! select = { node = "ccc", metric = "ccc", split = "dev", goal = "max" }
+//! # Nodes that run once, on the selected trial's outputs (reports).
+//! on_selected = ["table", "figure"]
+//! ```
+//!
+//! Expansion happens on the graph, before validation: a node is copied once
+//! per distinct assignment of the swept parameters it depends on (its own
+//! and its inputs'), so what a parameter does not reach is shared and runs
+//! once; every copy is cached on its own. Copies are named
+//! `node[param=value,...]`. The selection itself happens while the graph
+//! runs (see `run.rs`), once every trial's selection metric is known.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Span};
+use crate::graph::{Graph, InputDecl, Key, NodeDecl, Sv, V};
+use crate::validate::Plan;
+
+/// How trials are compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct Select {
+    pub node: String,
+    pub metric: String,
+    pub split: String,
+    pub maximize: bool,
+    /// Select for each dimension on its own (`dim`) or overall (`all`).
+    pub per: String,
+}
+
+/// One combination of the swept values.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    pub id: String,
+    /// `node.param` → value.
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+/// A sweep after expansion, its nodes resolved to plan positions.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub trials: Vec<Trial>,
+    pub select: Select,
+    /// For each trial, the plan position of its copy of the select node.
+    pub select_nodes: Vec<usize>,
+    /// Inputs of `on_selected` nodes read from the selected trial.
+    pub selected_inputs: Vec<SelectedInput>,
+    /// Plan position → the trial label of a copied node.
+    pub labels: HashMap<usize, String>,
+}
+
+/// Input `slot` of node `node` reads `port` of `producers[t]` for trial t.
+#[derive(Debug, Clone)]
+pub struct SelectedInput {
+    pub node: usize,
+    pub slot: usize,
+    pub producers: Vec<usize>,
+}
+
+/// The sweep as expanded, by node names (plan positions come later).
+pub struct Expanded {
+    trials: Vec<Trial>,
+    select: Select,
+    select_nodes: Vec<String>,
+    /// (node, port) → per-trial producer name.
+    selected_inputs: Vec<(String, String, Vec<String>)>,
+    labels: HashMap<String, String>,
+}
+
+struct Dim {
+    node: String,
+    param: String,
+    values: Vec<Sv>,
+    /// How copies name it: the parameter, or `node.param` when two swept
+    /// parameters share a name.
+    label: String,
+}
+
+/// Expands `graph.sweep`, if any, into copies of the nodes it reaches.
+pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
+    let Some(sweep) = graph.sweep.clone() else { return Ok(None) };
+    let mut diags = Vec::new();
+    let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
+    let node_exists = |name: &str, span: &Span, diags: &mut Vec<Diagnostic>| {
+        let ok = names.iter().any(|n| n == name);
+        if !ok {
+            diags.push(
+                Diagnostic::at(span, format!("[sweep] names node `{name}`, which the graph lacks"))
+                    .suggest(name, names.iter().map(String::as_str)),
+            );
+        }
+        ok
+    };
+    let Some(table) = sweep.as_table() else {
+        return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
+    };
+    let mut dims = Vec::new();
+    let mut select = None;
+    let mut on_selected: Vec<String> = Vec::new();
+    for (key, value) in table {
+        match key.name.as_str() {
+            "grid" => match value.as_table() {
+                Some(grid) => {
+                    for (k, v) in grid {
+                        let Some((node, param)) = k.name.split_once('.') else {
+                            diags.push(
+                                Diagnostic::at(&k.span, format!("sweep key `{}` must be \"NODE.PARAM\"", k.name))
+                                    .help("for example \"model.layers\" = [3, 4, 5]"),
+                            );
+                            continue;
+                        };
+                        if !node_exists(node, &k.span, &mut diags) {
+                            continue;
+                        }
+                        match &v.v {
+                            V::Array(values) if !values.is_empty() => dims.push(Dim {
+                                node: node.to_string(),
+                                param: param.to_string(),
+                                values: values.clone(),
+                                label: param.to_string(),
+                            }),
+                            _ => diags.push(
+                                Diagnostic::at(&v.span, format!("`{}` must list the values to sweep", k.name))
+                                    .label(format!("{} here", v.type_name()))
+                                    .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
+                            ),
+                        }
+                    }
+                }
+                None => diags.push(Diagnostic::at(&value.span, "`grid` must be a table of \"NODE.PARAM\" = [values]")),
+            },
+            "select" => select = read_select(value, &mut diags, &node_exists),
+            "on_selected" => match &value.v {
+                V::Array(items) => {
+                    for item in items {
+                        match item.as_str() {
+                            Some(name) if node_exists(name, &item.span, &mut diags) => on_selected.push(name.to_string()),
+                            Some(_) => {}
+                            None => diags.push(Diagnostic::at(&item.span, "`on_selected` lists node names")),
+                        }
+                    }
+                }
+                _ => diags.push(Diagnostic::at(&value.span, "`on_selected` must be an array of node names")),
+            },
+            other => diags.push(
+                Diagnostic::at(&key.span, format!("unknown key `{other}` in [sweep]"))
+                    .suggest(other, ["grid", "select", "on_selected"])
+                    .help("[sweep] takes `grid`, `select` and `on_selected`"),
+            ),
+        }
+    }
+    if dims.is_empty() && diags.is_empty() {
+        diags.push(Diagnostic::at(&sweep.span, "[sweep] has no `grid` to sweep"));
+    }
+    let Some(select) = select.filter(|_| diags.is_empty()) else {
+        if diags.is_empty() {
+            diags.push(
+                Diagnostic::at(&sweep.span, "[sweep] needs `select`")
+                    .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
+            );
+        }
+        return Err(diags);
+    };
+    for i in 0..dims.len() {
+        if dims.iter().enumerate().any(|(j, d)| j != i && d.param == dims[i].param) {
+            dims[i].label = format!("{}.{}", dims[i].node, dims[i].param);
+        }
+    }
+
+    // The swept parameters each node depends on, through its inputs.
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut deps: Vec<Option<BTreeSet<usize>>> = vec![None; names.len()];
+    let mut after_selection = vec![false; names.len()];
+    for i in 0..names.len() {
+        dependencies(graph, &index, &dims, &on_selected, i, &mut deps, &mut after_selection, &mut Vec::new());
+    }
+    let select_index = index[select.node.as_str()];
+    if after_selection[select_index] {
+        diags.push(Diagnostic::nowhere(format!(
+            "[sweep] selects on node `{}`, which runs after the selection (it is, or reads from, an `on_selected` node)",
+            select.node
+        )));
+    }
+    for name in &on_selected {
+        if let Some(d) = dims.iter().find(|d| &d.node == name) {
+            diags.push(Diagnostic::nowhere(format!(
+                "node `{name}` is swept (`{}.{}`) and also in `on_selected`, which runs once",
+                d.node, d.param
+            )));
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+
+    let trials = product(&dims);
+    let assignment_label = |trial: usize, of: &BTreeSet<usize>| -> String {
+        of.iter()
+            .map(|&d| format!("{}={}", dims[d].label, dims[d].values[trials[trial][d]].canonical()))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let copy_name = |node: usize, trial: usize, deps: &[Option<BTreeSet<usize>>]| -> String {
+        let of = deps[node].as_ref().unwrap();
+        if of.is_empty() { names[node].clone() } else { format!("{}[{}]", names[node], assignment_label(trial, of)) }
+    };
+
+    let mut nodes = Vec::new();
+    let mut labels = HashMap::new();
+    let mut selected_inputs = Vec::new();
+    for (i, decl) in graph.nodes.iter().enumerate() {
+        let mut done = BTreeSet::new();
+        for t in 0..trials.len() {
+            let name = copy_name(i, t, &deps);
+            if !done.insert(name.clone()) {
+                continue;
+            }
+            let mut copy: NodeDecl = decl.clone();
+            copy.name = Key { name: name.clone(), span: decl.name.span.clone() };
+            for (d, dim) in dims.iter().enumerate().filter(|(_, dim)| dim.node == names[i]) {
+                let value = dim.values[trials[t][d]].clone();
+                match copy.params.iter_mut().find(|(k, _)| k.name == dim.param) {
+                    Some(slot) => slot.1 = value,
+                    None => copy.params.push((Key { name: dim.param.clone(), span: value.span.clone() }, value)),
+                }
+            }
+            for input in &mut copy.inputs {
+                let Some(&from) = index.get(input.from_node.as_str()) else { continue };
+                if after_selection[i] && !after_selection[from] && !deps[from].as_ref().unwrap().is_empty() {
+                    let producers = (0..trials.len()).map(|t| copy_name(from, t, &deps)).collect::<Vec<_>>();
+                    input.from_node = producers[0].clone();
+                    selected_inputs.push((name.clone(), input.port.name.clone(), producers));
+                } else {
+                    input.from_node = copy_name(from, t, &deps);
+                }
+            }
+            if !deps[i].as_ref().unwrap().is_empty() {
+                labels.insert(name.clone(), assignment_label(t, deps[i].as_ref().unwrap()));
+            }
+            nodes.push(copy);
+        }
+    }
+    graph.nodes = nodes;
+
+    let all: BTreeSet<usize> = (0..dims.len()).collect();
+    let select_nodes = (0..trials.len()).map(|t| copy_name(select_index, t, &deps)).collect();
+    let trials = (0..trials.len())
+        .map(|t| Trial {
+            id: assignment_label(t, &all),
+            params: dims
+                .iter()
+                .enumerate()
+                .map(|(d, dim)| (format!("{}.{}", dim.node, dim.param), dim.values[trials[t][d]].to_json()))
+                .collect(),
+        })
+        .collect();
+    Ok(Some(Expanded { trials, select, select_nodes, selected_inputs, labels }))
+}
+
+fn read_select(
+    value: &Sv,
+    diags: &mut Vec<Diagnostic>,
+    node_exists: &dyn Fn(&str, &Span, &mut Vec<Diagnostic>) -> bool,
+) -> Option<Select> {
+    let Some(table) = value.as_table() else {
+        diags.push(Diagnostic::at(&value.span, "`select` must be a table"));
+        return None;
+    };
+    let mut select = Select {
+        node: String::new(),
+        metric: String::new(),
+        split: "dev".into(),
+        maximize: true,
+        per: "dim".into(),
+    };
+    for (k, v) in table {
+        let Some(text) = v.as_str() else {
+            diags.push(Diagnostic::at(&v.span, format!("`select.{}` must be a string", k.name)));
+            continue;
+        };
+        match k.name.as_str() {
+            "node" => {
+                if node_exists(text, &v.span, diags) {
+                    select.node = text.into();
+                }
+            }
+            "metric" => select.metric = text.into(),
+            "split" => select.split = text.into(),
+            "goal" => match text {
+                "max" => select.maximize = true,
+                "min" => select.maximize = false,
+                _ => diags.push(Diagnostic::at(&v.span, "`goal` is \"max\" or \"min\"")),
+            },
+            "per" => match text {
+                "dim" | "all" => select.per = text.into(),
+                _ => diags.push(Diagnostic::at(&v.span, "`per` is \"dim\" (each dimension on its own) or \"all\"")),
+            },
+            other => diags.push(
+                Diagnostic::at(&k.span, format!("unknown key `{other}` in `select`"))
+                    .suggest(other, ["node", "metric", "split", "goal", "per"]),
+            ),
+        }
+    }
+    for (field, given) in [("node", &select.node), ("metric", &select.metric)] {
+        if given.is_empty() {
+            diags.push(
+                Diagnostic::at(&value.span, format!("`select` needs `{field}`"))
+                    .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
+            );
+        }
+    }
+    Some(select)
+}
+
+/// Fills `deps[i]` (swept dimensions node `i` depends on) and
+/// `after[i]` (node `i` runs on the selected trial).
+#[allow(clippy::too_many_arguments)]
+fn dependencies(
+    graph: &Graph,
+    index: &HashMap<&str, usize>,
+    dims: &[Dim],
+    on_selected: &[String],
+    i: usize,
+    deps: &mut Vec<Option<BTreeSet<usize>>>,
+    after: &mut Vec<bool>,
+    visiting: &mut Vec<usize>,
+) {
+    if deps[i].is_some() {
+        return;
+    }
+    let node = &graph.nodes[i];
+    let mut own: BTreeSet<usize> =
+        dims.iter().enumerate().filter(|(_, d)| d.node == node.name.name).map(|(j, _)| j).collect();
+    let mut is_after = on_selected.contains(&node.name.name);
+    if visiting.contains(&i) {
+        // A cycle: validation reports it.
+        deps[i] = Some(own);
+        return;
+    }
+    visiting.push(i);
+    for InputDecl { from_node, .. } in &node.inputs {
+        let Some(&from) = index.get(from_node.as_str()) else { continue };
+        dependencies(graph, index, dims, on_selected, from, deps, after, visiting);
+        is_after |= after[from];
+        if !on_selected.contains(&node.name.name) {
+            own.extend(deps[from].as_ref().unwrap());
+        }
+    }
+    visiting.pop();
+    after[i] = is_after;
+    deps[i] = Some(own);
+}
+
+/// Every combination of the dimensions' value indices, the first
+/// dimension varying slowest.
+fn product(dims: &[Dim]) -> Vec<Vec<usize>> {
+    let mut trials = vec![Vec::new()];
+    for dim in dims {
+        trials = trials
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..dim.values.len()).map(move |v| {
+                    let mut t = prefix.clone();
+                    t.push(v);
+                    t
+                })
+            })
+            .collect();
+    }
+    trials
+}
+
+impl Expanded {
+    /// Resolves node names to plan positions.
+    pub fn resolve(self, plan: &Plan) -> Sweep {
+        let position = |name: &str| plan.nodes.iter().position(|n| n.name == name).expect("expanded nodes are planned");
+        let selected_inputs = self
+            .selected_inputs
+            .iter()
+            .map(|(node, port, producers)| {
+                let node = position(node);
+                let slot = plan.nodes[node]
+                    .provider
+                    .kind
+                    .inputs
+                    .iter()
+                    .position(|p| &p.name == port)
+                    .expect("validated ports exist");
+                SelectedInput { node, slot, producers: producers.iter().map(|p| position(p)).collect() }
+            })
+            .collect();
+        Sweep {
+            trials: self.trials,
+            select: self.select,
+            select_nodes: self.select_nodes.iter().map(|n| position(n)).collect(),
+            selected_inputs,
+            labels: self.labels.into_iter().map(|(n, l)| (position(&n), l)).collect(),
+        }
+    }
+}
