@@ -430,6 +430,12 @@ fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
         if graph.name.is_empty() {
             graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
         }
+        if graph.sweep.is_none() {
+            return validate::validate(graph, registry);
+        }
+        // Once as written, so that a mistake is reported once, not per trial;
+        // then expanded, which checks the swept values.
+        validate::validate(graph.clone(), registry)?;
         let expanded = sweep::expand(&mut graph)?;
         let mut plan = validate::validate(graph, registry)?;
         plan.sweep = expanded.map(|e| e.resolve(&plan));

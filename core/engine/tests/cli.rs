@@ -304,3 +304,61 @@ fn run_locked_refuses_a_plugin_that_changed_since_the_lock_was_written() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("plugin `emoflow-fixture-nodes` (libfixture_nodes.so) changed"), "{err}");
 }
+
+#[test]
+fn a_sweep_runs_every_trial_selects_on_the_metric_and_runs_on_selected_nodes_once() {
+    let dir = scratch("sweep");
+    let (out, report) = run("sweep.toml", &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sweep = &report["sweep"];
+    assert_eq!(sweep["trials"].as_array().unwrap().len(), 6, "3 offsets x 2 scales: {sweep}");
+    // sum = scale x 2 rows x (0 + 1 + 2 + 3 x offset): 0 for offset -1 at
+    // either scale; on a tie the first trial in grid order wins.
+    assert_eq!(sweep["selected"]["arousal"], "offset=-1.0,scale=1.0", "{sweep}");
+    // The source is copied per offset only; the parameter downstream does not reach it.
+    let nodes = report["nodes"].as_object().unwrap();
+    let sources: Vec<&String> = nodes.keys().filter(|k| k.starts_with("source")).collect();
+    assert_eq!(sources, ["source[offset=-1.0]", "source[offset=2.0]", "source[offset=3.0]"], "{sources:?}");
+    assert_eq!(nodes.keys().filter(|k| k.starts_with("sum[")).count(), 6);
+    // `total` reads the selected trial's data once: 2 rows x (0 + 1 + 2 - 3).
+    assert_eq!(status(&report, "total"), "ran");
+    let total: Vec<f64> = report["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["node"] == "total")
+        .map(|m| m["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(total, [0.0]);
+    // Every trial's metric carries its trial label.
+    let labelled = report["metrics"].as_array().unwrap().iter().filter(|m| m["trial"].is_string()).count();
+    assert_eq!(labelled, 6);
+}
+
+#[test]
+fn changing_only_a_downstream_sweep_list_reruns_nothing_upstream() {
+    let dir = scratch("sweep-rerun");
+    let (out, _) = run("sweep.toml", &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (out, report) = run("sweep.toml", &dir, &["--set", "offsets=[3.0, -1.0]"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, node) in report["nodes"].as_object().unwrap() {
+        if name.starts_with("source") || name.starts_with("pass") || name.starts_with("sum") {
+            assert_eq!(node["status"], "cached", "{name} reran");
+        }
+    }
+    assert_eq!(report["sweep"]["trials"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_sweep_naming_a_missing_node_is_an_error_with_a_suggestion() {
+    let dir = scratch("sweep-typo");
+    let text = std::fs::read_to_string(graph("sweep.toml")).unwrap().replace("\"sum.scale\"", "\"summ.scale\"");
+    let file = dir.join("typo.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("check").arg(&file).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("typo.toml:"), "points at the file: {err}");
+    assert!(err.contains("names node `summ`") && err.contains("sum"), "{err}");
+}

@@ -87,12 +87,24 @@ fn pass() -> KindSpec {
         .create(|_: NoParams| Ok(Pass))
 }
 
-struct Sum;
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SumParams {
+    /// Multiplies the sum (a parameter to sweep downstream of the source).
+    #[serde(default = "one")]
+    scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+struct Sum(SumParams);
 
 impl Node for Sum {
     fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let rows = SeriesRow::read_all(&inputs.batches("in")?)?;
-        let total: f64 = rows.iter().flat_map(|r| &r.values).map(|&v| v as f64).sum();
+        let total: f64 = self.0.scale * rows.iter().flat_map(|r| &r.values).map(|&v| v as f64).sum::<f64>();
         let metric = MetricRow::new("sum", "arousal", "train", total);
         Ok(Outputs::new().with_batch("metrics", MetricRow::write(&[metric])?))
     }
@@ -103,7 +115,7 @@ fn sum() -> KindSpec {
         .doc("The sum of all values, as a metric.")
         .input("in", port::SERIES, "any series")
         .output("metrics", port::METRICS, "`sum`")
-        .create(|_: NoParams| Ok(Sum))
+        .create(|p: SumParams| Ok(Sum(p)))
 }
 
 struct Panics;
