@@ -128,7 +128,7 @@ pub struct NodeDecl {
     pub params: Vec<(Key, Sv)>,
 }
 
-/// `port = "node.port"`.
+/// `port = "node.port"`; a port wired to a list has one per source.
 #[derive(Debug, Clone)]
 pub struct InputDecl {
     pub port: Key,
@@ -274,10 +274,9 @@ fn merge(base: &mut Graph, top: Graph) {
                 if node.kind.is_some() {
                     existing.kind = node.kind;
                 }
-                for input in node.inputs {
-                    existing.inputs.retain(|i| i.port.name != input.port.name);
-                    existing.inputs.push(input);
-                }
+                // A port rewired here drops all its inherited sources.
+                existing.inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
+                existing.inputs.extend(node.inputs);
                 for (k, v) in node.params {
                     set(&mut existing.params, k, v);
                 }
@@ -364,18 +363,26 @@ fn read_node(name: &Key, table: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> No
             },
             "inputs" => match value.as_table() {
                 Some(inputs) => {
-                    for (port, from) in inputs {
-                        match from.as_str().and_then(|s| s.split_once('.')) {
-                            Some((n, p)) if !n.is_empty() && !p.is_empty() => node.inputs.push(InputDecl {
-                                port: port.clone(),
-                                from_node: n.to_string(),
-                                from_port: p.to_string(),
-                                span: from.span.clone(),
-                            }),
-                            _ => diags.push(
-                                Diagnostic::at(&from.span, format!("input `{}` must be wired as \"node.port\"", port.name))
-                                    .label("not of the form \"node.port\""),
-                            ),
+                    for (port, wiring) in inputs {
+                        // One source, or a list whose streams are concatenated.
+                        let sources = match &wiring.v {
+                            V::Array(items) => items.iter().collect(),
+                            _ => vec![wiring],
+                        };
+                        for from in sources {
+                            match from.as_str().and_then(|s| s.split_once('.')) {
+                                Some((n, p)) if !n.is_empty() && !p.is_empty() => node.inputs.push(InputDecl {
+                                    port: port.clone(),
+                                    from_node: n.to_string(),
+                                    from_port: p.to_string(),
+                                    span: from.span.clone(),
+                                }),
+                                _ => diags.push(
+                                    Diagnostic::at(&from.span, format!("input `{}` must be wired as \"node.port\"", port.name))
+                                        .label("not of the form \"node.port\"")
+                                        .help("or a list of them, [\"a.port\", \"b.port\"], read one after the other"),
+                                ),
+                            }
                         }
                     }
                 }

@@ -374,7 +374,7 @@ fn main() -> ExitCode {
                         .inputs
                         .iter()
                         .zip(&node.inputs)
-                        .filter_map(|(p, w)| w.as_ref().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
+                        .flat_map(|(p, w)| w.iter().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
                         .collect();
                     println!("{} ({}): {}", node.name, node.provider.kind.kind, inputs.join(", "));
                 }

@@ -90,18 +90,19 @@ pub struct RunReport {
 /// The trials of a sweep and the ones selected.
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepReport {
-    pub select: crate::sweep::Select,
+    pub select: Vec<crate::sweep::Select>,
     pub trials: Vec<TrialReport>,
-    /// Group (a dimension, or `all`) → the selected trial's id.
-    pub selected: BTreeMap<String, String>,
+    /// Select rule (its node) → group (a dimension, or `all`) → the
+    /// selected trial's id.
+    pub selected: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialReport {
     pub id: String,
     pub params: BTreeMap<String, serde_json::Value>,
-    /// Group → the selection metric's value.
-    pub values: BTreeMap<String, f64>,
+    /// Select rule (its node) → group → the selection metric's value.
+    pub values: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl RunReport {
@@ -123,24 +124,25 @@ struct Source {
 /// selection not made yet.
 fn sources(plan: &Plan, i: usize, selection: Option<&Selection>) -> Option<Vec<Vec<Source>>> {
     let node = &plan.nodes[i];
-    let mut all: Vec<Vec<Source>> = node
-        .inputs
-        .iter()
-        .map(|w| w.iter().map(|(from, port)| Source { from: *from, port: port.clone(), dim: None }).collect())
-        .collect();
-    let Some(sweep) = &plan.sweep else { return Some(all) };
-    for input in sweep.selected_inputs.iter().filter(|s| s.node == i) {
-        let selection = selection?;
-        let port = all[input.slot][0].port.clone();
-        all[input.slot] = selection
-            .chosen
-            .iter()
-            .map(|(group, (trial, _))| Source {
+    let selected = |slot: usize, source: usize| {
+        plan.sweep.as_ref()?.selected_inputs.iter().find(|s| s.node == i && s.slot == slot && s.source == source)
+    };
+    let mut all = Vec::new();
+    for (slot, wiring) in node.inputs.iter().enumerate() {
+        let mut sources = Vec::new();
+        for (source, (from, port)) in wiring.iter().enumerate() {
+            let Some(input) = selected(slot, source) else {
+                sources.push(Source { from: *from, port: port.clone(), dim: None });
+                continue;
+            };
+            let rule = &plan.sweep.as_ref()?.rules[input.rule];
+            sources.extend(selection?.chosen[input.rule].iter().map(|(group, (trial, _))| Source {
                 from: input.producers[*trial],
                 port: port.clone(),
-                dim: (sweep.select.per == "dim").then(|| group.clone()),
-            })
-            .collect();
+                dim: (rule.per == "dim").then(|| group.clone()),
+            }));
+        }
+        all.push(sources);
     }
     Some(all)
 }
@@ -170,20 +172,31 @@ fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>],
     cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs)
 }
 
-/// The selected trial of each group, with its value.
+/// For each select rule, the selected trial of each group, with its value.
 struct Selection {
-    chosen: BTreeMap<String, (usize, f64)>,
-    /// Trial → group → value.
-    values: Vec<BTreeMap<String, f64>>,
+    chosen: Vec<BTreeMap<String, (usize, f64)>>,
+    /// Rule → trial → group → value.
+    values: Vec<Vec<BTreeMap<String, f64>>>,
 }
 
-/// Selects once every trial's select node has finished; trials whose
+/// Selects once every trial's select nodes have finished; trials whose
 /// select node failed take no part.
 fn select(plan: &Plan, entries: &[Option<Entry>]) -> Result<Selection> {
     let sweep = plan.sweep.as_ref().expect("only sweeps select");
-    let rule = &sweep.select;
+    let mut selection = Selection { chosen: Vec::new(), values: Vec::new() };
+    for (rule, nodes) in sweep.rules.iter().zip(&sweep.select_nodes) {
+        let (chosen, values) = select_rule(plan, entries, rule, nodes)?;
+        selection.chosen.push(chosen);
+        selection.values.push(values);
+    }
+    Ok(selection)
+}
+
+type RuleSelection = (BTreeMap<String, (usize, f64)>, Vec<BTreeMap<String, f64>>);
+
+fn select_rule(plan: &Plan, entries: &[Option<Entry>], rule: &crate::sweep::Select, nodes: &[usize]) -> Result<RuleSelection> {
     let mut values = Vec::new();
-    for &node in &sweep.select_nodes {
+    for &node in nodes {
         let mut by_group = BTreeMap::new();
         if let Some(entry) = &entries[node] {
             let kind = &plan.nodes[node].provider.kind;
@@ -214,7 +227,7 @@ fn select(plan: &Plan, entries: &[Option<Entry>]) -> Result<Selection> {
             rule.metric, rule.split, rule.node
         )));
     }
-    Ok(Selection { chosen, values })
+    Ok((chosen, values))
 }
 
 struct Done {
@@ -243,7 +256,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         loop {
             if let Some(sweep) = &plan.sweep
                 && selection.is_none()
-                && sweep.select_nodes.iter().all(|&s| reports[s].is_some())
+                && sweep.select_nodes.iter().flatten().all(|&s| reports[s].is_some())
             {
                 selection = Some(select(plan, &entries).map_err(|e| e.to_string()));
             }
@@ -360,8 +373,9 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     }
     if let Some(sweep) = &plan.sweep {
         let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
+        let rule_names: Vec<&String> = sweep.rules.iter().map(|r| &r.node).collect();
         report.sweep = Some(SweepReport {
-            select: sweep.select.clone(),
+            select: sweep.rules.clone(),
             trials: sweep
                 .trials
                 .iter()
@@ -369,11 +383,22 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 .map(|(t, trial)| TrialReport {
                     id: trial.id.clone(),
                     params: trial.params.clone(),
-                    values: chosen.map(|c| c.values[t].clone()).unwrap_or_default(),
+                    values: chosen
+                        .map(|c| rule_names.iter().zip(&c.values).map(|(r, v)| (r.to_string(), v[t].clone())).collect())
+                        .unwrap_or_default(),
                 })
                 .collect(),
             selected: chosen
-                .map(|c| c.chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect())
+                .map(|c| {
+                    rule_names
+                        .iter()
+                        .zip(&c.chosen)
+                        .map(|(r, chosen)| {
+                            let by_group = chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect();
+                            (r.to_string(), by_group)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
         });
     }

@@ -7,11 +7,15 @@
 //! grid = { "model.layers" = [3, 4, 5], "decode.alpha" = "${alphas}" }
 //! # The trial kept: the best `ccc` on dev that node `ccc` computed, chosen
 //! # for each dimension on its own (per = "dim", the default) or overall
-//! # (per = "all").
+//! # (per = "all"). A list of rules selects for each system on its own.
 //! select = { node = "ccc", metric = "ccc", split = "dev", goal = "max" }
 //! # Nodes that run once, on the selected trial's outputs (reports).
 //! on_selected = ["table", "figure"]
 //! ```
+//!
+//! An `on_selected` node reading a swept node gets that node's copy from
+//! the trial its rule selected: the first rule whose node is, or reads
+//! (directly or not) from, the swept node.
 //!
 //! Expansion happens on the graph, before validation: a node is copied once
 //! per distinct assignment of the swept parameters it depends on (its own
@@ -51,31 +55,42 @@ pub struct Trial {
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub trials: Vec<Trial>,
-    pub select: Select,
-    /// For each trial, the plan position of its copy of the select node.
-    pub select_nodes: Vec<usize>,
+    pub rules: Vec<Select>,
+    /// For each rule and trial, the plan position of its select node's copy.
+    pub select_nodes: Vec<Vec<usize>>,
     /// Inputs of `on_selected` nodes read from the selected trial.
     pub selected_inputs: Vec<SelectedInput>,
     /// Plan position → the trial label of a copied node.
     pub labels: HashMap<usize, String>,
 }
 
-/// Input `slot` of node `node` reads `port` of `producers[t]` for trial t.
+/// Source `source` of input `slot` of node `node` reads `producers[t]`,
+/// for the trial t that rule `rule` selected.
 #[derive(Debug, Clone)]
 pub struct SelectedInput {
     pub node: usize,
     pub slot: usize,
+    pub source: usize,
+    pub rule: usize,
     pub producers: Vec<usize>,
 }
 
 /// The sweep as expanded, by node names (plan positions come later).
 pub struct Expanded {
     trials: Vec<Trial>,
-    select: Select,
-    select_nodes: Vec<String>,
-    /// (node, port) → per-trial producer name.
-    selected_inputs: Vec<(String, String, Vec<String>)>,
+    rules: Vec<Select>,
+    select_nodes: Vec<Vec<String>>,
+    selected_inputs: Vec<ExpandedInput>,
     labels: HashMap<String, String>,
+}
+
+struct ExpandedInput {
+    node: String,
+    port: String,
+    /// Position among the port's sources.
+    source: usize,
+    rule: usize,
+    producers: Vec<String>,
 }
 
 struct Dim {
@@ -106,7 +121,7 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
         return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
     };
     let mut dims = Vec::new();
-    let mut select = None;
+    let mut rules = Vec::new();
     let mut on_selected: Vec<String> = Vec::new();
     for (key, value) in table {
         match key.name.as_str() {
@@ -140,7 +155,14 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
                 }
                 None => diags.push(Diagnostic::at(&value.span, "`grid` must be a table of \"NODE.PARAM\" = [values]")),
             },
-            "select" => select = read_select(value, &mut diags, &node_exists),
+            "select" => match &value.v {
+                V::Array(items) => {
+                    for item in items {
+                        rules.extend(read_select(item, &mut diags, &node_exists));
+                    }
+                }
+                _ => rules.extend(read_select(value, &mut diags, &node_exists)),
+            },
             "on_selected" => match &value.v {
                 V::Array(items) => {
                     for item in items {
@@ -163,15 +185,15 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     if dims.is_empty() && diags.is_empty() {
         diags.push(Diagnostic::at(&sweep.span, "[sweep] has no `grid` to sweep"));
     }
-    let Some(select) = select.filter(|_| diags.is_empty()) else {
-        if diags.is_empty() {
-            diags.push(
-                Diagnostic::at(&sweep.span, "[sweep] needs `select`")
-                    .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
-            );
-        }
+    if rules.is_empty() && diags.is_empty() {
+        diags.push(
+            Diagnostic::at(&sweep.span, "[sweep] needs `select`")
+                .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
+        );
+    }
+    if !diags.is_empty() {
         return Err(diags);
-    };
+    }
     for i in 0..dims.len() {
         if dims.iter().enumerate().any(|(j, d)| j != i && d.param == dims[i].param) {
             dims[i].label = format!("{}.{}", dims[i].node, dims[i].param);
@@ -185,13 +207,17 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     for i in 0..names.len() {
         dependencies(graph, &index, &dims, &on_selected, i, &mut deps, &mut after_selection, &mut Vec::new());
     }
-    let select_index = index[select.node.as_str()];
-    if after_selection[select_index] {
-        diags.push(Diagnostic::nowhere(format!(
-            "[sweep] selects on node `{}`, which runs after the selection (it is, or reads from, an `on_selected` node)",
-            select.node
-        )));
+    let rule_nodes: Vec<usize> = rules.iter().map(|r| index[r.node.as_str()]).collect();
+    for (rule, &node) in rules.iter().zip(&rule_nodes) {
+        if after_selection[node] {
+            diags.push(Diagnostic::nowhere(format!(
+                "[sweep] selects on node `{}`, which runs after the selection (it is, or reads from, an `on_selected` node)",
+                rule.node
+            )));
+        }
     }
+    // What each rule's node reads from, directly or not, and itself.
+    let upstream: Vec<BTreeSet<usize>> = rule_nodes.iter().map(|&n| ancestors(graph, &index, n)).collect();
     for name in &on_selected {
         if let Some(d) = dims.iter().find(|d| &d.node == name) {
             diags.push(Diagnostic::nowhere(format!(
@@ -235,12 +261,29 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
                     None => copy.params.push((Key { name: dim.param.clone(), span: value.span.clone() }, value)),
                 }
             }
-            for input in &mut copy.inputs {
+            for (position, input) in copy.inputs.iter_mut().enumerate() {
                 let Some(&from) = index.get(input.from_node.as_str()) else { continue };
                 if after_selection[i] && !after_selection[from] && !deps[from].as_ref().unwrap().is_empty() {
+                    let Some(rule) = upstream.iter().position(|u| u.contains(&from)) else {
+                        diags.push(
+                            Diagnostic::at(&input.span, format!(
+                                "`{}` runs on the selected trial but reads `{}`, which no select rule's node reads from",
+                                names[i], names[from]
+                            ))
+                            .help("add a `select` rule on a metric computed from it"),
+                        );
+                        continue;
+                    };
                     let producers = (0..trials.len()).map(|t| copy_name(from, t, &deps)).collect::<Vec<_>>();
                     input.from_node = producers[0].clone();
-                    selected_inputs.push((name.clone(), input.port.name.clone(), producers));
+                    let source = decl.inputs[..position].iter().filter(|d| d.port.name == input.port.name).count();
+                    selected_inputs.push(ExpandedInput {
+                        node: name.clone(),
+                        port: input.port.name.clone(),
+                        source,
+                        rule,
+                        producers,
+                    });
                 } else {
                     input.from_node = copy_name(from, t, &deps);
                 }
@@ -251,10 +294,16 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             nodes.push(copy);
         }
     }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
     graph.nodes = nodes;
 
     let all: BTreeSet<usize> = (0..dims.len()).collect();
-    let select_nodes = (0..trials.len()).map(|t| copy_name(select_index, t, &deps)).collect();
+    let select_nodes = rule_nodes
+        .iter()
+        .map(|&node| (0..trials.len()).map(|t| copy_name(node, t, &deps)).collect())
+        .collect();
     let trials = (0..trials.len())
         .map(|t| Trial {
             id: assignment_label(t, &all),
@@ -265,7 +314,7 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
                 .collect(),
         })
         .collect();
-    Ok(Some(Expanded { trials, select, select_nodes, selected_inputs, labels }))
+    Ok(Some(Expanded { trials, rules, select_nodes, selected_inputs, labels }))
 }
 
 fn read_select(
@@ -362,6 +411,22 @@ fn dependencies(
     deps[i] = Some(own);
 }
 
+/// Node `of` and every node it reads from, directly or not.
+fn ancestors(graph: &Graph, index: &HashMap<&str, usize>, of: usize) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::from([of]);
+    let mut stack = vec![of];
+    while let Some(n) = stack.pop() {
+        for input in &graph.nodes[n].inputs {
+            if let Some(&from) = index.get(input.from_node.as_str())
+                && seen.insert(from)
+            {
+                stack.push(from);
+            }
+        }
+    }
+    seen
+}
+
 /// Every combination of the dimensions' value indices, the first
 /// dimension varying slowest.
 fn product(dims: &[Dim]) -> Vec<Vec<usize>> {
@@ -388,22 +453,28 @@ impl Expanded {
         let selected_inputs = self
             .selected_inputs
             .iter()
-            .map(|(node, port, producers)| {
-                let node = position(node);
+            .map(|input| {
+                let node = position(&input.node);
                 let slot = plan.nodes[node]
                     .provider
                     .kind
                     .inputs
                     .iter()
-                    .position(|p| &p.name == port)
+                    .position(|p| p.name == input.port)
                     .expect("validated ports exist");
-                SelectedInput { node, slot, producers: producers.iter().map(|p| position(p)).collect() }
+                SelectedInput {
+                    node,
+                    slot,
+                    source: input.source,
+                    rule: input.rule,
+                    producers: input.producers.iter().map(|p| position(p)).collect(),
+                }
             })
             .collect();
         Sweep {
             trials: self.trials,
-            select: self.select,
-            select_nodes: self.select_nodes.iter().map(|n| position(n)).collect(),
+            rules: self.rules,
+            select_nodes: self.select_nodes.iter().map(|nodes| nodes.iter().map(|n| position(n)).collect()).collect(),
             selected_inputs,
             labels: self.labels.into_iter().map(|(n, l)| (position(&n), l)).collect(),
         }

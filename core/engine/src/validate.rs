@@ -20,9 +20,10 @@ pub struct PlannedNode {
     pub provider: Provider,
     /// Parameters as the plugin receives them.
     pub params: serde_json::Value,
-    /// For each declared input: the producing node (index into
-    /// [`Plan::nodes`]) and its output port; `None` when unwired (optional).
-    pub inputs: Vec<Option<(usize, String)>>,
+    /// For each declared input: its sources, each a producing node (index
+    /// into [`Plan::nodes`]) and its output port, read in order; empty when
+    /// unwired (optional).
+    pub inputs: Vec<Vec<(usize, String)>>,
 }
 
 /// A validated graph, its nodes in topological order.
@@ -41,8 +42,8 @@ impl Plan {
             out += &format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.name, n.name, n.provider.kind.kind);
         }
         for n in &self.nodes {
-            for (port, input) in n.provider.kind.inputs.iter().zip(&n.inputs) {
-                if let Some((from, from_port)) = input {
+            for (port, sources) in n.provider.kind.inputs.iter().zip(&n.inputs) {
+                for (from, from_port) in sources {
                     out += &format!(
                         "  \"{}\" -> \"{}\" [label=\"{} → {}\"];\n",
                         self.nodes[*from].name, n.name, from_port, port.name
@@ -94,7 +95,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
 
     let mut dag: DiGraph<usize, ()> = DiGraph::new();
     let ids: Vec<NodeIndex> = (0..graph.nodes.len()).map(|i| dag.add_node(i)).collect();
-    let mut wiring: Vec<Vec<Option<(usize, String)>>> = Vec::new();
+    let mut wiring: Vec<Vec<Vec<(usize, String)>>> = Vec::new();
 
     for (i, node) in graph.nodes.iter().enumerate() {
         let Some(provider) = providers[i] else {
@@ -102,7 +103,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             continue;
         };
         let kind = &provider.kind;
-        let mut inputs: Vec<Option<(usize, String)>> = vec![None; kind.inputs.len()];
+        let mut inputs: Vec<Vec<(usize, String)>> = vec![Vec::new(); kind.inputs.len()];
         for input in &node.inputs {
             let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
             if slot.is_none() {
@@ -152,10 +153,10 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 continue;
             }
             dag.add_edge(ids[from], ids[i], ());
-            inputs[slot] = Some((from, input.from_port.clone()));
+            inputs[slot].push((from, input.from_port.clone()));
         }
         for (port, wired) in kind.inputs.iter().zip(&inputs) {
-            if wired.is_none() && !port.optional && !node.inputs.iter().any(|d| d.port.name == port.name) {
+            if wired.is_empty() && !port.optional && !node.inputs.iter().any(|d| d.port.name == port.name) {
                 diags.push(
                     Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
                         .label(format!("needs `{}` ({})", port.name, port.port_type))
@@ -203,7 +204,10 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 name: decl.name.name.clone(),
                 provider: providers[i].unwrap().clone(),
                 params,
-                inputs: wiring[i].iter().map(|w| w.as_ref().map(|(from, port)| (position[*from], port.clone()))).collect(),
+                inputs: wiring[i]
+                    .iter()
+                    .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
+                    .collect(),
             }
         })
         .collect();

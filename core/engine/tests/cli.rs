@@ -314,7 +314,7 @@ fn a_sweep_runs_every_trial_selects_on_the_metric_and_runs_on_selected_nodes_onc
     assert_eq!(sweep["trials"].as_array().unwrap().len(), 6, "3 offsets x 2 scales: {sweep}");
     // sum = scale x 2 rows x (0 + 1 + 2 + 3 x offset): 0 for offset -1 at
     // either scale; on a tie the first trial in grid order wins.
-    assert_eq!(sweep["selected"]["arousal"], "offset=-1.0,scale=1.0", "{sweep}");
+    assert_eq!(sweep["selected"]["sum"]["arousal"], "offset=-1.0,scale=1.0", "{sweep}");
     // The source is copied per offset only; the parameter downstream does not reach it.
     let nodes = report["nodes"].as_object().unwrap();
     let sources: Vec<&String> = nodes.keys().filter(|k| k.starts_with("source")).collect();
@@ -361,4 +361,14 @@ fn a_sweep_naming_a_missing_node_is_an_error_with_a_suggestion() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("typo.toml:"), "points at the file: {err}");
     assert!(err.contains("names node `summ`") && err.contains("sum"), "{err}");
+}
+
+#[test]
+fn an_input_wired_to_a_list_reads_every_source() {
+    let dir = scratch("fanin");
+    let (out, report) = run("fanin.toml", &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 2 rows of (0 + 1) and 3 rows of (10 + 11).
+    let sum = report["metrics"].as_array().unwrap().iter().find(|m| m["node"] == "both").unwrap();
+    assert_eq!(sum["value"], 2.0 + 63.0);
 }

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use emoflow_sdk::arrow::datatypes::{Field, Schema};
 use emoflow_sdk::prelude::*;
 use emoflow_sdk_tch::ContextExt;
@@ -76,6 +76,10 @@ pub struct Params {
     /// Seed of the initial weights and of the utterance order.
     #[serde(default)]
     pub seed: u64,
+    /// An ensemble: one model per seed, their predictions (posteriors and
+    /// values) averaged, as the paper combines its 3 seeds. Overrides `seed`.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
     /// The dimension to model (e.g. `arousal`); by default one model per
     /// dimension of the labels.
     #[serde(default)]
@@ -135,7 +139,7 @@ pub fn spec() -> KindSpec {
         .input("loss", port::LOSS, "the loss node (loss.*) to train with")
         .output("posteriors", port::POSTERIORS, "classifier: prior-scaled posteriors per task (empty for a regressor)")
         .output("values", port::SERIES, "continuous predictions of every utterance")
-        .output("log", port::TABLE, "training log: dim, epoch, loss, dev_ccc, lr, seconds")
+        .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds")
         .create(BlstmNode::new)
 }
 
@@ -152,6 +156,9 @@ impl BlstmNode {
             .map(str::parse)
             .transpose()
             .map_err(Error::invalid)?;
+        if params.seeds.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::invalid("`seeds` must list at least one seed (or use `seed`)"));
+        }
         if params.tasks.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::invalid("`tasks` must name at least one task"));
         }
@@ -221,21 +228,29 @@ impl Node for BlstmNode {
                 .call(&[output, target])
                 .map_err(|e| TchError::Torch(e.message))
         };
+        let seeds = self.params.seeds.clone().unwrap_or_else(|| vec![self.params.seed]);
         let mut posteriors = Vec::new();
         let mut values = Vec::new();
         let mut log = Vec::new();
         for dim in self.dims(&data)? {
             let problem = Problem::build(&self.params, &data, &dim)?;
-            let trained = self
-                .train(ctx, &problem, device, &loss_fn, &loss.kind)
-                .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`")))?;
-            save_model(ctx, &dim, &problem, &trained, &self.params)
-                .map_err(|e| to_sdk_error(e).context(format!("saving the model of `{dim}`")))?;
-            let (p, v) = predict(&trained.model, &problem, &data.features, device)
-                .map_err(|e| Error::failed(format!("predicting `{dim}`: {e}")))?;
+            let mut ensemble = Ensemble::default();
+            for &seed in &seeds {
+                // Artifacts are named by dimension, and by seed in an ensemble.
+                let tag = if seeds.len() == 1 { dim.clone() } else { format!("{dim}-seed{seed}") };
+                let trained = self
+                    .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
+                    .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
+                save_model(ctx, &tag, seed, &problem, &trained, &self.params)
+                    .map_err(|e| to_sdk_error(e).context(format!("saving the model of `{tag}`")))?;
+                let (p, v) = predict(&trained.model, &problem, &data.features, device)
+                    .map_err(|e| Error::failed(format!("predicting `{tag}`: {e}")))?;
+                ensemble.add(p, v);
+                log.extend(trained.log.into_iter().map(|row| (dim.clone(), seed, row)));
+            }
+            let (p, v) = ensemble.mean();
             posteriors.extend(p);
             values.extend(v);
-            log.extend(trained.log.into_iter().map(|row| (dim.clone(), row)));
         }
         Ok(Outputs::new()
             .with_batch("posteriors", PosteriorsRow::write(&posteriors)?)
@@ -270,6 +285,8 @@ impl BlstmNode {
         device: Device,
         loss: &dyn Fn(&Tensor, &Tensor) -> std::result::Result<Tensor, TchError>,
         loss_name: &str,
+        seed: u64,
+        tag: &str,
     ) -> std::result::Result<Trained, TrainError> {
         let p = &self.params;
         let setup = TrainSetup {
@@ -280,7 +297,7 @@ impl BlstmNode {
                 max_epochs: p.max_epochs,
                 min_lr: p.min_lr,
                 weight_decay: p.l2,
-                seed: p.seed,
+                seed,
                 threads: ctx.threads(),
             },
             device,
@@ -289,7 +306,7 @@ impl BlstmNode {
             readout: &problem.readout,
             checkpoint: ctx
                 .artifact_dir()
-                .join(format!("checkpoint-{}.safetensors", problem.dim)),
+                .join(format!("checkpoint-{tag}.safetensors")),
         };
         let dim = &problem.dim;
         let mut on_epoch = |row: &EpochLog| {
@@ -601,10 +618,45 @@ fn predict(
     })
 }
 
-/// What `model-<dim>.json` records beside the weights.
+/// The predictions of an ensemble's models, summed as they come.
+#[derive(Default)]
+struct Ensemble {
+    posteriors: Vec<PosteriorsRow>,
+    values: Vec<SeriesRow>,
+    models: usize,
+}
+
+impl Ensemble {
+    /// Adds one model's predictions (same utterances, same order).
+    fn add(&mut self, posteriors: Vec<PosteriorsRow>, values: Vec<SeriesRow>) {
+        self.models += 1;
+        if self.models == 1 {
+            (self.posteriors, self.values) = (posteriors, values);
+            return;
+        }
+        let sum = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+        for (a, b) in self.posteriors.iter_mut().zip(&posteriors) {
+            sum(&mut a.posteriors, &b.posteriors);
+        }
+        for (a, b) in self.values.iter_mut().zip(&values) {
+            sum(&mut a.values, &b.values);
+        }
+    }
+
+    /// The mean over the models.
+    fn mean(mut self) -> (Vec<PosteriorsRow>, Vec<SeriesRow>) {
+        let scale = 1.0 / self.models.max(1) as f32;
+        self.posteriors.iter_mut().flat_map(|r| r.posteriors.iter_mut()).for_each(|x| *x *= scale);
+        self.values.iter_mut().flat_map(|r| r.values.iter_mut()).for_each(|x| *x *= scale);
+        (self.posteriors, self.values)
+    }
+}
+
+/// What `model-<tag>.json` records beside the weights.
 #[derive(Serialize)]
 struct ModelCard<'a> {
     dim: &'a str,
+    seed: u64,
     network: &'a BlstmConfig,
     tasks: &'a [String],
     params: &'a Params,
@@ -615,13 +667,14 @@ struct ModelCard<'a> {
 /// Saves the best model (PyTorch parameter names) and its description.
 fn save_model(
     ctx: &Context,
-    dim: &str,
+    tag: &str,
+    seed: u64,
     problem: &Problem,
     trained: &Trained,
     params: &Params,
 ) -> std::result::Result<(), TrainError> {
     let dir = ctx.artifact_dir();
-    let weights = dir.join(format!("model-{dim}.safetensors"));
+    let weights = dir.join(format!("model-{tag}.safetensors"));
     let named: Vec<(String, Tensor)> = trained
         .store
         .variables()
@@ -632,7 +685,8 @@ fn save_model(
         Ok(Tensor::write_safetensors(&named, path)?)
     })?;
     let card = ModelCard {
-        dim,
+        dim: &problem.dim,
+        seed,
         network: &problem.config,
         tasks: &problem.tasks,
         params,
@@ -640,7 +694,7 @@ fn save_model(
         best_dev_ccc: trained.best.dev_ccc,
     };
     let json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Data(e.to_string()))?;
-    let card_path = dir.join(format!("model-{dim}.json"));
+    let card_path = dir.join(format!("model-{tag}.json"));
     write_atomically(&card_path, |path| {
         std::fs::write(path, &json).map_err(|source| TrainError::Io {
             path: path.to_path_buf(),
@@ -650,21 +704,25 @@ fn save_model(
 }
 
 /// The training log as a `table`.
-fn log_table(rows: &[(String, EpochLog)]) -> Result<RecordBatch> {
+fn log_table(rows: &[(String, u64, EpochLog)]) -> Result<RecordBatch> {
     let float = |f: fn(&EpochLog) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|(_, r)| f(r)),
+            rows.iter().map(|(_, _, r)| f(r)),
         ))
     };
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
             "dim",
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|(d, _)| d))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|(d, _, _)| d))),
+        ),
+        (
+            "seed",
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(_, s, _)| *s))),
         ),
         (
             "epoch",
             Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|(_, r)| r.epoch as u32),
+                rows.iter().map(|(_, _, r)| r.epoch as u32),
             )),
         ),
         ("loss", float(|r| r.loss)),

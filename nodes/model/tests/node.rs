@@ -339,3 +339,31 @@ fn a_cancelled_run_stops_as_cancelled() {
         .unwrap_err();
     assert_eq!(error.code, ErrorCode::Cancelled);
 }
+
+#[test]
+fn an_ensemble_of_seeds_predicts_the_mean_of_its_models() {
+    let corpus = corpus();
+    let run = |h: Harness| h.param("max_epochs", 3).param("stage1_epochs", 2).run().unwrap();
+    let one = run(classifier(&corpus, "loss.ce").param("seed", 1));
+    let two = run(classifier(&corpus, "loss.ce").param("seed", 2));
+    let both = run(classifier(&corpus, "loss.ce").param("seeds", [1, 2]));
+    let (one, two, both): (Vec<PosteriorsRow>, Vec<PosteriorsRow>, Vec<PosteriorsRow>) = (
+        one.rows("posteriors").unwrap(),
+        two.rows("posteriors").unwrap(),
+        both.rows("posteriors").unwrap(),
+    );
+    assert_eq!(both.len(), one.len());
+    for ((a, b), mean) in one.iter().zip(&two).zip(&both) {
+        assert_eq!((&mean.utt_id, &mean.task), (&a.utt_id, &a.task));
+        for ((x, y), m) in a.posteriors.iter().zip(&b.posteriors).zip(&mean.posteriors) {
+            assert!((m - (x + y) / 2.0).abs() < 1e-6, "{m} is not the mean of {x} and {y}");
+        }
+    }
+    assert!(one.iter().zip(&two).any(|(a, b)| a.posteriors != b.posteriors), "the seeds differ");
+}
+
+#[test]
+fn an_empty_seed_list_is_refused() {
+    let err = classifier(&corpus(), "loss.ce").param("seeds", Vec::<u64>::new()).run().unwrap_err();
+    assert!(err.to_string().contains("`seeds` must list at least one seed"), "{err}");
+}
