@@ -270,10 +270,11 @@ fn merge(base: &mut Graph, top: Graph) {
     }
     for node in top.nodes {
         match base.nodes.iter_mut().find(|n| n.name.name == node.name.name) {
+            // Redefined with another kind: a new node under the old name.
+            Some(existing) if node.kind.as_ref().is_some_and(|(k, _)| existing.kind.as_ref().is_none_or(|(e, _)| e != k)) => {
+                *existing = node;
+            }
             Some(existing) => {
-                if node.kind.is_some() {
-                    existing.kind = node.kind;
-                }
                 // A port rewired here drops all its inherited sources.
                 existing.inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
                 existing.inputs.extend(node.inputs);
@@ -530,7 +531,17 @@ pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
                     let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
                     match (graph.nodes.iter_mut().find(|n| n.name.name == name.name), overrides.as_table()) {
                         (Some(node), Some(o)) => {
-                            for (k, v) in o {
+                            // With a `kind`, the node is replaced (e.g. a corpus
+                            // reader by the synthetic source); else its
+                            // parameters are overridden.
+                            if let Some(kind) = get(o, "kind") {
+                                match kind.as_str() {
+                                    Some(k) => node.kind = Some((k.to_string(), kind.span.clone())),
+                                    None => diags.push(Diagnostic::at(&kind.span, "`kind` must be a string")),
+                                }
+                                node.params.clear();
+                            }
+                            for (k, v) in o.iter().filter(|(k, _)| k.name != "kind") {
                                 set(&mut node.params, k.clone(), v.clone());
                             }
                         }

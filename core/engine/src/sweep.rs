@@ -5,6 +5,7 @@
 //! [sweep]
 //! # Every combination is a trial.
 //! grid = { "model.layers" = [3, 4, 5], "decode.alpha" = "${alphas}" }
+//! # Several parameters tied to one list: "cls.l2,reg.l2" = [0.0, 2e-5]
 //! # The trial kept: the best `ccc` on dev that node `ccc` computed, chosen
 //! # for each dimension on its own (per = "dim", the default) or overall
 //! # (per = "all"). A list of rules selects for each system on its own.
@@ -93,9 +94,9 @@ struct ExpandedInput {
     producers: Vec<String>,
 }
 
+/// One swept list, set on every `(node, param)` it names.
 struct Dim {
-    node: String,
-    param: String,
+    targets: Vec<(String, String)>,
     values: Vec<Sv>,
     /// How copies name it: the parameter, or `node.param` when two swept
     /// parameters share a name.
@@ -128,22 +129,28 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             "grid" => match value.as_table() {
                 Some(grid) => {
                     for (k, v) in grid {
-                        let Some((node, param)) = k.name.split_once('.') else {
-                            diags.push(
-                                Diagnostic::at(&k.span, format!("sweep key `{}` must be \"NODE.PARAM\"", k.name))
-                                    .help("for example \"model.layers\" = [3, 4, 5]"),
-                            );
-                            continue;
-                        };
-                        if !node_exists(node, &k.span, &mut diags) {
+                        let mut targets = Vec::new();
+                        for target in k.name.split(',').map(str::trim) {
+                            match target.split_once('.') {
+                                Some((node, param)) if !param.is_empty() => {
+                                    if node_exists(node, &k.span, &mut diags) {
+                                        targets.push((node.to_string(), param.to_string()));
+                                    }
+                                }
+                                _ => diags.push(
+                                    Diagnostic::at(&k.span, format!("sweep key `{target}` must be \"NODE.PARAM\""))
+                                        .help("for example \"model.layers\" = [3, 4, 5], or \"a.l2,b.l2\" = [0.0, 2e-5] to tie two"),
+                                ),
+                            }
+                        }
+                        if targets.is_empty() {
                             continue;
                         }
                         match &v.v {
                             V::Array(values) if !values.is_empty() => dims.push(Dim {
-                                node: node.to_string(),
-                                param: param.to_string(),
+                                label: targets[0].1.clone(),
+                                targets,
                                 values: values.clone(),
-                                label: param.to_string(),
                             }),
                             _ => diags.push(
                                 Diagnostic::at(&v.span, format!("`{}` must list the values to sweep", k.name))
@@ -195,8 +202,8 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
         return Err(diags);
     }
     for i in 0..dims.len() {
-        if dims.iter().enumerate().any(|(j, d)| j != i && d.param == dims[i].param) {
-            dims[i].label = format!("{}.{}", dims[i].node, dims[i].param);
+        if dims.iter().enumerate().any(|(j, d)| j != i && d.label == dims[i].label) {
+            dims[i].label = format!("{}.{}", dims[i].targets[0].0, dims[i].targets[0].1);
         }
     }
 
@@ -219,10 +226,9 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     // What each rule's node reads from, directly or not, and itself.
     let upstream: Vec<BTreeSet<usize>> = rule_nodes.iter().map(|&n| ancestors(graph, &index, n)).collect();
     for name in &on_selected {
-        if let Some(d) = dims.iter().find(|d| &d.node == name) {
+        if let Some((node, param)) = dims.iter().flat_map(|d| &d.targets).find(|(node, _)| node == name) {
             diags.push(Diagnostic::nowhere(format!(
-                "node `{name}` is swept (`{}.{}`) and also in `on_selected`, which runs once",
-                d.node, d.param
+                "node `{name}` is swept (`{node}.{param}`) and also in `on_selected`, which runs once"
             )));
         }
     }
@@ -254,11 +260,13 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             }
             let mut copy: NodeDecl = decl.clone();
             copy.name = Key { name: name.clone(), span: decl.name.span.clone() };
-            for (d, dim) in dims.iter().enumerate().filter(|(_, dim)| dim.node == names[i]) {
-                let value = dim.values[trials[t][d]].clone();
-                match copy.params.iter_mut().find(|(k, _)| k.name == dim.param) {
-                    Some(slot) => slot.1 = value,
-                    None => copy.params.push((Key { name: dim.param.clone(), span: value.span.clone() }, value)),
+            for (d, dim) in dims.iter().enumerate() {
+                for (_, param) in dim.targets.iter().filter(|(node, _)| *node == names[i]) {
+                    let value = dim.values[trials[t][d]].clone();
+                    match copy.params.iter_mut().find(|(k, _)| &k.name == param) {
+                        Some(slot) => slot.1 = value,
+                        None => copy.params.push((Key { name: param.clone(), span: value.span.clone() }, value)),
+                    }
                 }
             }
             for (position, input) in copy.inputs.iter_mut().enumerate() {
@@ -310,7 +318,10 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             params: dims
                 .iter()
                 .enumerate()
-                .map(|(d, dim)| (format!("{}.{}", dim.node, dim.param), dim.values[trials[t][d]].to_json()))
+                .flat_map(|(d, dim)| {
+                    let value = dim.values[trials[t][d]].to_json();
+                    dim.targets.iter().map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
+                })
                 .collect(),
         })
         .collect();
@@ -389,8 +400,12 @@ fn dependencies(
         return;
     }
     let node = &graph.nodes[i];
-    let mut own: BTreeSet<usize> =
-        dims.iter().enumerate().filter(|(_, d)| d.node == node.name.name).map(|(j, _)| j).collect();
+    let mut own: BTreeSet<usize> = dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.targets.iter().any(|(n, _)| *n == node.name.name))
+        .map(|(j, _)| j)
+        .collect();
     let mut is_after = on_selected.contains(&node.name.name);
     if visiting.contains(&i) {
         // A cycle: validation reports it.

@@ -29,7 +29,7 @@ pub enum Convention {
 }
 
 /// Parameters of `metric.ccc`.
-#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// `population` (variances and covariance over N) or `avec2016` (the
@@ -46,6 +46,10 @@ pub struct Params {
     #[serde(default = "matching::default_max_length_mismatch")]
     #[schemars(range(max = 1000))]
     pub max_length_mismatch: u32,
+    /// Extra labels on every row, e.g. `{ system = "CLS-Raw" }`, so that
+    /// `report.table` can tell the metrics of several systems apart.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 struct CccNode(Params);
@@ -56,6 +60,7 @@ impl Node for CccNode {
             convention,
             aggregate,
             max_length_mismatch,
+            ref labels,
         } = self.0;
         let name = metric_name(convention, aggregate);
         matching::run_metric(
@@ -63,6 +68,7 @@ impl Node for CccNode {
             max_length_mismatch as usize,
             aggregate,
             &name,
+            labels,
             |s| ccc(s, convention),
         )
     }

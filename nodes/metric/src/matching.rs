@@ -256,6 +256,7 @@ pub fn run_metric(
     max_length_mismatch: usize,
     aggregate: Aggregate,
     name: &str,
+    extra_labels: &std::collections::BTreeMap<String, String>,
     stat: impl Fn(Samples<'_, '_>) -> Result<f64, Error>,
 ) -> emoflow_sdk::Result<Outputs> {
     let predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
@@ -284,12 +285,9 @@ pub fn run_metric(
         .groups
         .iter()
         .map(|g| {
-            Ok(MetricRow::new(
-                name,
-                g.dim,
-                g.split.as_str(),
-                g.aggregate(aggregate, &stat)?,
-            ))
+            let mut row = MetricRow::new(name, g.dim, g.split.as_str(), g.aggregate(aggregate, &stat)?);
+            row.labels = extra_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            Ok(row)
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Outputs::new().with_batch("metrics", MetricRow::write(&rows)?))

@@ -8,7 +8,7 @@ use crate::Error;
 use crate::matching::{self, Aggregate};
 
 /// Parameters of `metric.rmse`.
-#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// `concatenated`: one RMSE over all utterances of a split;
@@ -21,6 +21,10 @@ pub struct Params {
     #[serde(default = "matching::default_max_length_mismatch")]
     #[schemars(range(max = 1000))]
     pub max_length_mismatch: u32,
+    /// Extra labels on every row, e.g. `{ system = "CLS-Raw" }`, so that
+    /// `report.table` can tell the metrics of several systems apart.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 struct RmseNode(Params);
@@ -30,12 +34,14 @@ impl Node for RmseNode {
         let Params {
             aggregate,
             max_length_mismatch,
+            ref labels,
         } = self.0;
         matching::run_metric(
             inputs,
             max_length_mismatch as usize,
             aggregate,
             &metric_name(aggregate),
+            labels,
             |s| rmse(s),
         )
     }

@@ -3,9 +3,11 @@
 //! | kind | file |
 //! |---|---|
 //! | `report.table` | [`table`] — metrics pivoted into a Markdown and CSV table |
+//! | `report.plot` | [`plot`] — labels against predictions over time, PNG and SVG (Figure 3) |
 //! | `io.write` | [`write`] — node outputs as Arrow IPC, CSV or AVEC-style ARFF |
 
+pub mod plot;
 pub mod table;
 pub mod write;
 
-emoflow_sdk::export_plugin!(table::spec, write::spec);
+emoflow_sdk::export_plugin!(table::spec, plot::spec, write::spec);
