@@ -372,3 +372,39 @@ fn an_input_wired_to_a_list_reads_every_source() {
     let sum = report["metrics"].as_array().unwrap().iter().find(|m| m["node"] == "both").unwrap();
     assert_eq!(sum["value"], 2.0 + 63.0);
 }
+
+/// A graph of the repository, with the standard plugins next to the binary.
+fn repo_graph(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+#[test]
+fn a_new_alpha_list_reruns_the_decoders_and_retrains_no_blstm() {
+    let dir = scratch("alpha-rerun");
+    let run_decoded = |extra: &[&str]| {
+        let out = emoflow()
+            .args(["run", "--preset-test", "--out"])
+            .arg(dir.join("out"))
+            .arg("--cache")
+            .arg(dir.join("cache"))
+            .arg(repo_graph("graphs/paper/cls_decoded.toml"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.join("out/run.json")).unwrap()).unwrap()
+    };
+    run_decoded(&[]);
+    let report = run_decoded(&["--set", "alphas=[0.0, 6.0]"]);
+    let nodes = report["nodes"].as_object().unwrap();
+    let models: Vec<_> = nodes.iter().filter(|(_, n)| n["kind"] == "model.blstm").collect();
+    assert!(!models.is_empty());
+    for (name, node) in &models {
+        assert_eq!(node["status"], "cached", "{name} was retrained");
+    }
+    let new_decoders = nodes
+        .iter()
+        .filter(|(name, n)| n["kind"] == "decode.emotion_lm" && name.contains("alpha=6.0") && n["status"] == "ran")
+        .count();
+    assert!(new_decoders > 0, "the new alpha was decoded");
+}
