@@ -11,21 +11,10 @@ use std::sync::{Arc, OnceLock};
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
-mod cache;
-mod diag;
-mod graph;
-mod graph_test;
-mod lock;
-mod plugin_check;
-mod registry;
-mod run;
-mod schema;
-mod sweep;
-mod validate;
-
-use diag::{Diagnostic, Sources};
-use registry::Registry;
-use validate::Plan;
+use emoflow_engine::diag::{self, Diagnostic, Sources};
+use emoflow_engine::registry::Registry;
+use emoflow_engine::validate::{self, Plan};
+use emoflow_engine::{graph, graph_test, lock, plugin_check, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
