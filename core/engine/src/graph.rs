@@ -156,12 +156,14 @@ pub struct Graph {
     pub expects: Vec<Expect>,
     /// `[sweep]`: how trials are selected and combined.
     pub sweep: Option<Sv>,
+    /// `[slurm]`: sbatch options for `run --executor slurm`.
+    pub slurm: Option<Sv>,
     /// A fragment (`fragment = true`) is only extended by other graphs:
     /// `emoflow test` validates it but does not run it.
     pub fragment: bool,
 }
 
-const TOP_KEYS: [&str; 6] = ["graph", "params", "nodes", "test", "expect", "sweep"];
+const TOP_KEYS: [&str; 7] = ["graph", "params", "nodes", "test", "expect", "sweep", "slurm"];
 const GRAPH_KEYS: [&str; 4] = ["name", "doc", "extends", "fragment"];
 
 /// Reads a graph file with everything it extends.
@@ -292,6 +294,9 @@ fn merge(base: &mut Graph, top: Graph) {
     if top.sweep.is_some() {
         base.sweep = top.sweep;
     }
+    if top.slurm.is_some() {
+        base.slurm = top.slurm;
+    }
     // Extending a fragment makes a whole graph.
     base.fragment = top.fragment;
 }
@@ -344,6 +349,7 @@ fn read_own(root: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> Graph {
         }
     }
     graph.sweep = get(root, "sweep").cloned();
+    graph.slurm = get(root, "slurm").cloned();
     graph
 }
 

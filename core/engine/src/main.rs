@@ -64,6 +64,17 @@ enum Command {
         /// graph's lock file (GRAPH with extension .lock; `emoflow lock`).
         #[arg(long)]
         locked: bool,
+        /// Where the work runs: here, or as Slurm jobs (a sweep's trials as
+        /// one job array, then the selection and reports) sharing --cache.
+        #[arg(long, value_enum, default_value = "local")]
+        executor: Executor,
+        /// An sbatch option for the Slurm executor (repeatable), after the
+        /// graph's [slurm] table: --sbatch=--partition=gpu
+        #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+        sbatch: Vec<String>,
+        /// Run only trial I of the graph's sweep (what a Slurm array task runs).
+        #[arg(long, value_name = "I")]
+        trial: Option<usize>,
     },
     /// Pin the plugins a graph uses: write GRAPH's lock file (same name,
     /// extension .lock) with each plugin's hash, for `run --locked`.
@@ -124,6 +135,12 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Executor {
+    Local,
+    Slurm,
+}
+
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Conformance of a built plugin: handshake, description, each kind run
@@ -180,7 +197,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run { graph, out, device, jobs, no_cache, cache, locked } => {
+        Command::Run { graph, out, device, jobs, no_cache, cache, locked, executor, sbatch, trial } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
                 Err(code) => return code,
@@ -193,6 +210,24 @@ fn main() -> ExitCode {
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
             let cache_dir = cache_dir(cache);
+            if executor == Executor::Slurm {
+                if no_cache {
+                    eprintln!("error: the Slurm executor passes results between jobs through the cache: drop --no-cache");
+                    return ExitCode::from(2);
+                }
+                return run_on_slurm(&plan, &graph, &cli.plugin_path, &out, &cache_dir, &device, jobs, sbatch);
+            }
+            let only = match (trial, &plan.sweep) {
+                (None, _) => None,
+                (Some(t), Some(sweep)) if t < sweep.trials.len() => Some(sweep.trial_nodes(&plan, t)),
+                (Some(t), sweep) => {
+                    eprintln!(
+                        "error: --trial {t}: the graph has {} trials",
+                        sweep.as_ref().map_or(0, |s| s.trials.len())
+                    );
+                    return ExitCode::from(2);
+                }
+            };
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
             let opts = run::RunOptions {
@@ -203,6 +238,7 @@ fn main() -> ExitCode {
                 device,
                 cancel,
                 progress: progress().clone(),
+                only,
             };
             let report = run::run(&plan, &registry, &opts);
             print_reports(&report);
@@ -278,6 +314,7 @@ fn main() -> ExitCode {
                     device: "auto".into(),
                     cancel: cancel.clone(),
                     progress: progress().clone(),
+                    only: None,
                 };
                 let report = run::run(&plan, &registry, &opts);
                 let _ = run::write_report(&run_out, &report);
@@ -369,6 +406,53 @@ fn main() -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The Slurm executor: the same `emoflow run` as jobs, absolute paths.
+#[allow(clippy::too_many_arguments)]
+fn run_on_slurm(
+    plan: &Plan,
+    graph: &GraphArgs,
+    plugin_paths: &[PathBuf],
+    out: &Path,
+    cache: &Path,
+    device: &str,
+    jobs: usize,
+    sbatch: Vec<String>,
+) -> ExitCode {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+    let mut run_args = vec![std::env::current_exe().map_or_else(|_| "emoflow".into(), |e| absolute(&e))];
+    for dir in plugin_paths {
+        run_args.extend(["--plugin-path".into(), absolute(dir)]);
+    }
+    run_args.extend(["run".into(), absolute(&graph.graph)]);
+    for set in &graph.set {
+        run_args.extend(["--set".into(), set.clone()]);
+    }
+    if graph.preset_test {
+        run_args.push("--preset-test".into());
+    }
+    run_args.extend(["--cache".into(), absolute(cache), "--device".into(), device.into(), "--jobs".into(), jobs.to_string()]);
+    let mut options = match emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {}: {e}", graph.graph.display());
+            return ExitCode::from(2);
+        }
+    };
+    options.extend(sbatch);
+    let job = emoflow_engine::slurm::SlurmJob { plan, run_args, out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()), sbatch: options };
+    match emoflow_engine::slurm::run(&job) {
+        Ok(true) => {
+            eprintln!("{}: ok on Slurm; wrote {}", plan.graph.name, out.join("run.json").display());
+            ExitCode::SUCCESS
+        }
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub device: String,
     pub cancel: Arc<AtomicBool>,
     pub progress: MultiProgress,
+    /// Run only these nodes (by plan position), e.g. one trial of a sweep;
+    /// no selection happens then.
+    pub only: Option<Vec<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -244,17 +247,23 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     let mut keys: Vec<Option<String>> = vec![None; n];
     let mut entries: Vec<Option<Entry>> = vec![None; n];
     let mut reports: Vec<Option<NodeReport>> = vec![None; n];
-    let mut launched = vec![false; n];
+    // Nodes left out count as launched, so nothing waits for them.
+    let mut launched: Vec<bool> = match &opts.only {
+        Some(only) => only.iter().map(|keep| !keep).collect(),
+        None => vec![false; n],
+    };
     let mut selection: Option<std::result::Result<Selection, String>> = None;
     let overall = opts.progress.add(ProgressBar::new(n as u64));
     overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
     overall.set_prefix(plan.graph.name.clone());
+    overall.set_length(launched.iter().filter(|l| !**l).count() as u64);
 
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Done>();
         let mut running = 0usize;
         loop {
             if let Some(sweep) = &plan.sweep
+                && opts.only.is_none()
                 && selection.is_none()
                 && sweep.select_nodes.iter().flatten().all(|&s| reports[s].is_some())
             {
@@ -313,7 +322,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 });
             }
             if running == 0 {
-                if plan.sweep.is_some() && selection.is_none() && launched.iter().any(|l| !l) {
+                if plan.sweep.is_some() && opts.only.is_none() && selection.is_none() && launched.iter().any(|l| !l) {
                     // Every select node has a report only once nothing more can run.
                     continue;
                 }
@@ -364,6 +373,9 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         sweep: None,
     };
     for (i, node) in plan.nodes.iter().enumerate() {
+        if opts.only.as_ref().is_some_and(|only| !only[i]) {
+            continue;
+        }
         let node_report = reports[i].take().expect("every node ends with a report");
         if let Some(entry) = &entries[i] {
             let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
@@ -371,7 +383,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         }
         report.nodes.insert(node.name.clone(), node_report);
     }
-    if let Some(sweep) = &plan.sweep {
+    if let Some(sweep) = plan.sweep.as_ref().filter(|_| opts.only.is_none()) {
         let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
         let rule_names: Vec<&String> = sweep.rules.iter().map(|r| &r.node).collect();
         report.sweep = Some(SweepReport {

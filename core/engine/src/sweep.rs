@@ -495,3 +495,18 @@ impl Expanded {
         }
     }
 }
+
+impl Sweep {
+    /// The nodes trial `t` needs: its select nodes' copies and everything
+    /// they read from, directly or not (plan positions).
+    pub fn trial_nodes(&self, plan: &Plan, t: usize) -> Vec<bool> {
+        let mut keep = vec![false; plan.nodes.len()];
+        let mut stack: Vec<usize> = self.select_nodes.iter().map(|nodes| nodes[t]).collect();
+        while let Some(n) = stack.pop() {
+            if !std::mem::replace(&mut keep[n], true) {
+                stack.extend(plan.nodes[n].inputs.iter().flatten().map(|(from, _)| *from));
+            }
+        }
+        keep
+    }
+}
