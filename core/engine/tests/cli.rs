@@ -408,3 +408,30 @@ fn a_new_alpha_list_reruns_the_decoders_and_retrains_no_blstm() {
         .count();
     assert!(new_decoders > 0, "the new alpha was decoded");
 }
+
+#[test]
+fn the_paper_graph_runs_on_a_corpus_in_the_avec_layout() {
+    let dir = scratch("avec-layout");
+    let synth = emoflow().arg("synth").arg(dir.join("corpus")).args(["--seconds", "20", "--per-split", "2"]).output().unwrap();
+    assert!(synth.status.success(), "{}", stderr(&synth));
+    let mut args: Vec<String> = ["run", "--out"].map(String::from).to_vec();
+    args.push(dir.join("out").display().to_string());
+    args.extend(["--cache".into(), dir.join("cache").display().to_string()]);
+    args.push(repo_graph("graphs/paper/table2.toml").display().to_string());
+    args.extend(["--set".into(), format!("data={}", dir.join("corpus").display())]);
+    for set in ["layers=[1]", "l2=[0.0]", "orders=[2]", "alphas=[0.0, 4.0]"] {
+        args.extend(["--set".into(), set.into()]);
+    }
+    for model in ["cls", "reg_mse", "reg_ccc"] {
+        for set in ["hidden=8", "stage1_epochs=1", "max_epochs=2", "seeds=[1]"] {
+            args.extend(["--set".into(), format!("{model}.{set}")]);
+        }
+    }
+    let out = emoflow().args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = std::fs::read_to_string(dir.join("out/table/table2.md")).unwrap();
+    for system in ["REG-MSE", "REG-CCC", "CLS-Raw", "CLS-Decoded"] {
+        assert!(table.contains(&format!("| {system} |")), "{table}");
+    }
+    assert!(dir.join("out/figure/figure3.png").exists());
+}
