@@ -2,12 +2,21 @@
 # The README's test command: every test, on a fresh machine.
 #   1. libtorch (PyPI torch==2.11.0) into .venv, if missing;
 #   2. the workspace (release: one build serves the tests and the graphs);
-#   3. unit, property, golden-data and end-to-end tests (cargo nextest);
-#   4. `emoflow test graphs/`: every graph's [test] preset and expectations.
+#   3. the out-of-tree example plugin (plugins/decode-hysteresis): its tests;
+#   4. unit, property, golden-data and end-to-end tests (cargo nextest),
+#      the Slurm executor's included (scripts/slurm-local.sh starts a
+#      single-node Slurm, installing it if needed: root or sudo);
+#   5. `emoflow test`: every graph's [test] preset and expectations, and the
+#      example plugin's graph, loaded with --plugin-path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-venv.sh
 cargo build --release --workspace
+# Out-of-tree projects share one target directory of their own.
+plugin=plugins/decode-hysteresis/Cargo.toml
+cargo test --release --manifest-path "$plugin" --target-dir target/out-of-tree
+cargo build --release --manifest-path "$plugin" --target-dir target/out-of-tree
+./scripts/slurm-local.sh start
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --release --workspace --no-fail-fast
 else
@@ -16,3 +25,7 @@ fi
 # Doc examples are not run by nextest.
 cargo test --release --workspace --doc
 target/release/emoflow test graphs/
+mkdir -p target/example-plugins
+cp target/out-of-tree/release/libdecode_hysteresis.so target/example-plugins/
+target/release/emoflow plugin check target/example-plugins/libdecode_hysteresis.so
+target/release/emoflow test --plugin-path target/example-plugins plugins/decode-hysteresis/graph.toml

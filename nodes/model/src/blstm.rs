@@ -3,8 +3,9 @@
 //!
 //! * Classifier (the `classes` and `codebook` inputs wired): one softmax
 //!   head per task (discretizer) of the dimension, trained on the class
-//!   sequences. Outputs prior-scaled posteriors per task and, as `values`,
-//!   the average over tasks of the best class's cluster mean.
+//!   sequences. Outputs class posteriors per task (the decoders apply the
+//!   prior scaling) and, as `values`, the average over tasks of the cluster
+//!   mean of the best class after prior scaling (what `decode.argmax` gives).
 //! * Regressor (`labels` wired, `classes` not): one linear output trained on
 //!   the continuous labels; `values` is its output, `posteriors` is empty.
 //!
@@ -137,7 +138,7 @@ pub fn spec() -> KindSpec {
             "regressor targets; for a classifier the dev reference (else the gold classes' reconstruction)",
         )
         .input("loss", port::LOSS, "the loss node (loss.*) to train with")
-        .output("posteriors", port::POSTERIORS, "classifier: prior-scaled posteriors per task (empty for a regressor)")
+        .output("posteriors", port::POSTERIORS, "classifier: class posteriors per task, not prior-scaled (empty for a regressor)")
         .output("values", port::SERIES, "continuous predictions of every utterance")
         .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds")
         .create(BlstmNode::new)
@@ -594,7 +595,10 @@ fn predict(
             if let Readout::Classifier(codebooks) = &problem.readout {
                 for ((logits, codebook), task) in outputs.iter().zip(codebooks).zip(&problem.tasks)
                 {
-                    let scaled = Readout::scaled_posteriors(logits, &codebook.priors)?;
+                    // Plain posteriors: the decoders divide by the priors
+                    // (CLS-Raw is argmax after prior scaling); scaling here
+                    // too would divide twice.
+                    let posterior = logits.f_softmax(1, logits.kind())?;
                     posteriors.push(PosteriorsRow {
                         utt_id: row.utt_id.clone(),
                         split: row.split,
@@ -602,7 +606,7 @@ fn predict(
                         task: task.clone(),
                         num_classes: codebook.means.len() as u32,
                         frame_period: row.frame_period,
-                        posteriors: to_vec(&scaled)?,
+                        posteriors: to_vec(&posterior)?,
                     });
                 }
             }

@@ -367,3 +367,28 @@ fn an_empty_seed_list_is_refused() {
     let err = classifier(&corpus(), "loss.ce").param("seeds", Vec::<u64>::new()).run().unwrap_err();
     assert!(err.to_string().contains("`seeds` must list at least one seed"), "{err}");
 }
+
+#[test]
+fn posteriors_are_not_prior_scaled_so_decode_argmax_gives_the_models_values() {
+    let corpus = corpus();
+    let out = classifier(&corpus, "loss.ce").param("max_epochs", 3).param("stage1_epochs", 2).run().unwrap();
+    let posteriors: Vec<PosteriorsRow> = out.rows("posteriors").unwrap();
+    for row in &posteriors {
+        for frame in row.posteriors.chunks(row.num_classes as usize) {
+            assert!((frame.iter().sum::<f32>() - 1.0).abs() < 1e-4, "a distribution per frame");
+        }
+    }
+    let decoded = Harness::new(emoflow_decode::emoflow_plugin(), "decode.argmax")
+        .rows("posteriors", &posteriors)
+        .rows("codebook", &corpus.codebook)
+        .run()
+        .unwrap();
+    let predictions: Vec<SeriesRow> = decoded.rows("predictions").unwrap();
+    let values: Vec<SeriesRow> = out.rows("values").unwrap();
+    for value in &values {
+        let prediction = predictions.iter().find(|p| p.utt_id == value.utt_id).unwrap();
+        for (a, b) in prediction.values.iter().zip(&value.values) {
+            assert!((a - b).abs() < 1e-5, "{}: argmax {a} vs model {b}", value.utt_id);
+        }
+    }
+}
