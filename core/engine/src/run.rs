@@ -480,7 +480,8 @@ fn execute(
     })();
     bar.finish_and_clear();
     opts.progress.remove(&bar);
-    result.map_err(|e: Error| e.context(format!("node `{}`", node.name)))?;
+    // The scheduler's report names the node.
+    result?;
     let entry = staging.commit(&node.name, &kind.kind, store)?;
     Ok((Status::Ran, entry))
 }

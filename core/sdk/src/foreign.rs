@@ -221,7 +221,7 @@ pub trait Host: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct RunSettings {
     pub node_name: String,
-    /// `cpu` or `cuda:N`.
+    /// `auto`, `cpu` or `cuda:N`.
     pub device: String,
     pub threads: u32,
     pub artifact_dir: PathBuf,

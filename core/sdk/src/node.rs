@@ -170,7 +170,8 @@ impl<'a> Context<'a> {
         unsafe { self.raw.node_name.as_str() }
     }
 
-    /// `cpu` or `cuda:N`.
+    /// The run's device as the user gave it: `auto`, `cpu` or `cuda:N`;
+    /// a node that can use a GPU resolves `auto` itself.
     pub fn device(&self) -> &str {
         // SAFETY: as above.
         unsafe { self.raw.device.as_str() }
