@@ -469,7 +469,7 @@ fn execute(
         cancel: opts.cancel.clone(),
     };
     tracing::info!("running");
-    let result = (|| {
+    let result = (|| -> Result<()> {
         let mut foreign = node.provider.plugin.create(&kind.kind, &node.params)?;
         let outputs = foreign.run(&host, &settings, streams)?;
         for stream in outputs {

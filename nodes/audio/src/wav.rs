@@ -36,11 +36,16 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
         return Err(Error::file(path, "WAV header declares 0 channels"));
     }
     let declared = reader.len() as usize;
+    // A header may claim more samples than the file holds (found by
+    // fuzzing): reserve no more than its bytes can carry.
+    let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len()) as usize;
+    let room = file_bytes / usize::from(spec.bits_per_sample.div_ceil(8)).max(1);
+    let reserve = declared.min(room);
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(path, declared, reader.into_samples::<f32>())?,
+        (hound::SampleFormat::Float, 32) => collect(path, declared, reserve, reader.into_samples::<f32>())?,
         (hound::SampleFormat::Int, bits @ 8..=32) => {
             let scale = 1.0 / f64::from(1u32 << (bits - 1)) as f32;
-            let ints: Vec<i32> = collect(path, declared, reader.into_samples::<i32>())?;
+            let ints: Vec<i32> = collect(path, declared, reserve, reader.into_samples::<i32>())?;
             ints.into_iter().map(|s| s as f32 * scale).collect()
         }
         (format, bits) => {
@@ -109,11 +114,11 @@ fn header_error(path: &Path, e: hound::Error) -> Error {
     }
 }
 
-fn collect<T, I>(path: &Path, declared: usize, samples: I) -> Result<Vec<T>>
+fn collect<T, I>(path: &Path, declared: usize, reserve: usize, samples: I) -> Result<Vec<T>>
 where
     I: Iterator<Item = hound::Result<T>>,
 {
-    let mut out = Vec::with_capacity(declared);
+    let mut out = Vec::with_capacity(reserve);
     for sample in samples {
         match sample {
             Ok(s) => out.push(s),
