@@ -58,9 +58,13 @@ for t in $targets; do
     set +e
     "$bin_dir/$t" -artifact_prefix="fuzz/artifacts/$t/" \
         -max_total_time=$((minutes * 60)) -timeout="$timeout_s" -print_final_stats=1 \
-        "fuzz/corpus/$t" "fuzz/seeds/$t" >"$log" 2>&1
+        "fuzz/corpus/$t" "fuzz/seeds/$t" >"$log" 2>&1 &
+    pid=$!
+    wait "$pid"
     rc=$?
     set -e
+    # The target's scratch file or directory (named after its process id).
+    rm -rf "${TMPDIR:-/tmp}/emoflow-fuzz-$t-$pid" "${TMPDIR:-/tmp}/emoflow-fuzz-$t-$pid".*
     took=$((SECONDS - start))
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
     rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
