@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -15,9 +16,14 @@ fn start_slurm() {
     assert!(started.success(), "could not start the local Slurm (scripts/slurm-local.sh start)");
 }
 
+/// Runs emoflow, stopping it (and cancelling its jobs) after four minutes,
+/// so that a Slurm that cannot run jobs fails the test with its state
+/// instead of hanging it.
 fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output {
     let exe = Path::new(env!("CARGO_BIN_EXE_emoflow"));
-    Command::new(exe)
+    std::fs::create_dir_all(dir).unwrap();
+    let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = Command::new(exe)
         .arg("--plugin-path")
         .arg(exe.parent().unwrap())
         .arg("run")
@@ -26,8 +32,33 @@ fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output 
         .arg(dir.join("out"))
         .arg("--cache")
         .arg(dir.join("cache"))
-        .output()
-        .unwrap()
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let jobs = Command::new("squeue").args(["-h", "-o", "%i %j %T %r"]).output();
+            // The jobs are named after the graph, which is named after its file.
+            let name = graph.trim_end_matches(".toml");
+            for job in [format!("emoflow-{name}"), format!("emoflow-{name}-trials")] {
+                let _ = Command::new("scancel").arg(format!("--name={job}")).status();
+            }
+            panic!(
+                "emoflow run --executor {executor} did not finish within 240 s; stderr:\n{}\nsqueue:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default(),
+                jobs.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::process::Output { status, stdout: std::fs::read(&stdout).unwrap(), stderr: std::fs::read(&stderr).unwrap() }
 }
 
 fn run(executor: &str, dir: &Path) -> serde_json::Value {
@@ -78,6 +109,7 @@ fn a_sweep_on_slurm_selects_the_same_trial_with_the_same_metrics_as_locally() {
             assert_eq!(node["status"], "cached", "{name}");
         }
     }
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 #[test]
@@ -93,4 +125,5 @@ fn failed_trials_on_slurm_are_named_with_their_logs_and_the_run_exits_1() {
     }
     assert!(err.contains("utterance `train_3` has no frames"), "the log's error is shown: {err}");
     assert!(!dir.join("out/run.json").exists(), "no final report without the trials");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

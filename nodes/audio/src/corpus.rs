@@ -125,11 +125,12 @@ pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> 
     if value.is_nan() {
         return Err(Error::line(path, line, format!("{column}: label is NaN")));
     }
-    if !value.is_finite() {
+    // A finite f64 beyond f32's range would silently become infinite.
+    if !value.is_finite() || value.abs() > f64::from(f32::MAX) {
         return Err(Error::line(
             path,
             line,
-            format!("{column}: label {value} is not finite"),
+            format!("{column}: label {value:e} is not finite in 32-bit floating point"),
         ));
     }
     Ok(value as f32)
@@ -138,6 +139,15 @@ pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_beyond_f32_range_is_refused_with_its_file_and_line() {
+        let path = Path::new("arousal/train_1.arff");
+        let err = check_label_value(path, 12, "GoldStandard", 1e39).unwrap_err().to_string();
+        assert!(err.contains("train_1.arff") && err.contains("12") && err.contains("1e39"), "{err}");
+        assert!(check_label_value(path, 12, "GoldStandard", f64::NEG_INFINITY).is_err());
+        assert_eq!(check_label_value(path, 12, "GoldStandard", -0.25).unwrap(), -0.25);
+    }
 
     #[test]
     fn five_minutes_cover_the_release_7501_label_frames() {
