@@ -28,6 +28,10 @@ pub struct Registry {
     order: Vec<String>,
     /// Libraries that looked like plugins but failed to load, with why.
     pub problems: Vec<String>,
+    /// Libraries in the plugin path without an emoflow entry point: silent,
+    /// as a shared directory may hold any library, but named when a kind is
+    /// missing (a plugin built without `export_plugin!` lands here).
+    pub not_plugins: Vec<PathBuf>,
     hashes: Mutex<HashMap<PathBuf, String>>,
 }
 
@@ -81,13 +85,8 @@ impl Registry {
     pub fn add_library(&mut self, path: &Path) {
         match ForeignPlugin::load(path) {
             Ok(plugin) => self.add(Arc::new(plugin)),
-            Err(e) => {
-                // Libraries that are simply not plugins are expected in a
-                // shared directory; anything else is worth reporting.
-                if !e.message.contains("is not an emoflow plugin") {
-                    self.problems.push(e.message);
-                }
-            }
+            Err(e) if e.message.contains("is not an emoflow plugin") => self.not_plugins.push(path.to_path_buf()),
+            Err(e) => self.problems.push(e.message),
         }
     }
 

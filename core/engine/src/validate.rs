@@ -77,9 +77,14 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                         .label("no plugin provides this kind")
                         .suggest(kind, kind_names.iter().copied());
                     if d.help.is_none() {
-                        d = d.help(match registry.problems.len() {
-                            0 => "`emoflow plugins` lists the kinds; add plugins with --plugin-path DIR".to_string(),
-                            n => format!(
+                        d = d.help(match (registry.problems.len(), registry.not_plugins.as_slice()) {
+                            (0, []) => "`emoflow plugins` lists the kinds; add plugins with --plugin-path DIR".to_string(),
+                            (0, libs) => format!(
+                                "{} in the plugin path export no emoflow entry point (built without \
+                                 `emoflow_sdk::export_plugin!`?); `emoflow plugins` lists the kinds",
+                                libs.iter().map(|l| l.display().to_string()).collect::<Vec<_>>().join(", ")
+                            ),
+                            (n, _) => format!(
                                 "{n} plugin librar{} could not be loaded (see the warnings above); \
                                  `emoflow plugins` lists the kinds that did load",
                                 if n == 1 { "y" } else { "ies" }

@@ -104,88 +104,6 @@ fn no_cache_runs_everything() {
 }
 
 #[test]
-fn check_points_at_every_problem_with_a_suggestion_and_exits_2() {
-    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("check").arg(graph("typos.toml")).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    let file = graph("typos.toml").display().to_string();
-    for expected in [
-        format!("{file}:7:1: error: node `source` has no parameter `colour`"),
-        format!("{file}:6:8: error: parameter `rows` of node `source` must be at least 1"),
-        format!("{file}:10:8: error: unknown node kind `test.summ`"),
-        "did you mean `test.sum`?".to_string(),
-        format!("{file}:15:12: error: `test.pass` has no input port `inn`"),
-        "did you mean `in`?".to_string(),
-        format!("{file}:15:18: error: node `source` (test.source) has no output port `outt`"),
-        "did you mean `out`?".to_string(),
-        "input `in` of node `pass` is not wired".to_string(),
-    ] {
-        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
-    }
-}
-
-#[test]
-fn a_cycle_is_reported_with_the_nodes_in_it() {
-    let out = emoflow().arg("--plugin-path").arg(fixtures()).arg("check").arg(graph("cycle.toml")).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cycle between nodes `a`, `b`"), "{}", stderr(&out));
-}
-
-#[test]
-fn a_panicking_node_fails_alone_and_the_run_exits_1_naming_it() {
-    let dir = scratch("panic");
-    let (out, report) = run("panic.toml", &dir, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("node `boom` (test.panic) failed"), "{}", stderr(&out));
-    assert!(report["nodes"]["boom"]["error"].as_str().unwrap().contains("this node always panics"));
-    assert_eq!(status(&report, "boom"), "failed");
-    assert_eq!(status(&report, "after_boom"), "skipped");
-    assert_eq!(status(&report, "sum"), "ran", "independent nodes still run");
-}
-
-#[test]
-fn a_run_killed_during_a_cache_write_leaves_no_valid_entry() {
-    let dir = scratch("kill");
-    let mut child = emoflow()
-        .arg("--plugin-path")
-        .arg(fixtures())
-        .arg("run")
-        .arg(graph("slow.toml"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .spawn()
-        .unwrap();
-    // Wait until the output file is being written, then SIGKILL.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let partial = loop {
-        let found = std::fs::read_dir(dir.join("cache")).ok().and_then(|entries| {
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-                p.extension().is_some_and(|e| e == "partial") && p.join(".out.arrow.tmp").exists()
-            })
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(std::time::Instant::now() < deadline, "the cache write never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let key = partial.file_stem().unwrap().to_str().unwrap().to_string();
-    assert!(!dir.join("cache").join(&key).exists(), "no committed entry after the kill");
-    // A rerun does not take the half-written output for a result.
-    let (out, report) = run("slow.toml", &dir, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(status(&report, "source"), "ran");
-    assert_eq!(report["nodes"]["source"]["cache_key"], key);
-    let (_, again) = run("slow.toml", &dir, &[]);
-    assert_eq!(status(&again, "source"), "cached");
-}
-
-#[test]
 fn plugins_lists_kinds_with_ports_and_parameters() {
     let out = emoflow().arg("--plugin-path").arg(fixtures()).args(["plugins", "--json"]).output().unwrap();
     assert!(out.status.success());
@@ -205,17 +123,6 @@ fn graph_dot_draws_the_dag() {
 }
 
 #[test]
-fn plugin_check_fails_a_node_that_breaks_its_schema_and_names_the_port() {
-    let out = emoflow().args(["plugin", "check"]).arg(fixtures().join("libfixture_nodes.so")).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL test.bad_schema"), "{text}");
-    assert!(text.contains("output `out` (port type `series`)"), "{text}");
-    assert!(text.contains("ok   test.pass"), "{text}");
-    assert!(text.contains("FAIL test.panic"), "{text}");
-}
-
-#[test]
 fn synth_writes_the_avec_layout_deterministically() {
     let dir = scratch("synth");
     for sub in ["a", "b"] {
@@ -226,41 +133,6 @@ fn synth_writes_the_avec_layout_deterministically() {
         let (a, b) = (std::fs::read(dir.join("a").join(file)).unwrap(), std::fs::read(dir.join("b").join(file)).unwrap());
         assert_eq!(a, b, "{file} is the same for the same seed");
     }
-}
-
-/// Builds an out-of-tree plugin project of this repository (its own Cargo
-/// project, not a workspace member) into `target/out-of-tree` and copies its
-/// library into a scratch directory of its own.
-fn out_of_tree_plugin(project: &str, lib: &str, into: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = root.join("target/out-of-tree");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--manifest-path"])
-        .arg(root.join(project).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(built.success(), "building {project} failed");
-    let dir = into.join("plugins");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(target.join("release").join(lib), dir.join(lib)).unwrap();
-    dir
-}
-
-#[test]
-fn a_plugin_built_separately_for_another_abi_major_is_refused_by_name() {
-    let dir = scratch("abi-next");
-    let plugins = out_of_tree_plugin("tests/abi-next-plugin", "libabi_next_plugin.so", &dir);
-    let graph_file = dir.join("graph.toml");
-    std::fs::write(&graph_file, "[nodes.n]\nkind = \"test.abi_next\"\n").unwrap();
-    let out = emoflow().arg("--plugin-path").arg(&plugins).arg("check").arg(&graph_file).output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("libabi_next_plugin.so"), "the file is named: {err}");
-    assert!(err.contains("speaks emoflow plugin ABI 2, this emoflow speaks ABI 1"), "both versions: {err}");
-    assert!(err.contains("1 plugin library could not be loaded"), "the kind error points at it: {err}");
 }
 
 #[test]

@@ -52,7 +52,12 @@ impl ForeignPlugin {
         // SAFETY: loading runs the library's initialisers; plugins are trusted
         // code chosen by the user (see above).
         let library = unsafe { libloading::Library::new(path) }
-            .map_err(|e| Error::invalid(format!("cannot load plugin {}: {e}", path.display())))?;
+            .map_err(|e| {
+                // libloading keeps the loader's own message (`invalid ELF header`, a missing
+                // dependency) in the source.
+                let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+                Error::invalid(format!("cannot load plugin {}: {why}", path.display()))
+            })?;
         let symbols = entry_symbols(path);
         let entry = symbols
             .iter()

@@ -184,6 +184,11 @@ pub fn train(
                     });
                 }
                 loaded.current.restore(&mut adam)?;
+                tracing::info!(
+                    "resuming after epoch {} from {}",
+                    loaded.progress.epochs_done,
+                    setup.checkpoint.display()
+                );
                 (loaded.progress, loaded.best)
             }
             None => {

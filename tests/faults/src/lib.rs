@@ -1,0 +1,121 @@
+//! The fault suite's harness: the `emoflow` binary and the plugins built
+//! beside it, scratch directories that a passing test removes, runs with a
+//! deadline. Each file under `tests/` is one family of faults; every test
+//! ends in a clear error or a correct resume, never in a half-written result
+//! read as valid.
+//!
+//! The binary is the one built with the suite (`cargo nextest run
+//! --workspace` builds both into the same profile directory).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The profile directory (`target/release` or `target/debug`) holding
+/// `emoflow`, the standard plugins and the fixture plugin.
+pub fn bin_dir() -> PathBuf {
+    // This test binary lives in `<profile>/deps/`.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(Path::parent).expect("a profile directory").to_path_buf();
+    for needed in ["emoflow", "libfixture_nodes.so"] {
+        assert!(
+            dir.join(needed).exists(),
+            "{needed} is not built in {}: run the suite with `cargo nextest run --workspace`",
+            dir.display()
+        );
+    }
+    dir
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `emoflow --plugin-path <the fixture plugin's directory>`.
+pub fn emoflow() -> Command {
+    let dir = bin_dir();
+    let mut command = Command::new(dir.join("emoflow"));
+    command.arg("--plugin-path").arg(dir);
+    command
+}
+
+/// A graph of this suite (`tests/faults/graphs/NAME`).
+pub fn graph(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs").join(name)
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh directory under the system's temporary directory, removed when
+/// the test passes and kept for a look when it fails.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("emoflow-faults-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.0.join(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// `emoflow run GRAPH --out DIR/out --cache DIR/cache EXTRA...`: its output
+/// and run.json (null when none was written).
+pub fn run(graph: &Path, dir: &Scratch, extra: &[&str]) -> (Output, serde_json::Value) {
+    let out = run_command(graph, dir).args(extra).output().unwrap();
+    (out, report(dir))
+}
+
+/// The command `run` runs, to spawn or adjust.
+pub fn run_command(graph: &Path, dir: &Scratch) -> Command {
+    let mut command = emoflow();
+    command.arg("run").arg(graph).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache"));
+    command
+}
+
+pub fn report(dir: &Scratch) -> serde_json::Value {
+    std::fs::read(dir.join("out/run.json")).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn status<'a>(report: &'a serde_json::Value, node: &str) -> &'a str {
+    report["nodes"][node]["status"].as_str().unwrap_or("missing")
+}
+
+/// Waits up to `limit` for `found` to return something.
+pub fn wait_for<T>(limit: Duration, what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(t) = found() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The entries of `dir` whose names end with `suffix`.
+pub fn entries_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
+        .collect()
+}
