@@ -32,6 +32,9 @@ pub struct Registry {
     /// as a shared directory may hold any library, but named when a kind is
     /// missing (a plugin built without `export_plugin!` lands here).
     pub not_plugins: Vec<PathBuf>,
+    /// Every plugin library loaded, with the seconds its loading took (its
+    /// initialisers included: libtorch registers its operators on load).
+    pub loads: Vec<(PathBuf, f64)>,
     hashes: Mutex<HashMap<PathBuf, String>>,
 }
 
@@ -83,8 +86,12 @@ impl Registry {
     /// Loads one library; problems are recorded, not fatal: a directory may
     /// hold other libraries.
     pub fn add_library(&mut self, path: &Path) {
+        let started = std::time::Instant::now();
         match ForeignPlugin::load(path) {
-            Ok(plugin) => self.add(Arc::new(plugin)),
+            Ok(plugin) => {
+                self.loads.push((path.to_path_buf(), started.elapsed().as_secs_f64()));
+                self.add(Arc::new(plugin));
+            }
             Err(e) if e.message.contains("is not an emoflow plugin") => self.not_plugins.push(path.to_path_buf()),
             Err(e) => self.problems.push(e.message),
         }

@@ -88,6 +88,15 @@ pub struct RunReport {
     pub files: Vec<FileReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepReport>,
+    /// The plugin libraries loaded before the run, with their load times:
+    /// part of the wall time that is neither the engine's nor a node's.
+    pub plugin_loads: Vec<PluginLoad>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginLoad {
+    pub library: String,
+    pub seconds: f64,
 }
 
 /// The trials of a sweep and the ones selected.
@@ -371,6 +380,11 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         metrics: Vec::new(),
         files: Vec::new(),
         sweep: None,
+        plugin_loads: registry
+            .loads
+            .iter()
+            .map(|(path, seconds)| PluginLoad { library: path.display().to_string(), seconds: *seconds })
+            .collect(),
     };
     for (i, node) in plan.nodes.iter().enumerate() {
         if opts.only.as_ref().is_some_and(|only| !only[i]) {
