@@ -100,7 +100,8 @@ impl Harness {
 
     /// Creates and runs the node; collects every output.
     pub fn run(self) -> Result<HarnessOutput> {
-        let artifact_dir = self.artifact_dir.unwrap_or_else(fresh_dir);
+        let cleanup = Cleanup(self.artifact_dir.is_none().then(fresh_dir));
+        let artifact_dir = self.artifact_dir.or_else(|| cleanup.0.clone()).expect("one of the two is set");
         std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
         let mut node =
             self.plugin.create(&self.kind, &serde_json::Value::Object(self.params.clone()))?;
@@ -142,7 +143,21 @@ impl Harness {
             logs: host.logs.into_inner().unwrap(),
             progress: host.progress.into_inner().unwrap(),
             artifact_dir,
+            _cleanup: cleanup,
         })
+    }
+}
+
+/// Removes the harness's own artifact directory when dropped (one a test
+/// chose with [`Harness::artifact_dir`] is the test's to keep).
+#[derive(Debug)]
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -162,7 +177,10 @@ pub struct HarnessOutput {
     pub logs: Vec<(tracing::Level, String)>,
     /// Progress reports as (position, total).
     pub progress: Vec<(u64, u64)>,
+    /// Where the node wrote its artifacts; removed with this output unless
+    /// the test chose it.
     pub artifact_dir: PathBuf,
+    _cleanup: Cleanup,
 }
 
 impl HarnessOutput {

@@ -222,7 +222,7 @@ mod tests {
         go(&sorted, k)
     }
 
-    /// The textbook O(k n^2) DP, to check SMAWK on inputs too large to enumerate.
+    /// The textbook O(k n^2) DP, to check the fast DP on inputs too large to enumerate.
     fn quadratic_dp(data: &Weighted1d, k: usize) -> f64 {
         let n = data.len();
         let mut d: Vec<f64> = (0..n).map(|i| data.segment_sse(0, i + 1)).collect();

@@ -101,11 +101,27 @@ fn train_config() -> TrainConfig {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A checkpoint path in a fresh directory, removed when this is dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("emoflow-model-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("checkpoint.safetensors")
+    Scratch(dir.join("checkpoint.safetensors"))
 }
 
 type LossFn = fn(&Tensor, &Tensor) -> Result<Tensor, TchError>;
@@ -262,7 +278,7 @@ fn a_cancelled_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
         }
     }
     // A torn temporary file from a killed write must not matter.
-    let mut torn = path.clone().into_os_string();
+    let mut torn = path.to_path_buf().into_os_string();
     torn.push(".tmp");
     std::fs::write(&torn, b"half a checkpoint").unwrap();
     let resumed = run(true, emoflow_loss::ce::ce, train_config(), &path, None).unwrap();
@@ -317,6 +333,7 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_utterance() {
     let train_set = problem.train;
     let _ = train_set[2].features.get(5).get(0).fill_(f64::NAN);
     let loss: LossFn = emoflow_loss::ce::ce;
+    let nan_dir = scratch("nan");
     let setup = TrainSetup {
         model: model_config(true),
         train: train_config(),
@@ -324,7 +341,7 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_utterance() {
         loss: &loss,
         loss_name: "test",
         readout: &problem.readout,
-        checkpoint: scratch("nan"),
+        checkpoint: nan_dir.to_path_buf(),
     };
     let error = train(&setup, &train_set, &problem.dev, &|| false, &mut |_| {}).unwrap_err();
     let message = error.to_string();
@@ -366,6 +383,7 @@ fn bad_targets_are_reported_with_the_utterance() {
     let mut train_set = problem.train;
     train_set[1].targets[0] = Tensor::full([FRAMES as i64], 3, (Kind::Int64, Device::Cpu));
     let loss: LossFn = emoflow_loss::ce::ce;
+    let bad_dir = scratch("bad");
     let setup = TrainSetup {
         model: model_config(true),
         train: train_config(),
@@ -373,7 +391,7 @@ fn bad_targets_are_reported_with_the_utterance() {
         loss: &loss,
         loss_name: "test",
         readout: &problem.readout,
-        checkpoint: scratch("bad"),
+        checkpoint: bad_dir.to_path_buf(),
     };
     let error = train(&setup, &train_set, &problem.dev, &|| false, &mut |_| {}).unwrap_err();
     assert!(error.to_string().contains("utterance train_1"), "{error}");
