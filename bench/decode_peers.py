@@ -8,13 +8,16 @@ delta = max over predecessors (delta_prev[:, None] + log_transition) + emission,
 with back-pointers; the move scores (log transition + alpha * LM) are random,
 which does not change the work.
 
-Run (after `cargo bench -p emoflow-decode --bench decode`, to print the
+Run (after `cargo bench --workspace --bench decode`, to print the
 ratio to criterion's median too):
 
-    .venv-ref/bin/python bench/decode_peers.py [--repeats 20]
+    .venv-ref/bin/python bench/decode_peers.py [--repeats 20] [--sweep] [--json PATH]
 
 Prints the median seconds of one decode; if criterion's estimate for our
 decoder is found under $CARGO_TARGET_DIR (or target/), the ratio as well.
+--sweep also times T = 1875, 3750, 7501 and 15002 frames
+(scaling_decode in nodes/decode/benches/decode.rs is our side); --json PATH
+writes the medians for scripts/bench.sh.
 """
 import argparse
 import json
@@ -24,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchjson import Results
 
 K = 10
 FRAMES = 7501
@@ -80,24 +85,38 @@ def criterion_median():
 def main():
     parser = argparse.ArgumentParser(description="NumPy Viterbi peer timing")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--sweep", action="store_true", help="also time T = 1875/3750/7501/15002 frames")
+    parser.add_argument("--json", help="write the medians to this file")
     args = parser.parse_args()
     rng = np.random.default_rng(7501)
     moves, start, classes = expanded_trigram(rng)
-    posteriors = rng.uniform(0.01, 1.0, size=(FRAMES, K))
-    emissions = np.log(posteriors / posteriors.sum(axis=1, keepdims=True))
-    viterbi(emissions, moves, start, classes)  # warm-up
-    times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        viterbi(emissions, moves, start, classes)
-        times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
+
+    def median_decode(frames, repeats):
+        posteriors = rng.uniform(0.01, 1.0, size=(frames, K))
+        emissions = np.log(posteriors / posteriors.sum(axis=1, keepdims=True))
+        viterbi(emissions, moves, start, classes)  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            viterbi(emissions, moves, start, classes)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    results = Results("decode_peers.py", {"numpy": np.__version__})
+    median = median_decode(FRAMES, args.repeats)
+    results.median("numpy_viterbi", median, args.repeats)
     print(f"numpy viterbi, {moves.shape[0]} states x {FRAMES} frames: median {median * 1e3:.2f} ms "
           f"over {args.repeats} runs (numpy {np.__version__})")
     ours = criterion_median()
     if ours is not None:
         print(f"emoflow exact_trigram_k10_t7501 (criterion median): {ours * 1e3:.2f} ms; "
               f"numpy / emoflow = {median / ours:.1f}x")
+    if args.sweep:
+        for frames in (1875, 3750, 7501, 15002):
+            t = median_decode(frames, max(3, args.repeats // 4))
+            results.point("numpy_viterbi", "frames", frames, t)
+            print(f"sweep T = {frames:5d}: numpy viterbi {t * 1e3:.1f} ms")
+    results.write(args.json)
 
 
 if __name__ == "__main__":

@@ -22,5 +22,27 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// `scaling_kmeans/labels/N`: the first N golden labels, k = 10, from raw
+/// values as above, for scripts/bench.sh's cost-vs-size plot (peer side:
+/// bench/kmeans_peers.py --sweep).
+fn scaling_kmeans(c: &mut Criterion) {
+    let labels = common::labels_200k();
+    let mut group = c.benchmark_group("scaling_kmeans");
+    // A short run per point: the sweep shows the curve's shape.
+    group.sample_size(10);
+    group.warm_up_time(std::time::Duration::from_millis(500));
+    group.measurement_time(std::time::Duration::from_secs(2));
+    for n in [25_000usize, 50_000, 100_000, 200_000] {
+        let values = &labels[..n];
+        group.bench_with_input(criterion::BenchmarkId::new("labels", n), &n, |b, _| {
+            b.iter(|| {
+                let data = Weighted1d::from_values(values.iter().copied()).unwrap();
+                optimal1d::partition(&data, 10).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, scaling_kmeans);
 criterion_main!(benches);

@@ -5,6 +5,9 @@
 //! - `sweep`: the paper's sweep, alpha = 0, 2, ..., 14 x order 2, 3, over 9
 //!   recordings x 4 tasks (K = 4, 6, 8, 10): building each search table and
 //!   decoding, one thread (target: 2 s or less).
+//! - `scaling_decode/frames/T`: the K = 10 trigram decode (alpha 8) on
+//!   T = 1875, 3750, 7501, 15002 frames, one thread, for scripts/bench.sh's
+//!   cost-vs-size plot (peer side: bench/decode_peers.py --sweep).
 //!
 //! Data are synthetic: labels from a sticky random walk (for transitions and
 //! the LMs) and random posteriors. `bench/decode_peers.py` times a NumPy
@@ -13,8 +16,9 @@
 //! Run: `cargo bench -p emoflow-decode --bench decode`.
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use emoflow_decode::arpa::{NgramLm, Vocab};
 use emoflow_decode::ngram::{regions, train_witten_bell};
 use emoflow_decode::search::{Lattice, Scorer};
@@ -107,5 +111,27 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn scaling_decode(c: &mut Criterion) {
+    const K: usize = 10;
+    let k10 = task(K, K as u64);
+    let scorer = Scorer::new(&k10.transitions, Some(&k10.lms[1]), 8.0, "bench").unwrap();
+    let mut lattice = Lattice::new(&scorer, "bench").unwrap();
+    // Two recordings back to back give the longest point; shorter ones are
+    // prefixes, so every point decodes the same kind of data.
+    let emissions = k10.emissions[..2].concat();
+    let mut group = c.benchmark_group("scaling_decode");
+    // A short run per point: the sweep shows the curve's shape.
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for frames in [1875usize, 3750, FRAMES, 2 * FRAMES] {
+        let prefix = &emissions[..frames * K];
+        group.bench_with_input(BenchmarkId::new("frames", frames), &frames, |b, _| {
+            b.iter(|| black_box(lattice.decode(black_box(prefix)).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, scaling_decode);
 criterion_main!(benches);

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The benchmark runner: emoflow and the peers a user would otherwise use,
+# in one sitting on the same inputs, then docs/PERFORMANCE.md (medians,
+# ratios, the demo graph's engine overhead) and its plots docs/img/perf-*.png.
+#
+#   scripts/bench.sh           about 15 minutes on 2 cores
+#   scripts/bench.sh --quick   shorter criterion runs and fewer peer runs
+#
+# Per area, emoflow's criterion bench runs right before its peer script, so
+# both see the same machine state:
+#   fbank    nodes/audio/benches/fbank.rs        bench/fbank_peers.py
+#   k-means  nodes/cluster/benches/optimal1d.rs  bench/kmeans_peers.py
+#   decode   nodes/decode/benches/decode.rs      bench/decode_peers.py
+#   BLSTM    nodes/model/benches/step.rs         bench/blstm_peer.py
+#   CCC      nodes/metric/benches/ccc.rs         bench/ccc_peer.py
+#   scaling  each bench's scaling_* group above  the peers' --sweep
+#   demo     graphs/demo.toml, --jobs 1 and 2    bench/demo_overhead.py
+# Raw results: target/bench/ (peer JSON, logs); criterion's own under
+# target/criterion/. bench/report.py only takes criterion estimates written
+# by this run. Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "unknown option $arg (use --quick)" >&2; exit 2 ;;
+    esac
+done
+
+started=$(date +%s)
+work=target/bench
+rm -rf "$work"
+mkdir -p "$work"
+date +%s > "$work/started"
+cat /proc/loadavg > "$work/loadavg-start"
+echo "$quick" > "$work/quick"
+
+# libtorch for the model crate (.venv), the reference tools (.venv-ref).
+./scripts/setup-venv.sh
+py=.venv-ref/bin/python
+if ! [ -x "$py" ] || ! "$py" -c "import torch, torchaudio, kaldi_native_fbank, sklearn, ckmeans, matplotlib" 2>/dev/null; then
+    ./scripts/setup-ref-venv.sh
+fi
+# No LD_LIBRARY_PATH: the only bench that links libtorch (nodes/model's
+# step) gets an rpath to it from nodes/model/build.rs.
+
+# Each area's bench also holds its scaling sweep (scaling_fbank,
+# scaling_kmeans, scaling_decode, scaling_epoch), so it runs with the
+# area's headline bench and is read from target/criterion/scaling_*/.
+benches=(fbank optimal1d decode step ccc)
+bench_args=()
+for b in "${benches[@]}"; do bench_args+=(--bench "$b"); done
+echo "== build"
+cargo build --release --workspace
+cargo bench --workspace --no-run "${bench_args[@]}"
+cargo run --release --example fbank_bench_input -- "$work/fbank_300s.wav"
+
+if [ "$quick" = 1 ]; then
+    crit=(--quick --noplot)
+    runs_fbank=3 runs_kmeans=5 repeats_decode=8 repeats_blstm=3 runs_ccc=20
+else
+    crit=(--noplot)
+    runs_fbank=7 runs_kmeans=11 repeats_decode=20 repeats_blstm=10 runs_ccc=100
+fi
+
+criterion() {  # NAME: one criterion bench, its output kept in the log
+    echo "== cargo bench --bench $1"
+    if ! cargo bench --workspace --bench "$1" -- "${crit[@]}" > "$work/criterion-$1.log" 2>&1; then
+        tail -20 "$work/criterion-$1.log" >&2
+        exit 1
+    fi
+    # Criterion prints a short name and its time on one line, a long name above.
+    grep -B1 -E "time: +\[" "$work/criterion-$1.log" | grep -v -E "^(--|Benchmarking )" || true
+}
+
+criterion fbank
+"$py" bench/fbank_peers.py "$work/fbank_300s.wav" --runs "$runs_fbank" --json "$work/fbank.json" --sweep
+criterion optimal1d
+"$py" bench/kmeans_peers.py --runs "$runs_kmeans" --json "$work/kmeans.json" --sweep
+criterion decode
+"$py" bench/decode_peers.py --repeats "$repeats_decode" --json "$work/decode.json" --sweep
+criterion step
+"$py" bench/blstm_peer.py --repeats "$repeats_blstm" --json "$work/blstm.json" --sweep
+criterion ccc
+"$py" bench/ccc_peer.py --runs "$runs_ccc" --json "$work/ccc.json"
+
+echo "== demo graph"
+"$py" bench/demo_overhead.py "$work/demo-jobs1.json" --jobs 1 --work "$work/demo"
+if [ "$quick" = 0 ]; then
+    "$py" bench/demo_overhead.py "$work/demo-jobs2.json" --jobs 2 --work "$work/demo"
+fi
+
+echo $(( $(date +%s) - started )) > "$work/elapsed"
+echo "== report"
+"$py" bench/report.py --work "$work"
+echo "bench.sh: $(( $(date +%s) - started )) s"
