@@ -8,7 +8,8 @@
 //! renamed; the manifest last) and then renamed to `ROOT/KEY/` in one step,
 //! so a run killed at any moment leaves no directory that reads as a valid
 //! entry. `KEY.partial/artifacts/` survives a killed run on purpose: a
-//! training node finds its checkpoints there and resumes.
+//! training node finds its checkpoints there and resumes. `KEY.lock` keeps
+//! two processes sharing the cache from building the same entry at once.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,20 @@ impl Cache {
             std::fs::metadata(dir.join(&p.file)).map(|m| m.len() == p.bytes).unwrap_or(false)
         });
         intact.then_some(Entry { dir, manifest })
+    }
+
+    /// Holds `KEY` for this process until the lock is dropped: processes
+    /// sharing a cache (a sweep's Slurm array tasks) compute each entry once;
+    /// the others wait and then find it committed.
+    pub fn lock(&self, key: &str) -> Result<File> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join(format!("{key}.lock"));
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        if file.try_lock().is_err() {
+            tracing::info!("waiting for another process computing this entry");
+            file.lock().map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(file)
     }
 
     /// Prepares `KEY.partial/`, keeping artifacts from an interrupted run.

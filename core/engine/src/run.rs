@@ -458,6 +458,7 @@ fn execute(
     let span = tracing::info_span!("node", name = %node.name, kind = %kind.kind);
     let _guard = span.enter();
     let cacheable = opts.use_cache && kind.cacheable;
+    let _held = if cacheable { Some(cache.lock(key)?) } else { None };
     if cacheable {
         if let Some(entry) = cache.lookup(key) {
             tracing::info!("cached");

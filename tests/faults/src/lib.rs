@@ -53,18 +53,19 @@ pub fn stderr(out: &Output) -> String {
 pub struct Scratch(PathBuf);
 
 impl Scratch {
-    pub fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("emoflow-faults-{}-{name}", std::process::id()));
+    /// `emoflow-PREFIX-PID-NAME` under the temporary directory.
+    pub fn new(prefix: &str, name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("emoflow-{prefix}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
 
-    pub fn join(&self, path: impl AsRef<Path>) -> PathBuf {
-        self.0.join(path)
-    }
+}
 
-    pub fn path(&self) -> &Path {
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
         &self.0
     }
 }

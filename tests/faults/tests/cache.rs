@@ -7,7 +7,7 @@ use emoflow_faults::{Scratch, entries_ending, graph, run, run_command, status, s
 
 #[test]
 fn a_run_killed_during_a_cache_write_leaves_no_valid_entry() {
-    let dir = Scratch::new("kill");
+    let dir = Scratch::new("faults", "kill");
     let mut child = run_command(&graph("slow.toml"), &dir).spawn().unwrap();
     // Wait until the output file is being written, then SIGKILL.
     let partial = wait_for(Duration::from_secs(60), "the cache write", || {
@@ -32,7 +32,7 @@ fn a_run_killed_during_a_cache_write_leaves_no_valid_entry() {
 /// 64 KiB fail, as writes fail on a full disk.
 #[test]
 fn a_cache_write_that_fails_part_way_is_an_error_and_a_rerun_completes() {
-    let dir = Scratch::new("full");
+    let dir = Scratch::new("faults", "full");
     let big = dir.join("big.toml");
     std::fs::write(&big, "[nodes.source]\nkind = \"test.source\"\nrows = 20000\nvalues = 100\n\n[nodes.sum]\nkind = \"test.sum\"\ninputs = { in = \"source.out\" }\n")
         .unwrap();
@@ -59,4 +59,27 @@ fn a_cache_write_that_fails_part_way_is_an_error_and_a_rerun_completes() {
     assert_eq!(report["metrics"][0]["value"], 20000.0 * 4950.0);
     let (_, again) = run(&big, &dir, &[]);
     assert_eq!(status(&again, "source"), "cached");
+}
+
+/// Processes sharing a cache (a sweep's Slurm array tasks) may reach the
+/// same node at once: one computes it, the other waits and takes the entry.
+#[test]
+fn two_runs_sharing_a_cache_compute_a_node_once() {
+    let (a, b) = (Scratch::new("faults", "shared-a"), Scratch::new("faults", "shared-b"));
+    let start = |out: &Scratch| {
+        let mut command = emoflow_faults::emoflow();
+        command.arg("run").arg(graph("slow.toml")).arg("--out").arg(out.join("out")).arg("--cache").arg(a.join("cache"));
+        command.output()
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(|| start(&a).unwrap());
+        let second = s.spawn(|| start(&b).unwrap());
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let statuses = [status(&emoflow_faults::report(&a), "source").to_string(), status(&emoflow_faults::report(&b), "source").to_string()];
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["cached", "ran"], "one ran, the other took its entry: {statuses:?}");
 }

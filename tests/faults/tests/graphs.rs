@@ -38,7 +38,7 @@ fn a_cycle_is_reported_with_the_nodes_in_it() {
 
 #[test]
 fn a_toml_syntax_error_names_its_line_and_column() {
-    let dir = Scratch::new("syntax");
+    let dir = Scratch::new("faults", "syntax");
     let file = dir.join("broken.toml");
     std::fs::write(&file, "[nodes.source]\nkind = \"test.source\"\nrows = [1, 2\n").unwrap();
     let (code, err) = check(&file);
@@ -49,7 +49,7 @@ fn a_toml_syntax_error_names_its_line_and_column() {
 
 #[test]
 fn wiring_a_port_to_one_of_another_type_is_refused_naming_both_types() {
-    let dir = Scratch::new("types");
+    let dir = Scratch::new("faults", "types");
     let file = dir.join("types.toml");
     std::fs::write(
         &file,
@@ -65,7 +65,7 @@ fn wiring_a_port_to_one_of_another_type_is_refused_naming_both_types() {
 
 #[test]
 fn extending_a_missing_file_names_it() {
-    let dir = Scratch::new("extends");
+    let dir = Scratch::new("faults", "extends");
     let file = dir.join("child.toml");
     std::fs::write(&file, "[graph]\nextends = \"missing-parent.toml\"\n").unwrap();
     let (code, err) = check(&file);

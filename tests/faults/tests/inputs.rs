@@ -45,7 +45,7 @@ fn fails_naming(dir: &Scratch, graph: &Path, needles: &[&str]) -> String {
 
 #[test]
 fn a_truncated_wav_is_named() {
-    let dir = Scratch::new("wav");
+    let dir = Scratch::new("faults", "wav");
     let corpus = synth(&dir);
     let wav = corpus.join("recordings_audio/dev_1.wav");
     let bytes = std::fs::read(&wav).unwrap();
@@ -55,7 +55,7 @@ fn a_truncated_wav_is_named() {
 
 #[test]
 fn a_wav_that_is_not_riff_is_named() {
-    let dir = Scratch::new("not-riff");
+    let dir = Scratch::new("faults", "not-riff");
     let corpus = synth(&dir);
     std::fs::write(corpus.join("recordings_audio/train_1.wav"), b"ID3\x04 an mp3 renamed .wav").unwrap();
     fails_naming(&dir, &graph(&dir, "source.avec2016", &corpus), &["train_1.wav"]);
@@ -63,7 +63,7 @@ fn a_wav_that_is_not_riff_is_named() {
 
 #[test]
 fn a_bad_number_in_an_arff_is_named_with_its_line_and_a_fixed_file_runs() {
-    let dir = Scratch::new("arff");
+    let dir = Scratch::new("faults", "arff");
     let corpus = synth(&dir);
     let arff = corpus.join("ratings_gold_standard/valence/train_1.arff");
     let good = std::fs::read_to_string(&arff).unwrap();
@@ -81,7 +81,7 @@ fn a_bad_number_in_an_arff_is_named_with_its_line_and_a_fixed_file_runs() {
 
 #[test]
 fn a_csv_row_missing_a_column_is_named_with_its_line() {
-    let dir = Scratch::new("csv");
+    let dir = Scratch::new("faults", "csv");
     let corpus = synth(&dir);
     // The CSV layout: SPLIT/NAME.wav beside SPLIT/NAME.csv.
     let root = dir.join("csv");

@@ -26,7 +26,7 @@ fn one_node_graph(dir: &Scratch, kind: &str) -> PathBuf {
 
 #[test]
 fn a_panicking_node_fails_alone_and_the_run_exits_1_naming_it() {
-    let dir = Scratch::new("panic");
+    let dir = Scratch::new("faults", "panic");
     let (out, report) = run(&graph("panic.toml"), &dir, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("node `boom` (test.panic) failed"), "{}", stderr(&out));
@@ -38,7 +38,7 @@ fn a_panicking_node_fails_alone_and_the_run_exits_1_naming_it() {
 
 #[test]
 fn a_node_returning_an_error_fails_with_its_message_and_nothing_downstream_runs() {
-    let dir = Scratch::new("error");
+    let dir = Scratch::new("faults", "error");
     let (out, report) = run(&one_node_graph(&dir, "test.fail"), &dir, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -68,7 +68,7 @@ fn plugin_check_fails_a_node_that_breaks_its_schema_and_names_the_port() {
 
 #[test]
 fn output_that_breaks_its_schema_fails_the_run_naming_node_and_port() {
-    let dir = Scratch::new("schema");
+    let dir = Scratch::new("faults", "schema");
     let file = dir.join("graph.toml");
     std::fs::write(&file, "[nodes.bad]\nkind = \"test.bad_schema\"\n\n[nodes.sum]\nkind = \"test.sum\"\ninputs = { in = \"bad.out\" }\n")
         .unwrap();
@@ -110,7 +110,7 @@ fn check_with(plugins: &Path, dir: &Scratch, kind: &str) -> (Option<i32>, String
 
 #[test]
 fn a_plugin_built_separately_for_another_abi_major_is_refused_by_name() {
-    let dir = Scratch::new("abi-next");
+    let dir = Scratch::new("faults", "abi-next");
     let plugins = out_of_tree_plugin("tests/abi-next-plugin", "libabi_next_plugin.so", &dir);
     let (code, err) = check_with(&plugins, &dir, "test.abi_next");
     assert_eq!(code, Some(2), "{err}");
@@ -121,7 +121,7 @@ fn a_plugin_built_separately_for_another_abi_major_is_refused_by_name() {
 
 #[test]
 fn a_library_without_the_entry_point_is_named_when_its_kind_is_missing() {
-    let dir = Scratch::new("no-entry");
+    let dir = Scratch::new("faults", "no-entry");
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     // A real shared library that is not a plugin: the C library's math part.
@@ -137,7 +137,7 @@ fn a_library_without_the_entry_point_is_named_when_its_kind_is_missing() {
 
 #[test]
 fn a_file_that_is_no_library_is_refused_with_the_loaders_reason() {
-    let dir = Scratch::new("not-elf");
+    let dir = Scratch::new("faults", "not-elf");
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::write(plugins.join("libgarbage.so"), b"not a shared library").unwrap();

@@ -16,11 +16,11 @@ fn metrics(report: &serde_json::Value) -> Vec<(String, String, f64)> {
 
 #[test]
 fn training_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
-    let whole = Scratch::new("train-whole");
+    let whole = Scratch::new("faults", "train-whole");
     let (out, uninterrupted) = run(&graph("train.toml"), &whole, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let dir = Scratch::new("train-killed");
+    let dir = Scratch::new("faults", "train-killed");
     let mut child = run_command(&graph("train.toml"), &dir).spawn().unwrap();
     let checkpoint = wait_for(Duration::from_secs(120), "a training checkpoint", || {
         entries_ending(&dir.join("cache"), ".partial")
