@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use emoflow_sdk::{Error, Result};
 
-const MANIFEST: &str = "manifest.json";
+pub const MANIFEST: &str = "manifest.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -48,6 +48,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A stored entry (a cache entry, or a copy of one such as a bundle's
+    /// frozen node), checked complete: every port file has its recorded size.
+    pub fn read(dir: &Path) -> Result<Entry> {
+        let path = dir.join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::data(format!("{}: not an emoflow output manifest: {e}", path.display())))?;
+        for p in &manifest.ports {
+            let file = dir.join(&p.file);
+            match std::fs::metadata(&file) {
+                Ok(m) if m.len() == p.bytes => {}
+                Ok(m) => return Err(Error::data(format!("{}: {} bytes, the manifest says {}", file.display(), m.len(), p.bytes))),
+                Err(e) => return Err(Error::io(&file, e)),
+            }
+        }
+        Ok(Entry { dir: dir.to_path_buf(), manifest })
+    }
+
     pub fn port_path(&self, port: &str) -> Option<PathBuf> {
         self.manifest.ports.iter().find(|p| p.port == port).map(|p| self.dir.join(&p.file))
     }
@@ -81,6 +99,27 @@ pub fn key(plugin_hash: &str, kind: &str, canonical_params: &str, inputs: &[(Str
     h.finalize().to_hex()[..32].to_string()
 }
 
+/// The hash of a stored entry's port files, for the key of a frozen node.
+/// An unreadable file hashes as its error, so the run's own read reports it.
+pub fn content_hash(dir: &Path) -> String {
+    let mut h = blake3::Hasher::new();
+    match Entry::read(dir) {
+        Ok(entry) => {
+            for p in &entry.manifest.ports {
+                h.update(p.port.as_bytes());
+                match std::fs::read(dir.join(&p.file)) {
+                    Ok(bytes) => h.update(&bytes),
+                    Err(_) => h.update(b"unreadable"),
+                };
+            }
+        }
+        Err(e) => {
+            h.update(e.to_string().as_bytes());
+        }
+    }
+    format!("frozen:{}", h.finalize().to_hex())
+}
+
 pub struct Cache {
     root: PathBuf,
 }
@@ -92,15 +131,7 @@ impl Cache {
 
     /// The committed entry for `key`, if it is complete and intact.
     pub fn lookup(&self, key: &str) -> Option<Entry> {
-        let dir = self.root.join(key);
-        let manifest: Manifest = serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).ok()?).ok()?;
-        if manifest.key != key {
-            return None;
-        }
-        let intact = manifest.ports.iter().all(|p| {
-            std::fs::metadata(dir.join(&p.file)).map(|m| m.len() == p.bytes).unwrap_or(false)
-        });
-        intact.then_some(Entry { dir, manifest })
+        Entry::read(&self.root.join(key)).ok().filter(|e| e.manifest.key == key)
     }
 
     /// Holds `KEY` for this process until the lock is dropped: processes

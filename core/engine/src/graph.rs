@@ -126,6 +126,10 @@ pub struct NodeDecl {
     pub kind: Option<(String, Span)>,
     pub inputs: Vec<InputDecl>,
     pub params: Vec<(Key, Sv)>,
+    /// `frozen = "DIR"`: the node does not run; its outputs are the stored
+    /// entry in DIR (relative to the graph file), as an exported bundle
+    /// keeps what was fitted on the training corpus.
+    pub frozen: Option<(PathBuf, Span)>,
 }
 
 /// `port = "node.port"`; a port wired to a list has one per source.
@@ -252,7 +256,7 @@ fn load_file(
             merge(&mut graph, base_graph);
         }
     }
-    let own = read_own(&root, diags);
+    let own = read_own(&root, path.parent().unwrap_or(Path::new(".")), diags);
     merge(&mut graph, own);
     graph.path = path.to_path_buf();
     stack.pop();
@@ -283,6 +287,9 @@ fn merge(base: &mut Graph, top: Graph) {
                 for (k, v) in node.params {
                     set(&mut existing.params, k, v);
                 }
+                if node.frozen.is_some() {
+                    existing.frozen = node.frozen;
+                }
             }
             None => base.nodes.push(node),
         }
@@ -311,7 +318,7 @@ fn table_at<'a>(root: &'a [(Key, Sv)], name: &str, diags: &mut Vec<Diagnostic>) 
     }
 }
 
-fn read_own(root: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> Graph {
+fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Graph {
     let mut graph = Graph::default();
     let header = table_at(root, "graph", diags);
     if let Some(v) = get(header, "name") {
@@ -332,7 +339,7 @@ fn read_own(root: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> Graph {
             diags.push(Diagnostic::at(&node.span, format!("node `{}` must be a table", name.name)));
             continue;
         };
-        graph.nodes.push(read_node(name, table, diags));
+        graph.nodes.push(read_node(name, table, dir, diags));
     }
     graph.test = get(root, "test").cloned();
     if let Some(expect) = get(root, "expect") {
@@ -360,13 +367,17 @@ fn string_or(v: &Sv, diags: &mut Vec<Diagnostic>, message: &str) -> String {
     })
 }
 
-fn read_node(name: &Key, table: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) -> NodeDecl {
-    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new() };
+fn read_node(name: &Key, table: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> NodeDecl {
+    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new(), frozen: None };
     for (key, value) in table {
         match key.name.as_str() {
             "kind" => match value.as_str() {
                 Some(kind) => node.kind = Some((kind.to_string(), value.span.clone())),
                 None => diags.push(Diagnostic::at(&value.span, "`kind` must be a string such as \"feature.fbank\"")),
+            },
+            "frozen" => match value.as_str() {
+                Some(rel) => node.frozen = Some((dir.join(rel), value.span.clone())),
+                None => diags.push(Diagnostic::at(&value.span, "`frozen` must be the path of a stored node output directory")),
             },
             "inputs" => match value.as_table() {
                 Some(inputs) => {

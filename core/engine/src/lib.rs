@@ -4,10 +4,12 @@
 
 pub mod cache;
 pub mod diag;
+pub mod export;
 pub mod graph;
 pub mod graph_test;
 pub mod lock;
 pub mod plugin_check;
+pub mod predict;
 pub mod registry;
 pub mod run;
 pub mod schema;

@@ -14,7 +14,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use emoflow_engine::diag::{self, Diagnostic, Sources};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{graph, graph_test, lock, plugin_check, run, sweep};
+use emoflow_engine::{export, graph, graph_test, lock, plugin_check, predict, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -75,6 +75,44 @@ enum Command {
         /// Run only trial I of the graph's sweep (what a Slurm array task runs).
         #[arg(long, value_name = "I")]
         trial: Option<usize>,
+    },
+    /// Export a trained system as a bundle for `emoflow predict`: runs the
+    /// graph (from the cache when it has run) and writes BUNDLE.
+    Export {
+        #[command(flatten)]
+        graph: GraphArgs,
+        /// The node whose predictions the bundle gives, e.g. `decoded`; after
+        /// a sweep, for each dimension the trial its select rule chose.
+        #[arg(long)]
+        system: String,
+        /// The bundle directory to write (an earlier bundle there is replaced).
+        bundle: PathBuf,
+        /// The run's output directory (run.json); default out/GRAPH_NAME.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// Apply an exported system to recordings: arousal and valence every
+    /// 40 ms of each, as CSV, AVEC-style ARFF and a plot.
+    Predict {
+        /// A bundle written by `emoflow export`.
+        bundle: PathBuf,
+        /// WAV files, or directories of them (their *.wav files).
+        #[arg(required = true)]
+        audio: Vec<PathBuf>,
+        /// Output directory: csv/, arff/, plot/ and predict.json.
+        #[arg(long, default_value = "out/predict")]
+        out: PathBuf,
+        /// cpu, cuda:N or auto (CUDA when available).
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
     },
     /// Pin the plugins a graph uses: write GRAPH's lock file (same name,
     /// extension .lock) with each plugin's hash, for `run --locked`.
@@ -230,16 +268,7 @@ fn main() -> ExitCode {
             };
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
-            let opts = run::RunOptions {
-                out: out.clone(),
-                cache_dir,
-                use_cache: !no_cache,
-                jobs: jobs.max(1),
-                device,
-                cancel,
-                progress: progress().clone(),
-                only,
-            };
+            let opts = run::RunOptions { only, ..local_run(&out, cache_dir, !no_cache, jobs, device, cancel) };
             let report = run::run(&plan, &registry, &opts);
             print_reports(&report);
             match run::write_report(&out, &report) {
@@ -251,6 +280,42 @@ fn main() -> ExitCode {
             }
             if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
+        Command::Export { graph, system, bundle, out, device, jobs, cache } => {
+            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            let cancel = Arc::new(AtomicBool::new(false));
+            install_ctrl_c(cancel.clone());
+            let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
+            let report = run::run(&plan, &registry, &opts);
+            if let Err(e) = run::write_report(&out, &report) {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+            let request = export::ExportRequest {
+                system: &system,
+                bundle: &bundle,
+                graph_path: &graph.graph,
+                sets: &graph.set,
+                preset_test: graph.preset_test,
+            };
+            match export::export(&plan, &registry, &report, &request) {
+                Ok(manifest) => {
+                    for s in &manifest.selection {
+                        eprintln!("{}: {}", s.group, s.node);
+                    }
+                    eprintln!("wrote bundle {} ({} nodes, {} files)", bundle.display(), manifest.nodes.len(), manifest.files.len());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: export of `{system}`: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Predict { bundle, audio, out, device, jobs } => predict(&bundle, &audio, &out, device, jobs, &cli.plugin_path),
         Command::Lock { graph } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
@@ -306,16 +371,7 @@ fn main() -> ExitCode {
                     continue;
                 }
                 let run_out = out.join(&plan.graph.name);
-                let opts = run::RunOptions {
-                    out: run_out.clone(),
-                    cache_dir: cache_dir(cache.clone()),
-                    use_cache: true,
-                    jobs: jobs.max(1),
-                    device: "auto".into(),
-                    cancel: cancel.clone(),
-                    progress: progress().clone(),
-                    only: None,
-                };
+                let opts = local_run(&run_out, cache_dir(cache.clone()), true, jobs, "auto".into(), cancel.clone());
                 let report = run::run(&plan, &registry, &opts);
                 let _ = run::write_report(&run_out, &report);
                 let mut problems = Vec::new();
@@ -455,6 +511,96 @@ fn run_on_slurm(
             ExitCode::from(1)
         }
     }
+}
+
+fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, device: String, cancel: Arc<AtomicBool>) -> run::RunOptions {
+    run::RunOptions {
+        out: out.to_path_buf(),
+        cache_dir,
+        use_cache,
+        jobs: jobs.max(1),
+        device,
+        cancel,
+        progress: progress().clone(),
+        only: None,
+    }
+}
+
+/// `emoflow predict`: the bundle's graph once per recording, so that a
+/// recording that fails (too short, unreadable) costs only its own outputs.
+fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: usize, plugin_paths: &[PathBuf]) -> ExitCode {
+    let (manifest, files) = match predict::open_bundle(bundle).and_then(|m| Ok((m, predict::recordings(audio)?))) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let absolute = |p: &Path| toml::Value::from(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()).to_string();
+    let registry = discover(plugin_paths);
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let bar = progress().add(indicatif::ProgressBar::new(files.len() as u64));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} recordings {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("predict");
+    let mut results = Vec::new();
+    for file in &files {
+        bar.set_message(file.display().to_string());
+        let args = GraphArgs {
+            graph: bundle.join(export::GRAPH),
+            set: vec![format!("audio=[{}]", absolute(file)), format!("bundle={}", absolute(bundle))],
+            preset_test: false,
+        };
+        let outcome = match build_plan(&args, &registry) {
+            Err(()) => Err("the bundle's graph is invalid with this emoflow's plugins".to_string()),
+            Ok(plan) => {
+                let opts = local_run(out, out.join(".work"), false, jobs, device.clone(), cancel.clone());
+                let report = run::run(&plan, &registry, &opts);
+                if report.succeeded() {
+                    Ok(report.files)
+                } else {
+                    let failed = report.nodes.iter().filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)));
+                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| if e.is_empty() { report.status } else { e })
+                }
+            }
+        };
+        if let Err(e) = &outcome {
+            progress().suspend(|| eprintln!("error: {}: {e}", file.display()));
+        }
+        results.push(serde_json::json!({
+            "recording": file.display().to_string(),
+            "status": if outcome.is_ok() { "ok" } else { "failed" },
+            "files": outcome.as_ref().map(|f| f.iter().map(|f| f.path.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+            "error": outcome.as_ref().err(),
+        }));
+        bar.inc(1);
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(out.join(".work"));
+    let ok = results.iter().filter(|r| r["status"] == "ok").count();
+    let summary = serde_json::json!({ "bundle": bundle.display().to_string(), "system": manifest.system, "recordings": results });
+    let path = out.join("predict.json");
+    if let Err(e) = emoflow_engine::cache::write_atomic(&path, &serde_json::to_vec_pretty(&summary).expect("JSON")) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "predicted {ok} of {} recordings with `{}`: {}/csv, {}/arff, {}/plot; wrote {}",
+        files.len(),
+        manifest.system,
+        out.display(),
+        out.display(),
+        out.display(),
+        path.display()
+    );
+    if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 fn cache_dir(flag: Option<PathBuf>) -> PathBuf {

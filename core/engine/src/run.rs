@@ -39,6 +39,8 @@ pub struct RunOptions {
 pub enum Status {
     Ran,
     Cached,
+    /// Outputs read from a `frozen` directory (a bundle's fitted state).
+    Frozen,
     Failed,
     /// Not run because an input failed or the run was cancelled.
     Skipped,
@@ -180,7 +182,11 @@ fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>],
             })
         })
         .collect();
-    let hash = registry.file_hash(node.provider.plugin.path());
+    // A frozen node's outputs are its stored files, whatever plugin made them.
+    let hash = match &node.frozen {
+        Some(dir) => cache::content_hash(dir),
+        None => registry.file_hash(node.provider.plugin.path()),
+    };
     cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs)
 }
 
@@ -457,6 +463,9 @@ fn execute(
     let kind = &node.provider.kind;
     let span = tracing::info_span!("node", name = %node.name, kind = %kind.kind);
     let _guard = span.enter();
+    if let Some(dir) = &node.frozen {
+        return Ok((Status::Frozen, Entry::read(dir)?));
+    }
     let cacheable = opts.use_cache && kind.cacheable;
     let _held = if cacheable { Some(cache.lock(key)?) } else { None };
     if cacheable {

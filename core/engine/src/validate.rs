@@ -24,6 +24,8 @@ pub struct PlannedNode {
     /// into [`Plan::nodes`]) and its output port, read in order; empty when
     /// unwired (optional).
     pub inputs: Vec<Vec<(usize, String)>>,
+    /// A frozen node's stored outputs (see [`crate::graph::NodeDecl::frozen`]).
+    pub frozen: Option<std::path::PathBuf>,
 }
 
 /// A validated graph, its nodes in topological order.
@@ -160,8 +162,23 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             dag.add_edge(ids[from], ids[i], ());
             inputs[slot].push((from, input.from_port.clone()));
         }
+        if let Some((dir, span)) = &node.frozen {
+            if let Some(input) = node.inputs.first() {
+                diags.push(
+                    Diagnostic::at(&input.span, format!("node `{}` is frozen and takes no inputs", node.name.name))
+                        .help("its outputs are read from the `frozen` directory; remove `inputs`"),
+                );
+            }
+            if !dir.join(crate::cache::MANIFEST).is_file() {
+                diags.push(
+                    Diagnostic::at(span, format!("no stored node outputs in {}", dir.display()))
+                        .label(format!("{} is missing", crate::cache::MANIFEST))
+                        .help("`frozen` names a directory written by `emoflow export` (a bundle's frozen/NODE)"),
+                );
+            }
+        }
         for (port, wired) in kind.inputs.iter().zip(&inputs) {
-            if wired.is_empty() && !port.optional && !node.inputs.iter().any(|d| d.port.name == port.name) {
+            if wired.is_empty() && !port.optional && node.frozen.is_none() && !node.inputs.iter().any(|d| d.port.name == port.name) {
                 diags.push(
                     Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
                         .label(format!("needs `{}` ({})", port.name, port.port_type))
@@ -213,6 +230,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                     .iter()
                     .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
                     .collect(),
+                frozen: decl.frozen.as_ref().map(|(dir, _)| dir.clone()),
             }
         })
         .collect();

@@ -14,7 +14,9 @@
 //! torchaudio's own float32 run shows. Samples in [-1, 1] are first
 //! multiplied by `sample_scale` (32768: Kaldi's int16 scale).
 //!
-//! Differences from torchaudio: defaults are the paper's (40 bins) rather
+//! Differences from torchaudio: the node refuses a recording too short for
+//! one frame (shorter than one window with `snip_edges`), naming it, where
+//! torchaudio returns no frames; defaults are the paper's (40 bins) rather
 //! than torchaudio's 23; dither noise comes from a seeded ChaCha8 stream per
 //! frame (torchaudio draws from torch's global generator), so a seed gives
 //! the same features whatever the thread count (the node mixes the utterance
@@ -251,6 +253,16 @@ impl Fbank {
             }
         } else {
             (samples + self.window_shift / 2) / self.window_shift
+        }
+    }
+
+    /// The fewest samples that give one frame: a whole window with
+    /// `snip_edges`, else half a shift (rounded up).
+    pub fn min_samples(&self) -> usize {
+        if self.opts.snip_edges {
+            self.window_size
+        } else {
+            self.window_shift - self.window_shift / 2
         }
     }
 
@@ -568,6 +580,11 @@ impl Node for FbankNode {
                     }
                     Some(_) => {}
                 }
+                // Kaldi and torchaudio return an empty matrix here; an empty
+                // row would only fail later, far from its cause.
+                if fbank.num_frames(row.samples.len()) == 0 {
+                    return Err(too_short(fbank, &row));
+                }
                 let seed = utterance_seed(opts.dither_seed, &row.utt_id);
                 let frames = fbank.compute_seeded(&row.samples, ctx.threads(), seed);
                 done += 1;
@@ -594,6 +611,30 @@ impl Node for FbankNode {
     }
 }
 
+/// The error for a recording too short to give one frame.
+fn too_short(fbank: &Fbank, row: &AudioRow) -> emoflow_sdk::Error {
+    let opts = &fbank.opts;
+    let rate = f64::from(row.sample_rate);
+    let min = fbank.min_samples();
+    let why = if opts.snip_edges {
+        format!("one {} ms window", opts.frame_length)
+    } else {
+        format!(
+            "half a {} ms frame shift, snip_edges false",
+            opts.frame_shift
+        )
+    };
+    emoflow_sdk::Error::data(format!(
+        "utterance {}: {:.4} s of audio ({} samples at {} Hz) gives no frame; \
+         feature.fbank needs at least {:.4} s ({min} samples: {why})",
+        row.utt_id,
+        row.samples.len() as f64 / rate,
+        row.samples.len(),
+        row.sample_rate,
+        min as f64 / rate,
+    ))
+}
+
 /// The `feature.fbank` node kind.
 pub fn kind() -> KindSpec {
     KindSpec::new("feature.fbank", file!())
@@ -601,7 +642,7 @@ pub fn kind() -> KindSpec {
             "Kaldi-compatible log Mel filterbank (as torchaudio.compliance.kaldi.fbank, same option names); \
              samples are scaled to Kaldi's int16 range first. Uses the node's thread budget.",
         )
-        .input("audio", port::AUDIO, "recordings; all must give the same frame period (one sample rate, or rates where the shift is whole)")
+        .input("audio", port::AUDIO, "recordings; all must give the same frame period (one sample rate, or rates where the shift is whole) and at least one frame")
         .output("features", port::FEATURES, "one row per recording: num_mel_bins (+1 with use_energy) values per frame, frame period frame_shift")
         .create(|opts: FbankOptions| {
             // What does not depend on the sample rate is refused at once.
@@ -636,6 +677,7 @@ mod tests {
         assert_eq!(centred.num_frames(4_800_000), 30000);
         assert_eq!(centred.num_frames(79), 0);
         assert_eq!(centred.num_frames(80), 1);
+        assert_eq!((snip.min_samples(), centred.min_samples()), (400, 80));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! emoflow standard nodes: audio family.
 //!
-//! Sources (`source.avec2016`, `source.csv`, `source.synthetic`) and the
-//! feature front end (`feature.fbank`, `feature.stack`, `feature.znorm`,
-//! `feature.resample`). Each kind's algorithm is a plain module usable
-//! without the engine.
+//! Sources (`source.avec2016`, `source.csv`, `source.synthetic`,
+//! `source.wav`) and the feature front end (`feature.fbank`,
+//! `feature.stack`, `feature.znorm`, `feature.resample`). Each kind's
+//! algorithm is a plain module usable without the engine.
 
 pub mod arff;
 pub mod avec2016;
@@ -14,6 +14,7 @@ mod parallel;
 mod ports;
 pub mod resample;
 pub mod source_csv;
+pub mod source_wav;
 pub mod stack;
 pub mod synthetic;
 pub mod wav;
@@ -24,6 +25,7 @@ pub use error::{Error, Result};
 emoflow_sdk::export_plugin!(
     avec2016::kind,
     source_csv::kind,
+    source_wav::kind,
     synthetic::kind,
     fbank::kind,
     stack::kind,

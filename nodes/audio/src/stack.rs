@@ -4,7 +4,8 @@
 //! Stacking: frames are grouped without overlap, stride k: output frame j
 //! is the concatenation of input frames jk .. jk+k-1 (k * D values). The
 //! last group, when incomplete, is padded by repeating the last input frame,
-//! so no audio is dropped: n frames give ceil(n / k) stacked frames.
+//! so no audio is dropped: n frames give ceil(n / k) stacked frames. The
+//! node refuses an utterance of zero frames, naming it.
 //!
 //! Alignment with labels ([`align`]): both sequences start at time 0 and
 //! share the label period (4 x 10 ms = 40 ms in the paper): stacked frame j
@@ -134,6 +135,15 @@ impl Node for StackNode {
                     row.utt_id
                 )));
             }
+            // The last group is padded, so only an empty row stacks to
+            // nothing; passing it on would fail later, far from its cause.
+            if row.frames.is_empty() {
+                return Err(emoflow_sdk::Error::data(format!(
+                    "utterance {}: no feature frames, so no stacked frame (k = {k}); \
+                     is the recording shorter than one feature frame?",
+                    row.utt_id
+                )));
+            }
             row.frames = stack(&row.frames, row.dims, k);
             row.dims *= k;
             row.frame_period *= k as f64;
@@ -203,7 +213,7 @@ pub fn kind() -> KindSpec {
              and aligns the labels: both start at 0 with one period; the common prefix is kept, the tail of the \
              longer trimmed and logged, a difference over `tolerance` frames is an error naming the recording.",
         )
-        .input("features", port::FEATURES, "frames of dimension D")
+        .input("features", port::FEATURES, "frames of dimension D, at least one per utterance")
         .optional_input("labels", port::SERIES, "labels at k times the feature period, to align")
         .output("features", port::FEATURES, "stacked frames of dimension k x D, trimmed to the labels where there are labels")
         .output("labels", port::SERIES, "the labels trimmed to the stacked frames (empty when not wired)")

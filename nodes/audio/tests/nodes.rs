@@ -4,7 +4,7 @@
 use emoflow_audio::corpus::Split;
 use emoflow_audio::fbank::{Fbank, FbankOptions, utterance_seed};
 use emoflow_audio::synthetic::{SynthOptions, synth_recording, write_corpus};
-use emoflow_audio::wav::write_wav_i16;
+use emoflow_audio::wav::{i16_to_f32, write_wav_i16};
 use emoflow_sdk::foreign::ForeignPlugin;
 use emoflow_sdk::harness::{Harness, HarnessOutput};
 use emoflow_sdk::prelude::*;
@@ -69,6 +69,7 @@ fn the_plugin_describes_every_kind_from_the_file_named_after_it() {
         ("source.avec2016", "avec2016.rs"),
         ("source.csv", "source_csv.rs"),
         ("source.synthetic", "synthetic.rs"),
+        ("source.wav", "source_wav.rs"),
         ("feature.fbank", "fbank.rs"),
         ("feature.stack", "stack.rs"),
         ("feature.znorm", "znorm.rs"),
@@ -241,6 +242,125 @@ fn csv_source_reads_wavs_with_label_files_beside_them() {
     assert_eq!(period_of(&out, "labels", "values"), 0.1);
 }
 
+/// Writes 16-bit samples `first, first + 1, ...` to `path` and returns them
+/// as the source reads them back.
+fn ramp_wav(path: &std::path::Path, rate: u32, first: i16, len: usize) -> Vec<f32> {
+    let samples: Vec<i16> = (0..len).map(|i| first + i as i16).collect();
+    write_wav_i16(path, rate, &samples).unwrap();
+    samples.into_iter().map(i16_to_f32).collect()
+}
+
+fn wav_source(paths: &[&std::path::Path]) -> Harness {
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    node("source.wav").param("paths", paths)
+}
+
+#[test]
+fn wav_source_reads_files_then_directories_in_order_without_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    std::fs::create_dir_all(calls.join("nested")).unwrap();
+    let b = ramp_wav(&calls.join("b.wav"), 16000, 10, 300);
+    let a = ramp_wav(&calls.join("a.WAV"), 8000, -5, 200);
+    ramp_wav(&calls.join("nested/c.wav"), 16000, 0, 100);
+    std::fs::write(calls.join("notes.txt"), "not audio").unwrap();
+    // A file named directly is taken whatever its extension.
+    let z = ramp_wav(&dir.path().join("z.pcm"), 44100, 100, 50);
+    let out = wav_source(&[&dir.path().join("z.pcm"), &calls])
+        .param("split", "dev")
+        .run()
+        .unwrap();
+    let audio: Vec<AudioRow> = out.rows("audio").unwrap();
+    let got: Vec<(&str, Split, u32)> = audio
+        .iter()
+        .map(|r| (r.utt_id.as_str(), r.split, r.sample_rate))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("z", Split::Dev, 44100),
+            ("a", Split::Dev, 8000),
+            ("b", Split::Dev, 16000)
+        ],
+        "the files in the order given, a directory's sorted, not recursive"
+    );
+    assert_eq!(
+        [&audio[0].samples, &audio[1].samples, &audio[2].samples],
+        [&z, &a, &b]
+    );
+    assert!(out.rows::<SeriesRow>("labels").unwrap().is_empty());
+    assert_eq!(period_of(&out, "labels", "values"), 0.04);
+    assert_eq!(out.progress, vec![(1, 3), (2, 3), (3, 3)]);
+
+    let out = wav_source(&[&calls.join("b.wav")]).run().unwrap();
+    let audio: Vec<AudioRow> = out.rows("audio").unwrap();
+    assert_eq!(
+        (audio.len(), audio[0].split),
+        (1, Split::Test),
+        "test by default"
+    );
+}
+
+#[test]
+fn wav_source_errors_name_the_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = node("source.wav")
+        .param("paths", Vec::<String>::new())
+        .run()
+        .unwrap_err();
+    assert!(err.message.contains("`paths` is empty"), "{err}");
+
+    let missing = dir.path().join("missing.wav");
+    let err = wav_source(&[&missing]).run().unwrap_err();
+    assert_eq!(
+        err.message,
+        format!("{}: no such file or directory", missing.display())
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("a.csv"), "time\n").unwrap();
+    let err = wav_source(&[&empty]).run().unwrap_err();
+    assert_eq!(
+        err.message,
+        format!("{}: no .wav files in this directory", empty.display())
+    );
+
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    for d in [&one, &two] {
+        std::fs::create_dir_all(d).unwrap();
+        ramp_wav(&d.join("s1.wav"), 16000, 0, 10);
+    }
+    let err = wav_source(&[&one, &two]).run().unwrap_err();
+    let (first, second) = (one.join("s1.wav"), two.join("s1.wav"));
+    assert!(
+        err.message.starts_with(&second.display().to_string())
+            && err.message.contains(&first.display().to_string())
+            && err.message.contains("`s1`"),
+        "{err}"
+    );
+
+    // The WAV reader's own errors, naming the file.
+    let text = dir.path().join("notes.wav");
+    std::fs::write(&text, "not audio at all").unwrap();
+    let err = wav_source(&[&text]).run().unwrap_err();
+    assert!(
+        err.message.starts_with(&text.display().to_string())
+            && err.message.contains("not a RIFF/WAVE file"),
+        "{err}"
+    );
+    let cut = dir.path().join("cut.wav");
+    ramp_wav(&cut, 16000, 0, 1000);
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = wav_source(&[&cut]).run().unwrap_err();
+    assert!(
+        err.message.contains("cut.wav") && err.message.contains("truncated WAV"),
+        "{err}"
+    );
+}
+
 #[test]
 fn fbank_node_computes_kaldi_features_per_utterance() {
     let rows = vec![
@@ -291,6 +411,45 @@ fn fbank_node_refuses_a_rate_without_a_whole_frame_shift() {
         .run()
         .unwrap_err();
     assert!(err.message.contains("num_mel_bins"), "{err}");
+}
+
+#[test]
+fn fbank_node_refuses_audio_too_short_for_one_frame() {
+    let rows = vec![
+        audio_row("ok", Split::Test, 16000, tone(16000, 0.5, 440.0)),
+        audio_row("blip", Split::Test, 16000, vec![0.1; 399]),
+    ];
+    let err = node("feature.fbank")
+        .rows("audio", &rows)
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "utterance blip: 0.0249 s of audio (399 samples at 16000 Hz) gives no frame; \
+         feature.fbank needs at least 0.0250 s (400 samples: one 25 ms window)"
+    );
+    // Without snip_edges half a shift is enough, as in Kaldi.
+    let out = node("feature.fbank")
+        .param("snip_edges", false)
+        .rows("audio", &rows)
+        .run()
+        .unwrap();
+    let features: Vec<FeatureRow> = out.rows("features").unwrap();
+    assert_eq!(features[1].num_frames(), 2);
+    let empty = vec![audio_row("silent", Split::Test, 16000, Vec::new())];
+    let err = node("feature.fbank")
+        .param("snip_edges", false)
+        .rows("audio", &empty)
+        .run()
+        .unwrap_err();
+    assert!(
+        err.message
+            .starts_with("utterance silent: 0.0000 s of audio (0 samples")
+            && err
+                .message
+                .contains("at least 0.0050 s (80 samples: half a 10 ms frame shift"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -358,6 +517,23 @@ fn stack_node_refuses_misaligned_recordings_and_periods() {
         .unwrap();
     assert_eq!(out.rows::<SeriesRow>("labels").unwrap().len(), 0);
     assert_eq!(period_of(&out, "labels", "values"), 0.02);
+}
+
+#[test]
+fn stack_node_refuses_an_utterance_without_frames() {
+    let features = vec![
+        feature_row("a", Split::Test, 2, 0.01, vec![0.0; 6]),
+        feature_row("empty", Split::Test, 2, 0.01, Vec::new()),
+    ];
+    let err = node("feature.stack")
+        .rows("features", &features)
+        .run()
+        .unwrap_err();
+    assert!(
+        err.message
+            .starts_with("utterance empty: no feature frames, so no stacked frame (k = 4)"),
+        "{err}"
+    );
 }
 
 #[test]

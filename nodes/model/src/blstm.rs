@@ -1,5 +1,6 @@
 //! `model.blstm`: trains the paper's deep BLSTM and predicts every
-//! utterance with the best model.
+//! utterance with the best model, or (`weights`) predicts with models it
+//! saved before.
 //!
 //! * Classifier (the `classes` and `codebook` inputs wired): one softmax
 //!   head per task (discretizer) of the dimension, trained on the class
@@ -9,19 +10,31 @@
 //! * Regressor (`labels` wired, `classes` not): one linear output trained on
 //!   the continuous labels; `values` is its output, `posteriors` is empty.
 //!
-//! The loss comes from the `loss` input: a loss node's tensor function,
-//! called through the plugin ABI. Training follows [`crate::train`]: dev CCC
+//! The loss comes from the `loss` input (required to train): a loss node's
+//! tensor function, called through the plugin ABI. Training follows [`crate::train`]: dev CCC
 //! (all dev utterances concatenated) against the `labels` series when wired,
 //! otherwise against the reconstruction of the gold classes. One model per
 //! dimension; the best is saved to the artifact directory as
-//! `model-<dim>.safetensors` (PyTorch parameter names) with
-//! `model-<dim>.json`, beside the resumable `checkpoint-<dim>.safetensors`.
+//! `model-<tag>.safetensors` (PyTorch parameter names) with its card
+//! `model-<tag>.json` (dimension, seed, network, tasks, parameters, best
+//! epoch), beside the resumable `checkpoint-<tag>.safetensors`; the tag is
+//! `<dim>`, or `<dim>-seed<N>` in an ensemble (`seeds`).
+//!
+//! Weights mode (`weights` = such a directory, e.g. an exported bundle): no
+//! training. Every card there (only those of `dim` when given) is rebuilt
+//! from its network configuration and saved weights, and predicts every
+//! utterance of `features`, whatever its split; a dimension's seeds are
+//! averaged in the order they were trained in, so the outputs equal the
+//! training run's. Classifier cards read out through the `codebook` input
+//! (their tasks pick its rows); `classes`, `labels` and `loss` are ignored
+//! and `log` is empty.
 //!
 //! Alignment: features and labels (or classes) whose lengths differ by at
 //! most `max_length_mismatch` frames are both cut to the shorter for
 //! training (the metrics' rule); predictions cover every feature frame.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
@@ -29,6 +42,7 @@ use emoflow_sdk::arrow::datatypes::{Field, Schema};
 use emoflow_sdk::prelude::*;
 use emoflow_sdk_tch::ContextExt;
 use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
 use tch::{Device, TchError, Tensor};
 
 use crate::checkpoint::write_atomically;
@@ -89,6 +103,13 @@ pub struct Params {
     /// default every task of the dimension, ordered by class count.
     #[serde(default)]
     pub tasks: Option<Vec<String>>,
+    /// Predict with trained models instead of training: a directory holding
+    /// `model-*.json` cards and `model-*.safetensors` weights as this node
+    /// writes them to its artifact directory. Their cards fix the network,
+    /// tasks and seeds; `dim` and `device` still apply, the other training
+    /// parameters do not.
+    #[serde(default)]
+    pub weights: Option<String>,
     /// Overrides the run's device: `auto`, `cpu` or `cuda:N`.
     #[serde(default)]
     pub device: Option<String>,
@@ -97,6 +118,13 @@ pub struct Params {
     #[serde(default = "default_max_length_mismatch")]
     #[schemars(range(min = 0, max = 1000))]
     pub max_length_mismatch: usize,
+}
+
+impl Params {
+    /// The seeds to train, in the order their predictions are summed.
+    fn seed_list(&self) -> Vec<u64> {
+        self.seeds.clone().unwrap_or_else(|| vec![self.seed])
+    }
 }
 
 fn default_layers() -> i64 {
@@ -127,7 +155,8 @@ pub fn spec() -> KindSpec {
         .doc(
             "The paper's deep bidirectional LSTM: a multi-task classifier over discretized labels \
              (classes + codebook wired) or a regressor (labels wired), trained with Adam and \
-             two-stage early stopping on dev CCC; predicts every utterance with the best model.",
+             two-stage early stopping on dev CCC; predicts every utterance with the best model. \
+             With `weights`, predicts with the models saved in that directory instead of training.",
         )
         .input("features", port::FEATURES, "frame features of every utterance, all splits")
         .optional_input("classes", port::CLASSES, "classifier targets: class sequences per task")
@@ -137,10 +166,10 @@ pub fn spec() -> KindSpec {
             port::SERIES,
             "regressor targets; for a classifier the dev reference (else the gold classes' reconstruction)",
         )
-        .input("loss", port::LOSS, "the loss node (loss.*) to train with")
+        .optional_input("loss", port::LOSS, "the loss node (loss.*) to train with; required unless `weights` is set")
         .output("posteriors", port::POSTERIORS, "classifier: class posteriors per task, not prior-scaled (empty for a regressor)")
         .output("values", port::SERIES, "continuous predictions of every utterance")
-        .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds")
+        .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds (empty with `weights`)")
         .create(BlstmNode::new)
 }
 
@@ -175,10 +204,55 @@ struct Data {
     labels: Option<Vec<SeriesRow>>,
 }
 
+/// Posteriors (classifier) and values of every utterance.
+type Predictions = (Vec<PosteriorsRow>, Vec<SeriesRow>);
+
+/// Rows of the training log: dimension, seed, epoch.
+type LogRows = Vec<(String, u64, EpochLog)>;
+
 impl Node for BlstmNode {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let features = FeatureRow::read_all(&inputs.batches("features")?)?;
-        let loss_rows = LossRow::read_all(&inputs.batches("loss")?)?;
+        let ((posteriors, values), log) = match &self.params.weights {
+            Some(dir) => (
+                self.predict_saved(ctx, Path::new(dir), &features, &mut inputs)?,
+                vec![],
+            ),
+            None => self.train_and_predict(ctx, features, &mut inputs)?,
+        };
+        Ok(Outputs::new()
+            .with_batch("posteriors", PosteriorsRow::write(&posteriors)?)
+            .with_batch("values", SeriesRow::write(&values)?)
+            .with_batch("log", log_table(&log)?))
+    }
+}
+
+impl BlstmNode {
+    /// The `device` parameter, else the run's device.
+    fn device(&self, ctx: &Context) -> Result<Device> {
+        let choice = match self.device {
+            Some(choice) => choice,
+            None => ctx.device().parse().map_err(Error::invalid)?,
+        };
+        choice.resolve().map_err(Error::invalid)
+    }
+
+    fn train_and_predict(
+        &self,
+        ctx: &Context,
+        features: Vec<FeatureRow>,
+        inputs: &mut Inputs,
+    ) -> Result<(Predictions, LogRows)> {
+        let loss_rows = inputs
+            .optional_batches("loss")?
+            .map(|b| LossRow::read_all(&b))
+            .transpose()?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "training needs a loss: wire a loss node (loss.*) to `loss` \
+                     (or set `weights` to predict with trained models)",
+                )
+            })?;
         let [loss] = loss_rows.as_slice() else {
             return Err(Error::invalid(format!(
                 "input `loss` must hold one loss, got {}",
@@ -216,11 +290,7 @@ impl Node for BlstmNode {
             classes,
             labels,
         };
-        let choice = match self.device {
-            Some(choice) => choice,
-            None => ctx.device().parse().map_err(Error::invalid)?,
-        };
-        let device = choice.resolve().map_err(Error::invalid)?;
+        let device = self.device(ctx)?;
         tracing::info!("model.blstm on {device:?} with {}", loss.kind);
 
         let tensor_fn = ctx.tensor_fn(&loss.kind, &loss.params);
@@ -229,7 +299,7 @@ impl Node for BlstmNode {
                 .call(&[output, target])
                 .map_err(|e| TchError::Torch(e.message))
         };
-        let seeds = self.params.seeds.clone().unwrap_or_else(|| vec![self.params.seed]);
+        let seeds = self.params.seed_list();
         let mut posteriors = Vec::new();
         let mut values = Vec::new();
         let mut log = Vec::new();
@@ -237,8 +307,7 @@ impl Node for BlstmNode {
             let problem = Problem::build(&self.params, &data, &dim)?;
             let mut ensemble = Ensemble::default();
             for &seed in &seeds {
-                // Artifacts are named by dimension, and by seed in an ensemble.
-                let tag = if seeds.len() == 1 { dim.clone() } else { format!("{dim}-seed{seed}") };
+                let tag = model_tag(&dim, &seeds, seed);
                 let trained = self
                     .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
                     .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
@@ -253,10 +322,92 @@ impl Node for BlstmNode {
             posteriors.extend(p);
             values.extend(v);
         }
-        Ok(Outputs::new()
-            .with_batch("posteriors", PosteriorsRow::write(&posteriors)?)
-            .with_batch("values", SeriesRow::write(&values)?)
-            .with_batch("log", log_table(&log)?))
+        Ok(((posteriors, values), log))
+    }
+
+    /// Weights mode: the models saved in `dir` predict every utterance.
+    fn predict_saved(
+        &self,
+        ctx: &Context,
+        dir: &Path,
+        features: &[FeatureRow],
+        inputs: &mut Inputs,
+    ) -> Result<Predictions> {
+        let codebook = inputs
+            .optional_batches("codebook")?
+            .map(|b| CodebookRow::read_all(&b))
+            .transpose()?;
+        let models = saved_models(dir, self.params.dim.as_deref())?;
+        let device = self.device(ctx)?;
+        tracing::info!(
+            "model.blstm on {device:?} with the models of {}",
+            dir.display()
+        );
+        // Training predicts with this thread count too (see `train`), so
+        // the results are the same.
+        tch::set_num_threads(ctx.threads().max(1) as i32);
+        let mut posteriors = Vec::new();
+        let mut values = Vec::new();
+        for (dim, cards) in models {
+            let mut ensemble = Ensemble::default();
+            for (path, card) in cards {
+                let at = |e: Error| e.context(path.display());
+                if let Some(row) = features
+                    .iter()
+                    .find(|r| r.dims as i64 != card.network.input_dim)
+                {
+                    return Err(at(Error::data(format!(
+                        "the model takes {}-dimensional features, utterance `{}` has {}",
+                        card.network.input_dim, row.utt_id, row.dims
+                    ))));
+                }
+                let readout = match &card.network.output {
+                    Output::Regressor => Readout::Regressor,
+                    Output::Classifier { classes } => {
+                        let codebook = codebook.as_deref().ok_or_else(|| {
+                            at(Error::invalid(
+                                "a classifier: wire `codebook` (the class means and priors of its tasks) for its read-out",
+                            ))
+                        })?;
+                        let (_, readout) =
+                            classifier_readout(codebook, &dim, &card.tasks).map_err(at)?;
+                        if readout.head_widths() != *classes {
+                            return Err(at(Error::data(format!(
+                                "the codebook's tasks {:?} have {:?} classes, the model's heads {classes:?}",
+                                card.tasks,
+                                readout.head_widths()
+                            ))));
+                        }
+                        readout
+                    }
+                };
+                let model = load_model(&path, &card.network, device)?;
+                let problem = Problem {
+                    dim: dim.clone(),
+                    config: card.network,
+                    readout,
+                    tasks: card.tasks,
+                    train: vec![],
+                    dev: vec![],
+                };
+                let (p, v) = predict(&model, &problem, features, device)
+                    .map_err(|e| at(Error::failed(format!("predicting: {e}"))))?;
+                ensemble.add(p, v);
+            }
+            let (p, v) = ensemble.mean();
+            posteriors.extend(p);
+            values.extend(v);
+        }
+        Ok((posteriors, values))
+    }
+}
+
+/// Artifacts are named by dimension, and by seed in an ensemble.
+fn model_tag(dim: &str, seeds: &[u64], seed: u64) -> String {
+    if seeds.len() == 1 {
+        dim.to_string()
+    } else {
+        format!("{dim}-seed{seed}")
     }
 }
 
@@ -372,9 +523,8 @@ impl Problem {
             .collect();
         let (output, readout, tasks, codebooks, class_targets) = match &data.classes {
             Some((classes, codebook)) => {
-                let (tasks, codebooks) = classifier_tasks(params, classes, codebook, dim)?;
-                let readout = Readout::classifier(codebooks.clone())
-                    .map_err(|e| Error::data(format!("dimension `{dim}`, tasks {tasks:?}: {e}")))?;
+                let tasks = classifier_tasks(params, classes, dim);
+                let (codebooks, readout) = classifier_readout(codebook, dim, &tasks)?;
                 let mut targets: HashMap<&str, Vec<Option<&ClassesRow>>> = HashMap::new();
                 for row in classes.iter().filter(|r| r.dim == dim) {
                     if let Some(t) = tasks.iter().position(|t| *t == row.task) {
@@ -493,32 +643,33 @@ impl Problem {
     }
 }
 
-/// The classifier's tasks (head order) and their codebooks.
-fn classifier_tasks(
-    params: &Params,
-    classes: &[ClassesRow],
+/// The classifier's tasks in head order: the `tasks` parameter, or every
+/// task of the dimension ordered by class count.
+fn classifier_tasks(params: &Params, classes: &[ClassesRow], dim: &str) -> Vec<String> {
+    if let Some(tasks) = &params.tasks {
+        return tasks.clone();
+    }
+    let counts: BTreeMap<&str, u32> = classes
+        .iter()
+        .filter(|r| r.dim == dim)
+        .map(|r| (r.task.as_str(), r.num_classes))
+        .collect();
+    let mut tasks: Vec<(u32, &str)> = counts.into_iter().map(|(task, k)| (k, task)).collect();
+    tasks.sort();
+    tasks
+        .into_iter()
+        .map(|(_, task)| task.to_string())
+        .collect()
+}
+
+/// The codebooks of `tasks` (head order) and the read-out over them.
+fn classifier_readout(
     codebook: &[CodebookRow],
     dim: &str,
-) -> Result<(Vec<String>, Vec<TaskCodebook>)> {
-    let tasks: Vec<String> = match &params.tasks {
-        Some(tasks) => tasks.clone(),
-        None => {
-            let counts: BTreeMap<&str, u32> = classes
-                .iter()
-                .filter(|r| r.dim == dim)
-                .map(|r| (r.task.as_str(), r.num_classes))
-                .collect();
-            let mut tasks: Vec<(u32, &str)> =
-                counts.into_iter().map(|(task, k)| (k, task)).collect();
-            tasks.sort();
-            tasks
-                .into_iter()
-                .map(|(_, task)| task.to_string())
-                .collect()
-        }
-    };
+    tasks: &[String],
+) -> Result<(Vec<TaskCodebook>, Readout)> {
     let mut codebooks = Vec::with_capacity(tasks.len());
-    for task in &tasks {
+    for task in tasks {
         let mut rows: Vec<&CodebookRow> = codebook
             .iter()
             .filter(|r| r.dim == dim && r.task == *task)
@@ -544,7 +695,9 @@ fn classifier_tasks(
             priors: rows.iter().map(|r| r.prior).collect(),
         });
     }
-    Ok((tasks, codebooks))
+    let readout = Readout::classifier(codebooks.clone())
+        .map_err(|e| Error::data(format!("dimension `{dim}`, tasks {tasks:?}: {e}")))?;
+    Ok((codebooks, readout))
 }
 
 /// The gold classes' reconstruction: per frame the class means averaged
@@ -583,7 +736,7 @@ fn predict(
     problem: &Problem,
     features: &[FeatureRow],
     device: Device,
-) -> std::result::Result<(Vec<PosteriorsRow>, Vec<SeriesRow>), TchError> {
+) -> std::result::Result<Predictions, TchError> {
     let mut posteriors = Vec::new();
     let mut values = Vec::new();
     tch::no_grad(|| {
@@ -648,7 +801,7 @@ impl Ensemble {
     }
 
     /// The mean over the models.
-    fn mean(mut self) -> (Vec<PosteriorsRow>, Vec<SeriesRow>) {
+    fn mean(mut self) -> Predictions {
         let scale = 1.0 / self.models.max(1) as f32;
         self.posteriors.iter_mut().flat_map(|r| r.posteriors.iter_mut()).for_each(|x| *x *= scale);
         self.values.iter_mut().flat_map(|r| r.values.iter_mut()).for_each(|x| *x *= scale);
@@ -656,16 +809,140 @@ impl Ensemble {
     }
 }
 
-/// What `model-<tag>.json` records beside the weights.
-#[derive(Serialize)]
-struct ModelCard<'a> {
-    dim: &'a str,
+/// What `model-<tag>.json` records beside the weights; weights mode
+/// rebuilds the network from it.
+#[derive(Serialize, Deserialize)]
+struct ModelCard {
+    dim: String,
     seed: u64,
-    network: &'a BlstmConfig,
-    tasks: &'a [String],
-    params: &'a Params,
+    network: BlstmConfig,
+    tasks: Vec<String>,
+    params: Params,
     best_epoch: usize,
     best_dev_ccc: f64,
+}
+
+/// The cards in `dir` (only those of `dim` when given) with their paths,
+/// grouped by dimension (sorted, as training goes) and in the order the
+/// dimension's seeds were trained, so the ensemble sums as training did.
+fn saved_models(
+    dir: &Path,
+    dim: Option<&str>,
+) -> Result<BTreeMap<String, Vec<(PathBuf, ModelCard)>>> {
+    let context = || format!("`weights` directory {}", dir.display());
+    let mut paths = Vec::new();
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e).context("the `weights` directory"))?
+    {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with("model-") && name.ends_with(".json") {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(Error::data(format!(
+            "{} holds no model cards (model-*.json)",
+            context()
+        )));
+    }
+    paths.sort();
+    let mut by_dim: BTreeMap<String, Vec<(PathBuf, ModelCard)>> = BTreeMap::new();
+    for path in paths {
+        let json = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let card: ModelCard = serde_json::from_slice(&json).map_err(|e| {
+            Error::data(format!(
+                "{}: not a model card of model.blstm: {e}",
+                path.display()
+            ))
+        })?;
+        by_dim
+            .entry(card.dim.clone())
+            .or_default()
+            .push((path, card));
+    }
+    if let Some(dim) = dim {
+        let cards = by_dim.remove(dim).ok_or_else(|| {
+            Error::data(format!(
+                "{} holds no model of dimension `{dim}` (its cards are of {:?})",
+                context(),
+                by_dim.keys().collect::<Vec<_>>()
+            ))
+        })?;
+        by_dim = BTreeMap::from([(dim.to_string(), cards)]);
+    }
+    for (dim, cards) in &mut by_dim {
+        let (first, card) = &cards[0];
+        let seeds = card.params.seed_list();
+        if let Some((path, card)) = cards
+            .iter()
+            .find(|(_, c)| c.params.seed_list() != seeds || !seeds.contains(&c.seed))
+        {
+            return Err(Error::data(format!(
+                "{}: seed {} of seeds {:?}, but {} was trained with seeds {seeds:?}; the \
+                 directory mixes runs of dimension `{dim}`",
+                path.display(),
+                card.seed,
+                card.params.seed_list(),
+                first.display()
+            )));
+        }
+        let mut ordered = Vec::with_capacity(seeds.len());
+        for &seed in &seeds {
+            let at = cards.iter().position(|(_, c)| c.seed == seed).ok_or_else(|| {
+                Error::data(format!(
+                    "{}: model-{}.json is missing (dimension `{dim}` was trained with seeds {seeds:?})",
+                    context(),
+                    model_tag(dim, &seeds, seed)
+                ))
+            })?;
+            ordered.push(cards.swap_remove(at));
+        }
+        *cards = ordered;
+    }
+    Ok(by_dim)
+}
+
+/// The network of a card (`card_path`) with the weights saved beside it.
+fn load_model(card_path: &Path, config: &BlstmConfig, device: Device) -> Result<Blstm> {
+    let path = card_path.with_extension("safetensors");
+    let bad = |message: String| Error::data(format!("{}: {message}", path.display()));
+    std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+    let mut saved: HashMap<String, Tensor> = Tensor::read_safetensors(&path)
+        .map_err(|e| bad(e.to_string()))?
+        .into_iter()
+        .collect();
+    let store = VarStore::new(device);
+    let model = Blstm::new(&store.root(), config.clone())
+        .map_err(|e| Error::data(format!("{}: {e}", card_path.display())))?;
+    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, mut variable) in variables {
+            let tensor = saved
+                .remove(&name)
+                .ok_or_else(|| bad(format!("no tensor `{name}`, which the card's network has")))?;
+            if tensor.size() != variable.size() {
+                return Err(bad(format!(
+                    "tensor `{name}` is {:?}, the card's network needs {:?}",
+                    tensor.size(),
+                    variable.size()
+                )));
+            }
+            variable.f_copy_(&tensor).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(())
+    })?;
+    // Weights the card does not describe mean the two do not belong together.
+    if let Some(name) = saved.keys().min() {
+        return Err(bad(format!(
+            "tensor `{name}` is not part of the card's network"
+        )));
+    }
+    Ok(model)
 }
 
 /// Saves the best model (PyTorch parameter names) and its description.
@@ -689,11 +966,11 @@ fn save_model(
         Ok(Tensor::write_safetensors(&named, path)?)
     })?;
     let card = ModelCard {
-        dim: &problem.dim,
+        dim: problem.dim.clone(),
         seed,
-        network: &problem.config,
-        tasks: &problem.tasks,
-        params,
+        network: problem.config.clone(),
+        tasks: problem.tasks.clone(),
+        params: params.clone(),
         best_epoch: trained.best.epoch,
         best_dev_ccc: trained.best.dev_ccc,
     };

@@ -392,3 +392,238 @@ fn posteriors_are_not_prior_scaled_so_decode_argmax_gives_the_models_values() {
         }
     }
 }
+
+/// `model.blstm` predicting with the models saved in `dir` (weights mode),
+/// with only what that needs wired.
+fn saved(dir: &std::path::Path, features: &[FeatureRow]) -> Harness {
+    Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
+        .param("weights", dir)
+        .param("device", "cpu")
+        .rows("features", features)
+}
+
+/// Asserts two runs' predictions agree, utterance by utterance, up to the
+/// split (weights mode keeps the split of the features it is given).
+fn assert_same_predictions(trained: &HarnessOutput, applied: &HarnessOutput) {
+    let close = |a: &[f32], b: &[f32]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6)
+    };
+    let (a, b): (Vec<SeriesRow>, Vec<SeriesRow>) = (
+        trained.rows("values").unwrap(),
+        applied.rows("values").unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(
+            (&a.utt_id, &a.dim, a.frame_period),
+            (&b.utt_id, &b.dim, b.frame_period)
+        );
+        assert!(
+            close(&a.values, &b.values),
+            "{}: {:?} vs {:?}",
+            a.utt_id,
+            a.values,
+            b.values
+        );
+    }
+    let (a, b): (Vec<PosteriorsRow>, Vec<PosteriorsRow>) = (
+        trained.rows("posteriors").unwrap(),
+        applied.rows("posteriors").unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(
+            (&a.utt_id, &a.dim, &a.task, a.num_classes),
+            (&b.utt_id, &b.dim, &b.task, b.num_classes)
+        );
+        assert!(
+            close(&a.posteriors, &b.posteriors),
+            "{} {}",
+            a.utt_id,
+            a.task
+        );
+    }
+}
+
+/// The corpus's features, all in the test split (new recordings).
+fn all_test(features: &[FeatureRow]) -> Vec<FeatureRow> {
+    features
+        .iter()
+        .cloned()
+        .map(|f| FeatureRow {
+            split: Split::Test,
+            ..f
+        })
+        .collect()
+}
+
+#[test]
+fn weights_mode_predicts_what_training_predicted_for_a_classifier_ensemble() {
+    let corpus = corpus();
+    let trained = classifier(&corpus, "loss.ce")
+        .param("seeds", [2, 1])
+        .param("max_epochs", 3)
+        .param("stage1_epochs", 2)
+        .run()
+        .unwrap();
+    let dir = &trained.artifact_dir;
+    let applied = saved(dir, &corpus.features)
+        .rows("codebook", &corpus.codebook)
+        .run()
+        .unwrap();
+    assert_same_predictions(&trained, &applied);
+    assert!(!applied.logged("epoch 1"), "weights mode does not train");
+    let (log, trained_log) = (&applied.batches("log")[0], &trained.batches("log")[0]);
+    assert_eq!((log.num_rows(), log.schema()), (0, trained_log.schema()));
+
+    // New recordings (all `test`), with the training inputs wired: ignored.
+    let features = all_test(&corpus.features);
+    let applied = harness("loss.ce")
+        .param("weights", dir)
+        .param("seeds", [7])
+        .rows("features", &features)
+        .rows("classes", &corpus.classes)
+        .rows("codebook", &corpus.codebook)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap();
+    assert_same_predictions(&trained, &applied);
+    let values: Vec<SeriesRow> = applied.rows("values").unwrap();
+    assert!(values.iter().all(|v| v.split == Split::Test));
+
+    // The training order of the seeds, not the files' order.
+    let error = saved(dir, &corpus.features).run().unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("model-arousal-seed2.json: a classifier: wire `codebook`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn weights_mode_predicts_what_training_predicted_for_a_regressor() {
+    let corpus = corpus();
+    let trained = harness("loss.ccc")
+        .param("max_epochs", 3)
+        .param("stage1_epochs", 2)
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap();
+    let applied = saved(&trained.artifact_dir, &corpus.features)
+        .param("dim", "arousal")
+        .run()
+        .unwrap();
+    assert_same_predictions(&trained, &applied);
+    assert!(
+        applied
+            .rows::<PosteriorsRow>("posteriors")
+            .unwrap()
+            .is_empty()
+    );
+    let applied = saved(&trained.artifact_dir, &all_test(&corpus.features))
+        .run()
+        .unwrap();
+    assert_same_predictions(&trained, &applied);
+}
+
+#[test]
+fn weights_mode_errors_name_the_directory_the_dimension_or_the_file() {
+    let corpus = corpus();
+    let error = saved(
+        std::path::Path::new("/nonexistent/bundle"),
+        &corpus.features,
+    )
+    .run()
+    .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("`weights` directory: /nonexistent/bundle: No such file"),
+        "{error}"
+    );
+
+    let trained = harness("loss.mse")
+        .param("max_epochs", 1)
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap();
+    let dir = &trained.artifact_dir;
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let error = saved(&empty, &corpus.features).run().unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("holds no model cards (model-*.json)"),
+        "{error}"
+    );
+
+    let error = saved(dir, &corpus.features)
+        .param("dim", "valence")
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("holds no model of dimension `valence`"),
+        "{error}"
+    );
+
+    let wider: Vec<FeatureRow> = corpus
+        .features
+        .iter()
+        .map(|f| FeatureRow {
+            dims: DIM + 1,
+            frames: f
+                .frames
+                .chunks(DIM)
+                .flat_map(|frame| frame.iter().copied().chain([0.0]))
+                .collect(),
+            ..f.clone()
+        })
+        .collect();
+    let error = saved(dir, &wider).run().unwrap_err();
+    let card = dir.join("model-arousal.json");
+    assert!(
+        error.message.contains(&format!(
+            "{}: the model takes 3-dimensional features, utterance `train_0` has 4",
+            card.display()
+        )),
+        "{error}"
+    );
+
+    // A card whose network the weights do not fit, then no weights at all.
+    let text = std::fs::read_to_string(&card)
+        .unwrap()
+        .replace("\"hidden\": 6", "\"hidden\": 5");
+    std::fs::write(&card, text).unwrap();
+    let error = saved(dir, &corpus.features).run().unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("model-arousal.safetensors: tensor `heads.0.weight` is [1, 12]"),
+        "{error}"
+    );
+    std::fs::remove_file(dir.join("model-arousal.safetensors")).unwrap();
+    let error = saved(dir, &corpus.features).run().unwrap_err();
+    assert!(
+        error.message.contains("model-arousal.safetensors"),
+        "{error}"
+    );
+
+    // Training without a loss.
+    let error = Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
+        .rows("features", &corpus.features)
+        .rows("labels", &corpus.labels)
+        .run()
+        .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("wire a loss node (loss.*) to `loss`"),
+        "{error}"
+    );
+}

@@ -3,6 +3,12 @@
 //! `decoded` input is wired, the decoded predictions as a third line); one
 //! panel per dimension, stacked vertically, written as PNG and SVG.
 //!
+//! The gold standard is optional: with `labels` unwired, or for a recording
+//! without labels (new audio through `source.wav`), the panels show the
+//! predictions alone, and with no labels at all the default recording is
+//! chosen from the predictions. With `each`, one figure is drawn per
+//! predicted recording (`NAME-<recording>.png` and `.svg`) instead of one.
+//!
 //! Time is in seconds, frame `t` of a series at `t` times its own frame
 //! period (labels and predictions may differ in period or length).
 //! Non-finite values are left out of a line.
@@ -17,7 +23,7 @@
 //! The SVG keeps its text as `<text>` elements (font family `DejaVu Sans,
 //! sans-serif`) placed with the same metrics.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ab_glyph::{Font as _, FontRef, PxScale, ScaleFont as _, point};
 use emoflow_sdk::files::write_atomic;
@@ -34,26 +40,33 @@ use plotters_backend::{
 #[serde(deny_unknown_fields)]
 pub struct Params {
     /// The recording to draw (default: the first, in sorted id order, of
-    /// `split` that has labels and predictions). When given, `split` is not
-    /// used.
+    /// `split` that has labels and predictions; when there are no labels at
+    /// all, the first of `split` with predictions). When given, `split` is
+    /// not used. Not used with `each`.
     #[serde(default)]
     pub utterance: Option<String>,
     /// The split the default recording comes from. When it has no labels
-    /// (the AVEC 2016 test labels are withheld), `dev` is used instead, with
-    /// a warning.
+    /// but other splits do (the AVEC 2016 test labels are withheld), `dev`
+    /// is used instead, with a warning. Not used with `each`.
     #[serde(default = "test_split")]
     pub split: Split,
     /// Dimensions to draw, one panel each, top to bottom (default: every
     /// dimension with labels and predictions for the recording, in the
-    /// labels' order).
+    /// labels' order; for a recording without labels, every predicted one).
     #[serde(default)]
     pub dims: Vec<String>,
-    /// File name stem: writes `NAME.png` and `NAME.svg`.
+    /// File name stem: writes `NAME.png` and `NAME.svg` (with `each`,
+    /// `NAME-<recording>.png` and `.svg`).
     #[serde(default = "figure3")]
     pub name: String,
-    /// Heading above the panels (default: none).
+    /// Heading above the panels (default: none; with `each`, the recording
+    /// id, after this title when given).
     #[serde(default)]
     pub title: Option<String>,
+    /// One figure per recording with predictions, in id order, instead of
+    /// one figure; `utterance` and `split` are then not used.
+    #[serde(default)]
+    pub each: bool,
     /// Width of the figure, in pixels.
     #[serde(default = "default_width")]
     #[schemars(range(min = 200, max = 10000))]
@@ -175,6 +188,14 @@ fn find<'a>(rows: &'a [SeriesRow], utt: &str, dim: &str) -> Option<&'a SeriesRow
     rows.iter().find(|r| r.utt_id == utt && r.dim == dim)
 }
 
+/// Every predicted recording with its split, in id order.
+fn predicted(predictions: &[SeriesRow]) -> BTreeMap<&str, Split> {
+    predictions
+        .iter()
+        .map(|r| (r.utt_id.as_str(), r.split))
+        .collect()
+}
+
 /// The recording to draw and its split.
 fn choose_recording(
     p: &Params,
@@ -182,17 +203,25 @@ fn choose_recording(
     predictions: &[SeriesRow],
 ) -> Result<(String, Split)> {
     let labelled = labels.iter().filter(|r| !r.values.is_empty());
-    let predicted: BTreeSet<&str> = predictions.iter().map(|r| r.utt_id.as_str()).collect();
+    let predicted = predicted(predictions);
     if let Some(utt) = &p.utterance {
-        return match labelled.clone().find(|r| &r.utt_id == utt) {
-            Some(_) if !predicted.contains(utt.as_str()) => Err(Error::invalid(format!(
-                "report.plot: `utterance` = `{utt}`: input `predictions` has no series of it; predicted recordings: {}",
-                listing(predicted.iter().copied())
-            ))),
-            Some(r) => Ok((utt.clone(), r.split)),
+        return match predicted.get(utt.as_str()) {
+            Some(&split) => Ok((utt.clone(), split)),
             None => Err(Error::invalid(format!(
-                "report.plot: `utterance` = `{utt}` has no gold-standard labels; recordings with labels: {}",
-                listing(labelled.map(|r| r.utt_id.as_str()))
+                "report.plot: `utterance` = `{utt}`: input `predictions` has no series of it; predicted recordings: {}",
+                listing(predicted.keys().copied())
+            ))),
+        };
+    }
+    if labelled.clone().next().is_none() {
+        // No gold standard at all (unwired, or a source without labels):
+        // the predictions say what there is to draw.
+        return match predicted.iter().find(|(_, s)| **s == p.split) {
+            Some((id, &split)) => Ok((id.to_string(), split)),
+            None => Err(Error::data(format!(
+                "report.plot: no predictions in split `{}` to draw; splits with predictions: {}",
+                p.split,
+                listing(predicted.values().map(|s| s.as_str()))
             ))),
         };
     }
@@ -219,39 +248,43 @@ fn choose_recording(
             listing(labelled.map(|r| r.split.as_str()))
         )));
     }
-    match ids.iter().find(|id| predicted.contains(*id)) {
+    match ids.iter().find(|id| predicted.contains_key(*id)) {
         Some(id) => Ok((id.to_string(), split)),
         None => Err(Error::data(format!(
             "report.plot: none of the labelled recordings of split `{split}` ({}) has predictions; \
              predicted recordings: {}",
             listing(ids.iter().copied()),
-            listing(predicted.iter().copied())
+            listing(predicted.keys().copied())
         ))),
     }
 }
 
-/// The dimensions to draw for `utt`.
+/// The distinct dimensions of `utt` among `rows`, in first-seen order.
+fn dims_of<'a>(rows: impl Iterator<Item = &'a SeriesRow>, utt: &str) -> Vec<&'a str> {
+    let mut dims: Vec<&str> = Vec::new();
+    for r in rows.filter(|r| r.utt_id == utt) {
+        if !dims.contains(&r.dim.as_str()) {
+            dims.push(&r.dim);
+        }
+    }
+    dims
+}
+
+/// The dimensions to draw for `utt`. A recording with labels is drawn
+/// where it has both labels and predictions; one without, where it has
+/// predictions.
 fn choose_dims(
     p: &Params,
     utt: &str,
     labels: &[SeriesRow],
     predictions: &[SeriesRow],
 ) -> Result<Vec<String>> {
-    let mut labelled: Vec<&str> = Vec::new();
-    for r in labels
-        .iter()
-        .filter(|r| r.utt_id == utt && !r.values.is_empty())
-    {
-        if !labelled.contains(&r.dim.as_str()) {
-            labelled.push(&r.dim);
-        }
-    }
-    let predicted: Vec<&str> = predictions
-        .iter()
-        .filter(|r| r.utt_id == utt)
-        .map(|r| r.dim.as_str())
-        .collect();
+    let labelled = dims_of(labels.iter().filter(|r| !r.values.is_empty()), utt);
+    let predicted = dims_of(predictions.iter(), utt);
     if p.dims.is_empty() {
+        if labelled.is_empty() {
+            return Ok(predicted.iter().map(|d| d.to_string()).collect());
+        }
         let dims: Vec<String> = labelled
             .iter()
             .filter(|d| predicted.contains(d))
@@ -267,7 +300,7 @@ fn choose_dims(
         return Ok(dims);
     }
     for dim in &p.dims {
-        if !labelled.contains(&dim.as_str()) {
+        if !labelled.is_empty() && !labelled.contains(&dim.as_str()) {
             return Err(Error::invalid(format!(
                 "report.plot: `dims`: recording `{utt}` has no labels of dimension `{dim}`; its labelled dimensions: {}",
                 listing(labelled.iter().copied())
@@ -283,13 +316,15 @@ fn choose_dims(
     Ok(p.dims.clone())
 }
 
+/// The figure of recording `utt`, headed by `title`.
 fn figure<'a>(
     p: &Params,
+    (utt, split): (String, Split),
+    title: Option<String>,
     labels: &'a [SeriesRow],
     predictions: &'a [SeriesRow],
     decoded: Option<&'a [SeriesRow]>,
 ) -> Result<Figure<'a>> {
-    let (utt, split) = choose_recording(p, labels, predictions)?;
     let dims = choose_dims(p, &utt, labels, predictions)?;
     let mut panels = Vec::new();
     for dim in dims {
@@ -319,21 +354,67 @@ fn figure<'a>(
                 row,
             });
         }
-        let gold = label.expect("checked");
-        traces.push(Trace {
-            legend: "gold standard",
-            color: RGBColor(0, 0, 0),
-            stroke: 2,
-            row: gold,
-        });
+        if let Some(gold) = label {
+            traces.push(Trace {
+                legend: "gold standard",
+                color: RGBColor(0, 0, 0),
+                stroke: 2,
+                row: gold,
+            });
+        }
         panels.push(Panel { dim, traces });
     }
     Ok(Figure {
         utterance: utt,
         split,
-        title: p.title.clone(),
+        title,
         panels,
     })
+}
+
+/// The figures to draw and the file name stem of each: one, or with
+/// `each` one per predicted recording.
+fn figures<'a>(
+    p: &Params,
+    labels: &'a [SeriesRow],
+    predictions: &'a [SeriesRow],
+    decoded: Option<&'a [SeriesRow]>,
+) -> Result<Vec<(String, Figure<'a>)>> {
+    if !p.each {
+        let recording = choose_recording(p, labels, predictions)?;
+        let fig = figure(p, recording, p.title.clone(), labels, predictions, decoded)?;
+        return Ok(vec![(p.name.clone(), fig)]);
+    }
+    let predicted = predicted(predictions);
+    if predicted.is_empty() {
+        return Err(Error::data(
+            "report.plot: `each`: input `predictions` has no recordings to draw",
+        ));
+    }
+    predicted
+        .into_iter()
+        .map(|(utt, split)| {
+            // The id becomes part of a file name in the artifact directory.
+            if utt.contains(['/', '\\']) {
+                return Err(Error::data(format!(
+                    "report.plot: `each`: recording id `{utt}` cannot be part of a file name"
+                )));
+            }
+            let title = match &p.title {
+                Some(title) => format!("{title}: {utt}"),
+                None => utt.to_string(),
+            };
+            let fig = figure(
+                p,
+                (utt.to_string(), split),
+                Some(title),
+                labels,
+                predictions,
+                decoded,
+            )?;
+            Ok((format!("{}-{utt}", p.name), fig))
+        })
+        .collect()
 }
 
 /// Draws the figure on any plotters backend.
@@ -464,44 +545,48 @@ struct Plot(Params);
 
 impl Node for Plot {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        let labels = SeriesRow::read_all(&inputs.batches("labels")?)?;
+        let labels = inputs
+            .optional_batches("labels")?
+            .map(|b| SeriesRow::read_all(&b))
+            .transpose()?
+            .unwrap_or_default();
         let predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
         let decoded = inputs
             .optional_batches("decoded")?
             .map(|b| SeriesRow::read_all(&b))
             .transpose()?;
         let p = &self.0;
-        let fig = figure(p, &labels, &predictions, decoded.as_deref())?;
+        let figures = figures(p, &labels, &predictions, decoded.as_deref())?;
         let font = font()?;
-        let size = size(p, &fig);
         let dir = ctx.artifact_dir();
-        let png_path = dir.join(format!("{}.png", p.name));
-        write_atomic(&png_path, &render_png(&fig, size, &font)?)?;
-        ctx.check_cancelled()?;
-        let svg_path = dir.join(format!("{}.svg", p.name));
-        write_atomic(&svg_path, render_svg(&fig, size, &font)?.as_bytes())?;
-        tracing::info!(
-            "recording `{}` ({}), {}: {} and {}",
-            fig.utterance,
-            fig.split,
-            fig.panels
-                .iter()
-                .map(|p| p.dim.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            png_path.display(),
-            svg_path.display()
-        );
-        let files = [
-            FileRow {
-                path: png_path.display().to_string(),
-                format: "png".into(),
-            },
-            FileRow {
-                path: svg_path.display().to_string(),
-                format: "svg".into(),
-            },
-        ];
+        let mut files = Vec::new();
+        for (stem, fig) in &figures {
+            ctx.check_cancelled()?;
+            let size = size(p, fig);
+            let png_path = dir.join(format!("{stem}.png"));
+            write_atomic(&png_path, &render_png(fig, size, &font)?)?;
+            ctx.check_cancelled()?;
+            let svg_path = dir.join(format!("{stem}.svg"));
+            write_atomic(&svg_path, render_svg(fig, size, &font)?.as_bytes())?;
+            tracing::info!(
+                "recording `{}` ({}), {}: {} and {}",
+                fig.utterance,
+                fig.split,
+                fig.panels
+                    .iter()
+                    .map(|p| p.dim.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                png_path.display(),
+                svg_path.display()
+            );
+            for (path, format) in [(png_path, "png"), (svg_path, "svg")] {
+                files.push(FileRow {
+                    path: path.display().to_string(),
+                    format: format.into(),
+                });
+            }
+        }
         Ok(Outputs::new().with_batch("files", FileRow::write(&files)?))
     }
 }
@@ -511,9 +596,14 @@ pub fn spec() -> KindSpec {
         .doc(
             "The paper's Figure 3: one recording's gold-standard trace against the predictions \
              (and the decoded predictions, when wired) over time, one panel per dimension, as PNG \
-             and SVG.",
+             and SVG. Without labels (unwired, or none for the recording) only the predictions are \
+             drawn; with `each`, one figure per predicted recording (NAME-<recording>.png and .svg).",
         )
-        .input("labels", port::SERIES, "the gold standard")
+        .optional_input(
+            "labels",
+            port::SERIES,
+            "the gold standard (optional: without it, the predictions alone)",
+        )
         .input(
             "predictions",
             port::SERIES,
@@ -524,7 +614,7 @@ pub fn spec() -> KindSpec {
             port::SERIES,
             "a third line, e.g. the decoded predictions (CLS-Decoded)",
         )
-        .output("files", port::FILES, "the PNG and SVG files")
+        .output("files", port::FILES, "the PNG and SVG file of each figure")
         .not_cacheable()
         .create(|p: Params| {
             p.check()?;

@@ -268,6 +268,112 @@ fn a_decoded_input_without_the_recording_is_an_error() {
 }
 
 #[test]
+fn without_labels_the_predictions_are_drawn_alone() {
+    let out = plot()
+        .rows("predictions", &rows(&labelled(), 0.3))
+        .rows("decoded", &rows(&labelled(), 0.6))
+        .run()
+        .unwrap();
+    let (png, svg) = files(&out);
+    let (width, height, _) = read_png(&png.path);
+    assert_eq!((width, height), (1000, 2 * 300));
+    let svg = std::fs::read_to_string(&svg.path).unwrap();
+    let lines = long_lines(&svg, FRAMES / 2);
+    assert_eq!(
+        lines.len(),
+        2 * 2,
+        "prediction and decoded, in two panels: {lines:?}"
+    );
+    assert!(
+        svg.contains("test_1 (test)"),
+        "the first predicted recording of the test split"
+    );
+    assert!(svg.contains("prediction") && svg.contains("decoded"));
+    assert!(!svg.contains("gold standard"), "no gold line in the legend");
+}
+
+#[test]
+fn a_recording_without_labels_is_drawn_when_others_have_them() {
+    // Labels wired but empty, as from a source without labels: the default
+    // recording comes from the predictions.
+    let out = plot()
+        .param("split", "dev")
+        .rows("labels", &Vec::<SeriesRow>::new())
+        .rows("predictions", &rows(&labelled(), 0.3))
+        .run()
+        .unwrap();
+    let (_, svg) = files(&out);
+    let svg = std::fs::read_to_string(&svg.path).unwrap();
+    assert!(
+        svg.contains("dev_1 (dev)"),
+        "the first predicted dev recording"
+    );
+    assert_eq!(long_lines(&svg, FRAMES / 2).len(), 2);
+
+    let out = plot()
+        .param("utterance", "test_2")
+        .rows("labels", &rows(&[("dev_1", Split::Dev)], 0.0))
+        .rows("predictions", &rows(&labelled(), 0.3))
+        .run()
+        .unwrap();
+    let (_, svg) = files(&out);
+    let svg = std::fs::read_to_string(&svg.path).unwrap();
+    assert!(svg.contains("test_2 (test)"), "the recording asked for");
+    assert_eq!(long_lines(&svg, FRAMES / 2).len(), 2, "predictions only");
+    assert!(!svg.contains("gold standard"));
+}
+
+#[test]
+fn each_draws_one_figure_per_predicted_recording() {
+    let out = plot()
+        .param("each", true)
+        .param("name", "pred")
+        .param("title", "CLS-Raw")
+        .param("dims", ["arousal"])
+        .rows("labels", &rows(&[("dev_1", Split::Dev)], 0.0))
+        .rows(
+            "predictions",
+            &rows(&[("test_2", Split::Test), ("dev_1", Split::Dev)], 0.3),
+        )
+        .run()
+        .unwrap();
+    let files: Vec<FileRow> = out.rows("files").unwrap();
+    let got: Vec<(String, &str)> = files
+        .iter()
+        .map(|f| {
+            let name = std::path::Path::new(&f.path).file_name().unwrap();
+            (name.to_string_lossy().into_owned(), f.format.as_str())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("pred-dev_1.png".to_string(), "png"),
+            ("pred-dev_1.svg".to_string(), "svg"),
+            ("pred-test_2.png".to_string(), "png"),
+            ("pred-test_2.svg".to_string(), "svg"),
+        ],
+        "a PNG and an SVG per recording, in id order"
+    );
+    for (file, (utt, gold)) in files.chunks(2).zip([("dev_1", true), ("test_2", false)]) {
+        let (width, height, _) = read_png(&file[0].path);
+        assert_eq!(
+            (width, height),
+            (1000, 300 + 40),
+            "one panel under the title band"
+        );
+        let svg = std::fs::read_to_string(&file[1].path).unwrap();
+        assert!(svg.contains(&format!("CLS-Raw: {utt}")), "{utt}: title");
+        assert_eq!(svg.contains("gold standard"), gold, "{utt}");
+        assert_eq!(
+            long_lines(&svg, FRAMES / 2).len(),
+            1 + usize::from(gold),
+            "{utt}"
+        );
+    }
+}
+
+#[test]
 fn the_node_is_a_sink_that_reruns_every_time() {
     assert!(!emoflow_report::plot::spec().cacheable);
     let err = plot()

@@ -1,0 +1,641 @@
+//! `emoflow export`: a trained system as a bundle directory that
+//! `emoflow predict` applies to new recordings.
+//!
+//! The system is one node of a graph that has run (e.g. `decoded`), with
+//! everything upstream of it; after a sweep, the copy in the trial its
+//! select rule chose, for each dimension on its own. Each upstream node
+//! takes one of four roles in the bundle's `graph.toml`:
+//!
+//! - **source**: the corpus reader becomes `source.wav`, reading the
+//!   recordings given to `predict` (graph parameter `audio`);
+//! - **applied**: a node fed (directly or not) by the audio runs again on
+//!   the new recordings with the same parameters (fbank, stacking, the
+//!   decoders). An output named like one of its node's inputs carries that
+//!   input on, so the labels `feature.stack` passes on are not "fed";
+//! - **model**: an applied node whose kind has a `weights` parameter loads
+//!   the `model-*` files its training run left in its artifacts (copied to
+//!   `models/NODE/`, only the dimension's, whose `dim` it is then set to);
+//! - **frozen**: a node not fed by the audio was fitted on the training
+//!   corpus (codebooks, class sequences, language models): its stored
+//!   outputs are copied to `frozen/NODE/` and read back as they are.
+//!
+//! Nodes that the model feeds are copied once per dimension, so that the
+//! predictions of each dimension come from the trial selected for it. The
+//! bundle ends with `csv` and `arff` (`io.write`) and `plot`
+//! (`report.plot`, one figure per recording) nodes over the system's
+//! predictions. `manifest.json` records the emoflow version, the source
+//! graph and selection, every node's kind and plugin hash, and every
+//! file's size and BLAKE3 hash. The bundle is written beside its final
+//! path and renamed into place.
+//!
+//! Not exportable (refused with the reason): an applied node that fits on
+//! the corpus's splits itself, such as `feature.znorm` with `mode = "train"`
+//! or `post.avec`: its fitted state is not an output the bundle could keep.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use emoflow_sdk::conventions::port;
+
+use crate::cache;
+use crate::registry::Registry;
+use crate::run::RunReport;
+use crate::validate::Plan;
+
+/// The bundle layout version `predict` understands.
+pub const BUNDLE_FORMAT: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const GRAPH: &str = "graph.toml";
+
+/// Why an applied node cannot be exported: kinds that fit on the corpus
+/// themselves would refit on the new recordings, which is not the trained
+/// system.
+fn refits(kind: &str, params: &serde_json::Value) -> Option<&'static str> {
+    match kind {
+        "feature.znorm" if params.get("mode").and_then(|m| m.as_str()) == Some("train") => {
+            Some("with `mode = \"train\"` it normalises with the training split's statistics, which no output keeps")
+        }
+        "post.avec" => Some("its delay, bias and scale are fitted on dev and no output keeps them"),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleManifest {
+    pub format: u32,
+    pub emoflow_version: String,
+    pub abi: String,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+    pub graph: String,
+    pub graph_name: String,
+    pub sets: Vec<String>,
+    pub preset_test: bool,
+    pub system: String,
+    /// Per dimension (or `all`): the trial whose system was taken.
+    pub selection: Vec<Selected>,
+    pub nodes: Vec<BundleNode>,
+    pub files: Vec<BundleFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selected {
+    pub group: String,
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleNode {
+    pub name: String,
+    pub kind: String,
+    pub role: Role,
+    /// The node of the trained graph it comes from.
+    pub from: String,
+    pub plugin: String,
+    pub plugin_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Source,
+    Applied,
+    Model,
+    Frozen,
+    Output,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BundleFile {
+    pub path: String,
+    pub bytes: u64,
+    pub blake3: String,
+}
+
+/// What to export, and where.
+pub struct ExportRequest<'a> {
+    pub system: &'a str,
+    pub bundle: &'a Path,
+    pub graph_path: &'a Path,
+    pub sets: &'a [String],
+    pub preset_test: bool,
+}
+
+/// A node of the bundle: a node of the plan, per dimension when the model
+/// feeds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Id {
+    node: usize,
+    group: Option<String>,
+}
+
+/// Writes the bundle of `request.system` from a finished run of `plan`.
+pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &ExportRequest) -> Result<BundleManifest, String> {
+    if !report.succeeded() {
+        return Err(format!("the run {}: export needs every node of the system to have run", report.status));
+    }
+    if request.bundle.exists() && !request.bundle.join(MANIFEST).is_file() {
+        return Err(format!("{} exists and is not a bundle; choose another path", request.bundle.display()));
+    }
+    let groups = systems(plan, report, request.system)?;
+    let per_dim = groups.iter().any(|s| s.group != "all");
+    let source_of = |n: usize| is_source(plan, n);
+
+    // The bundle's nodes in plan (topological) order, with their roles.
+    let mut ids: BTreeMap<Id, Role> = BTreeMap::new();
+    for System { group, node: system, .. } in &groups {
+        let closure = ancestors(plan, *system);
+        let mut fed = vec![false; plan.nodes.len()];
+        let mut per_group = vec![false; plan.nodes.len()];
+        for &n in &closure {
+            let node = &plan.nodes[n];
+            fed[n] = source_of(n) || node.inputs.iter().flatten().any(|(from, port)| carries_audio(plan, &fed, *from, port));
+            let role = role(plan, n, fed[n]);
+            let inputs = node.inputs.iter().flatten().map(|(from, _)| *from);
+            per_group[n] = per_dim && (role == Role::Model || inputs.clone().any(|f| per_group[f]));
+            let id = Id { node: n, group: per_group[n].then(|| group.clone()) };
+            ids.insert(id, role);
+        }
+    }
+    for (id, role) in &ids {
+        let node = &plan.nodes[id.node];
+        if *role == Role::Applied
+            && let Some(why) = refits(&node.provider.kind.kind, &node.params)
+        {
+            return Err(format!("node `{}` ({}) cannot be exported: {why}", node.name, node.provider.kind.kind));
+        }
+    }
+    let names = bundle_names(plan, &ids, groups.len());
+    let tmp = staging_dir(request.bundle)?;
+    let result = (|| {
+        let mut graph = format!(
+            "# Bundle of `{}` from {} (emoflow {}), written by `emoflow export`.\n\
+             # Run it with `emoflow predict BUNDLE AUDIO...`; it reads the recordings\n\
+             # named by the parameter `audio` and finds its files through `bundle`.\n\
+             [graph]\nname = \"{}-{}\"\n\n[params]\naudio = []\nbundle = \".\"\n",
+            request.system,
+            request.graph_path.display(),
+            env!("CARGO_PKG_VERSION"),
+            plan.graph.name,
+            request.system
+        );
+        let mut nodes = Vec::new();
+        let mut ordered: Vec<(&Id, &Role)> = ids.iter().collect();
+        ordered.sort_by_key(|(id, _)| (id.node, id.group.clone()));
+        for (id, role) in ordered {
+            let node = &plan.nodes[id.node];
+            let name = &names[id];
+            let kind = &node.provider.kind.kind;
+            let mut table = NodeToml::new(name);
+            match role {
+                Role::Source => {
+                    table.kind("source.wav");
+                    table.raw("paths", "\"${audio}\"");
+                }
+                Role::Frozen => {
+                    let entry = entry_of(report, &node.name)?;
+                    copy_entry(&entry, &tmp.join("frozen").join(name))?;
+                    table.kind(kind);
+                    table.value("frozen", &serde_json::Value::from(format!("frozen/{name}")));
+                    table.params(&node.params, &[]);
+                }
+                Role::Applied | Role::Model => {
+                    if *role == Role::Model {
+                        let entry = entry_of(report, &node.name)?;
+                        copy_models(&entry.join("artifacts"), &tmp.join("models").join(name), id.group.as_deref(), &node.name)?;
+                    }
+                    table.kind(kind);
+                    for (port, sources) in node.provider.kind.inputs.iter().zip(&node.inputs) {
+                        let wired: Vec<String> = sources
+                            .iter()
+                            .map(|(from, from_port)| format!("{}.{from_port}", names[&upstream(&ids, *from, id.group.as_ref())]))
+                            .collect();
+                        table.input(&port.name, &wired);
+                    }
+                    let mut set = Vec::new();
+                    if *role == Role::Model {
+                        set.push(("weights", serde_json::Value::from(format!("${{bundle}}/models/{name}"))));
+                        if let Some(group) = &id.group {
+                            set.push(("dim", serde_json::Value::from(group.clone())));
+                        }
+                    }
+                    table.params(&node.params, &set);
+                }
+                Role::Output => unreachable!("outputs are added below"),
+            }
+            graph += &table.text;
+            nodes.push(BundleNode {
+                name: name.clone(),
+                kind: if *role == Role::Source { "source.wav".into() } else { kind.clone() },
+                role: *role,
+                from: node.name.clone(),
+                plugin: plugin_name(registry, if *role == Role::Source { "source.wav" } else { kind }),
+                plugin_hash: registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default(),
+            });
+        }
+        graph += &outputs(plan, &groups, &ids, &names, request.system, &mut nodes, registry)?;
+        std::fs::write(tmp.join(GRAPH), &graph).map_err(|e| format!("{}: {e}", tmp.join(GRAPH).display()))?;
+        let manifest = BundleManifest {
+            format: BUNDLE_FORMAT,
+            emoflow_version: env!("CARGO_PKG_VERSION").into(),
+            abi: format!("{}.{}", emoflow_sdk::ffi::ABI_MAJOR, emoflow_sdk::ffi::ABI_MINOR),
+            created: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            graph: request.graph_path.display().to_string(),
+            graph_name: plan.graph.name.clone(),
+            sets: request.sets.to_vec(),
+            preset_test: request.preset_test,
+            system: request.system.into(),
+            selection: selection(plan, &groups),
+            nodes,
+            files: hash_files(&tmp)?,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
+        cache::write_atomic(&tmp.join(MANIFEST), &json).map_err(|e| e.to_string())?;
+        publish(&tmp, request.bundle)?;
+        Ok(manifest)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// The copy of the system a group (a dimension, or `all`) takes.
+struct System {
+    group: String,
+    node: usize,
+    /// The selected trial, after a sweep.
+    trial: Option<usize>,
+}
+
+fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>, String> {
+    let copies: Vec<usize> = (0..plan.nodes.len()).filter(|&n| base_name(&plan.nodes[n].name) == system).collect();
+    match copies.as_slice() {
+        [] => {
+            let names: BTreeSet<&str> = plan.nodes.iter().map(|n| base_name(&n.name)).collect();
+            let hint = crate::diag::did_you_mean(system, names.iter().copied())
+                .map_or_else(String::new, |best| format!(" (did you mean `{best}`?)"));
+            return Err(format!(
+                "the graph has no node `{system}`{hint}; --system takes the node whose predictions to export, e.g. `decoded`"
+            ));
+        }
+        [one] => return Ok(vec![System { group: "all".into(), node: *one, trial: None }]),
+        _ => {}
+    }
+    let sweep = plan.sweep.as_ref().expect("only a sweep copies nodes");
+    let selected = report.sweep.as_ref().map(|s| &s.selected).ok_or("the run made no selection")?;
+    // The rule whose select node reads the system most directly.
+    let rule = (0..sweep.rules.len())
+        .filter_map(|r| {
+            let depth = distance(plan, sweep.select_nodes[r][0], system)?;
+            Some((depth, r))
+        })
+        .min()
+        .map(|(_, r)| r)
+        .ok_or_else(|| format!("`{system}` is swept, but no [sweep] select rule reads it, so no trial of it is selected"))?;
+    let rule_node = &sweep.rules[rule].node;
+    let chosen = selected.get(rule_node).ok_or_else(|| format!("the run selected nothing for `{rule_node}`"))?;
+    chosen
+        .iter()
+        .map(|(group, trial_id)| {
+            let t = sweep.trials.iter().position(|t| &t.id == trial_id).ok_or_else(|| format!("unknown trial `{trial_id}`"))?;
+            let copy = ancestors(plan, sweep.select_nodes[rule][t])
+                .into_iter()
+                .find(|&n| base_name(&plan.nodes[n].name) == system)
+                .ok_or_else(|| format!("trial `{trial_id}` has no copy of `{system}`"))?;
+            Ok(System { group: group.clone(), node: copy, trial: Some(t) })
+        })
+        .collect()
+}
+
+fn selection(plan: &Plan, groups: &[System]) -> Vec<Selected> {
+    groups
+        .iter()
+        .map(|system| {
+            let trial = system.trial.and_then(|t| plan.sweep.as_ref().map(|s| &s.trials[t]));
+            Selected {
+                group: system.group.clone(),
+                node: plan.nodes[system.node].name.clone(),
+                trial: trial.map(|t| t.id.clone()),
+                params: trial.map(|t| t.params.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// A node's name without its sweep copy's `[param=value,...]`.
+fn base_name(name: &str) -> &str {
+    name.split('[').next().unwrap_or(name)
+}
+
+/// `node` and every node it reads from, in plan (topological) order.
+fn ancestors(plan: &Plan, node: usize) -> Vec<usize> {
+    let mut keep = vec![false; plan.nodes.len()];
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if !std::mem::replace(&mut keep[n], true) {
+            stack.extend(plan.nodes[n].inputs.iter().flatten().map(|(from, _)| *from));
+        }
+    }
+    (0..plan.nodes.len()).filter(|&n| keep[n]).collect()
+}
+
+/// Edges from a copy of `system` down to `node`, if `node` reads it.
+fn distance(plan: &Plan, node: usize, system: &str) -> Option<usize> {
+    if base_name(&plan.nodes[node].name) == system {
+        return Some(0);
+    }
+    plan.nodes[node].inputs.iter().flatten().filter_map(|(from, _)| distance(plan, *from, system)).min().map(|d| d + 1)
+}
+
+/// Whether output `port` of node `n` carries data derived from the audio.
+/// An output named like one of the node's inputs passes that input on
+/// (`feature.stack` trims its `labels` to the features, but they stay the
+/// corpus's labels); any other output of a node fed by the audio carries it.
+/// A source's only audio is its `audio` output.
+fn carries_audio(plan: &Plan, fed: &[bool], n: usize, port: &str) -> bool {
+    let node = &plan.nodes[n];
+    if is_source(plan, n) {
+        return node.provider.kind.output(port).is_some_and(|o| o.port_type == port::AUDIO);
+    }
+    match node.provider.kind.inputs.iter().position(|p| p.name == port) {
+        Some(slot) => node.inputs[slot].iter().any(|(from, p)| carries_audio(plan, fed, *from, p)),
+        None => fed[n],
+    }
+}
+
+/// A corpus reader: no inputs, an `audio` output.
+fn is_source(plan: &Plan, n: usize) -> bool {
+    let kind = &plan.nodes[n].provider.kind;
+    kind.inputs.is_empty() && kind.outputs.iter().any(|o| o.port_type == port::AUDIO)
+}
+
+fn role(plan: &Plan, n: usize, fed: bool) -> Role {
+    let kind = &plan.nodes[n].provider.kind;
+    if is_source(plan, n) {
+        Role::Source
+    } else if !fed {
+        Role::Frozen
+    } else if kind.params.get("properties").and_then(|p| p.get("weights")).is_some() {
+        Role::Model
+    } else {
+        Role::Applied
+    }
+}
+
+/// The bundle node an input of a node of `group` reads: the per-group copy
+/// when there is one.
+fn upstream(ids: &BTreeMap<Id, Role>, from: usize, group: Option<&String>) -> Id {
+    let grouped = Id { node: from, group: group.cloned() };
+    if ids.contains_key(&grouped) { grouped } else { Id { node: from, group: None } }
+}
+
+/// Names: the node's own (without its trial), with the dimension for
+/// per-dimension copies, numbered when two trials' copies would clash.
+fn bundle_names(plan: &Plan, ids: &BTreeMap<Id, Role>, groups: usize) -> BTreeMap<Id, String> {
+    let mut taken = BTreeSet::new();
+    let mut names = BTreeMap::new();
+    for id in ids.keys() {
+        let base = base_name(&plan.nodes[id.node].name);
+        let mut name = match &id.group {
+            Some(group) if groups > 1 => format!("{base}_{group}"),
+            _ => base.to_string(),
+        };
+        let stem = name.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{stem}_{n}");
+            n += 1;
+        }
+        names.insert(id.clone(), name);
+    }
+    names
+}
+
+/// The `csv`, `arff` and `plot` nodes over the system's predictions.
+fn outputs(
+    plan: &Plan,
+    groups: &[System],
+    ids: &BTreeMap<Id, Role>,
+    names: &BTreeMap<Id, String>,
+    system: &str,
+    nodes: &mut Vec<BundleNode>,
+    registry: &Registry,
+) -> Result<String, String> {
+    let mut sources = Vec::new();
+    for System { group, node, .. } in groups {
+        let kind = &plan.nodes[*node].provider.kind;
+        let port = kind
+            .outputs
+            .iter()
+            .find(|o| o.port_type == port::SERIES)
+            .ok_or_else(|| format!("`{system}` ({}) has no `series` output: export a node that predicts values", kind.kind))?;
+        let id = upstream(ids, *node, Some(group));
+        let wire = format!("{}.{}", names[&id], port.name);
+        if !sources.contains(&wire) {
+            sources.push(wire);
+        }
+    }
+    let mut text = String::new();
+    let title = format!("{} / {system}", plan.graph.name);
+    let file = |format: &str| vec![("format", format.into()), ("name", "predictions".into())];
+    let outputs = [
+        ("csv", "io.write", "data", file("csv")),
+        ("arff", "io.write", "data", file("arff")),
+        ("plot", "report.plot", "predictions", vec![("each", true.into()), ("name", "predictions".into()), ("title", title.into())]),
+    ];
+    for (name, kind, input, params) in outputs {
+        if names.values().any(|n| n == name) {
+            return Err(format!("the system has a node named `{name}`, which the bundle's outputs use; rename it"));
+        }
+        let mut table = NodeToml::new(name);
+        table.kind(kind);
+        table.input(input, &sources);
+        table.params(&serde_json::Value::Object(Default::default()), &params);
+        text += &table.text;
+        nodes.push(BundleNode {
+            name: name.into(),
+            kind: kind.into(),
+            role: Role::Output,
+            from: String::new(),
+            plugin: plugin_name(registry, kind),
+            plugin_hash: registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default(),
+        });
+    }
+    Ok(text)
+}
+
+fn plugin_name(registry: &Registry, kind: &str) -> String {
+    registry
+        .get(kind)
+        .and_then(|p| p.plugin.path().file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+/// One `[nodes.NAME]` table of the bundle's graph.
+struct NodeToml {
+    text: String,
+}
+
+impl NodeToml {
+    fn new(name: &str) -> Self {
+        Self { text: format!("\n[nodes.{}]\n", toml_key(name)) }
+    }
+
+    fn kind(&mut self, kind: &str) {
+        self.value("kind", &serde_json::Value::from(kind));
+    }
+
+    fn raw(&mut self, key: &str, toml: &str) {
+        let _ = writeln!(self.text, "{} = {toml}", toml_key(key));
+    }
+
+    fn value(&mut self, key: &str, value: &serde_json::Value) {
+        if let Some(v) = to_toml(value) {
+            self.raw(key, &v.to_string());
+        }
+    }
+
+    fn input(&mut self, port: &str, sources: &[String]) {
+        let wiring = match sources {
+            [] => return,
+            [one] => toml::Value::from(one.as_str()),
+            many => toml::Value::Array(many.iter().map(|s| toml::Value::from(s.as_str())).collect()),
+        };
+        let _ = writeln!(self.text, "inputs.{} = {wiring}", toml_key(port));
+    }
+
+    /// The node's parameters, with `set` replacing or adding some.
+    fn params(&mut self, params: &serde_json::Value, set: &[(&str, serde_json::Value)]) {
+        let mut all: BTreeMap<&str, &serde_json::Value> =
+            params.as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), v)).collect();
+        for (k, v) in set {
+            all.insert(k, v);
+        }
+        for (k, v) in all {
+            self.value(k, v);
+        }
+    }
+}
+
+fn toml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        key.to_string()
+    } else {
+        toml::Value::from(key).to_string()
+    }
+}
+
+/// JSON as TOML; `None` for a null, which TOML cannot hold (and the graph
+/// never had: its parameters came from TOML).
+fn to_toml(value: &serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    Some(match value {
+        J::Null => return None,
+        J::Bool(b) => toml::Value::Boolean(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        J::String(s) => toml::Value::String(s.clone()),
+        J::Array(items) => toml::Value::Array(items.iter().filter_map(to_toml).collect()),
+        J::Object(map) => toml::Value::Table(map.iter().filter_map(|(k, v)| Some((k.clone(), to_toml(v)?))).collect()),
+    })
+}
+
+fn entry_of(report: &RunReport, node: &str) -> Result<PathBuf, String> {
+    report
+        .nodes
+        .get(node)
+        .and_then(|r| r.outputs.clone())
+        .ok_or_else(|| format!("node `{node}` has no stored outputs in this run"))
+}
+
+/// A stored entry's manifest and port files (not its artifacts).
+fn copy_entry(entry: &Path, to: &Path) -> Result<(), String> {
+    let stored = cache::Entry::read(entry).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let files = stored.manifest.ports.iter().map(|p| p.file.as_str()).chain([cache::MANIFEST]);
+    for file in files {
+        std::fs::copy(entry.join(file), to.join(file)).map_err(|e| format!("copying {}: {e}", entry.join(file).display()))?;
+    }
+    Ok(())
+}
+
+/// The weights a model node saved (`model-<dim>.*`, `model-<dim>-seed<N>.*`),
+/// only those of `dim` when given.
+fn copy_models(artifacts: &Path, to: &Path, dim: Option<&str>, node: &str) -> Result<(), String> {
+    let entries = std::fs::read_dir(artifacts).map_err(|e| format!("node `{node}`: {}: {e}", artifacts.display()))?;
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let mut copied = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("model-") else { continue };
+        let tag = rest.split('.').next().unwrap_or("");
+        let model_dim = tag.split_once("-seed").map_or(tag, |(d, _)| d);
+        if dim.is_some_and(|d| d != model_dim) {
+            continue;
+        }
+        std::fs::copy(entry.path(), to.join(&name)).map_err(|e| format!("copying {}: {e}", entry.path().display()))?;
+        copied += 1;
+    }
+    if copied == 0 {
+        return Err(format!(
+            "node `{node}` saved no model{} in {}",
+            dim.map_or_else(String::new, |d| format!(" of dimension `{d}`")),
+            artifacts.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Every file under `dir` (the manifest aside), with its size and hash.
+pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>, String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
+            if rel == MANIFEST {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            files.push(BundleFile { path: rel, bytes: bytes.len() as u64, blake3: blake3::hash(&bytes).to_hex().to_string() });
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// `BUNDLE.partial` beside the bundle, empty.
+fn staging_dir(bundle: &Path) -> Result<PathBuf, String> {
+    let name = bundle.file_name().ok_or_else(|| format!("{} is not a directory name", bundle.display()))?;
+    let tmp = bundle.with_file_name(format!("{}.partial", name.to_string_lossy()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// Renames the finished bundle into place, replacing an earlier bundle
+/// (`export` refused anything else there).
+fn publish(tmp: &Path, bundle: &Path) -> Result<(), String> {
+    if bundle.exists() {
+        std::fs::remove_dir_all(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+    }
+    std::fs::rename(tmp, bundle).map_err(|e| format!("{}: {e}", bundle.display()))
+}
