@@ -75,6 +75,10 @@ pub struct BundleManifest {
     pub sets: Vec<String>,
     pub preset_test: bool,
     pub system: String,
+    /// The training recordings' sample rate, when they shared one: the
+    /// bundle resamples other recordings to it before the features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
     /// Per dimension (or `all`): the trial whose system was taken.
     pub selection: Vec<Selected>,
     pub nodes: Vec<BundleNode>,
@@ -173,6 +177,7 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
         }
     }
     let names = bundle_names(plan, &ids, groups.len());
+    let resample = resampling(plan, report, &ids, &names)?;
     let tmp = staging_dir(request.bundle)?;
     let result = (|| {
         let mut graph = format!(
@@ -198,6 +203,13 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
                 Role::Source => {
                     table.kind("source.wav");
                     table.raw("paths", "\"${audio}\"");
+                    if let Some(Resample { name: resampler, rate, .. }) = &resample {
+                        let mut node = NodeToml::new(resampler);
+                        node.kind("feature.resample");
+                        node.input("audio", &[format!("{name}.audio")]);
+                        node.value("rate", &serde_json::Value::from(*rate));
+                        table.text += &node.text;
+                    }
                 }
                 Role::Frozen => {
                     let entry = entry_of(report, &node.name)?;
@@ -215,7 +227,10 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
                     for (port, sources) in node.provider.kind.inputs.iter().zip(&node.inputs) {
                         let wired: Vec<String> = sources
                             .iter()
-                            .map(|(from, from_port)| format!("{}.{from_port}", names[&upstream(&ids, *from, id.group.as_ref())]))
+                            .map(|(from, from_port)| match &resample {
+                                Some(r) if r.source == *from && r.port == *from_port => format!("{}.audio", r.name),
+                                _ => format!("{}.{from_port}", names[&upstream(&ids, *from, id.group.as_ref())]),
+                            })
                             .collect();
                         table.input(&port.name, &wired);
                     }
@@ -231,13 +246,24 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
                 Role::Output => unreachable!("outputs are added below"),
             }
             graph += &table.text;
+            if let (Role::Source, Some(r)) = (role, &resample) {
+                nodes.push(BundleNode {
+                    name: r.name.clone(),
+                    kind: "feature.resample".into(),
+                    role: Role::Applied,
+                    from: node.name.clone(),
+                    plugin: plugin_name(registry, "feature.resample"),
+                    plugin_hash: plugin_hash(registry, "feature.resample"),
+                });
+            }
+            let bundle_kind = if *role == Role::Source { "source.wav" } else { kind };
             nodes.push(BundleNode {
                 name: name.clone(),
-                kind: if *role == Role::Source { "source.wav".into() } else { kind.clone() },
+                kind: bundle_kind.into(),
                 role: *role,
                 from: node.name.clone(),
-                plugin: plugin_name(registry, if *role == Role::Source { "source.wav" } else { kind }),
-                plugin_hash: registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default(),
+                plugin: plugin_name(registry, bundle_kind),
+                plugin_hash: plugin_hash(registry, bundle_kind),
             });
         }
         graph += &outputs(plan, &groups, &ids, &names, request.system, &mut nodes, registry)?;
@@ -252,6 +278,7 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
             sets: request.sets.to_vec(),
             preset_test: request.preset_test,
             system: request.system.into(),
+            sample_rate: resample.as_ref().map(|r| r.rate),
             selection: selection(plan, &groups),
             nodes,
             files: hash_files(&tmp)?,
@@ -328,6 +355,60 @@ fn selection(plan: &Plan, groups: &[System]) -> Vec<Selected> {
             }
         })
         .collect()
+}
+
+/// The `feature.resample` node the bundle puts after its source: to the
+/// rate all training recordings had, unless the graph resamples them itself.
+struct Resample {
+    source: usize,
+    port: String,
+    name: String,
+    rate: u32,
+}
+
+fn resampling(plan: &Plan, report: &RunReport, ids: &BTreeMap<Id, Role>, names: &BTreeMap<Id, String>) -> Result<Option<Resample>, String> {
+    let mut sources = ids.iter().filter(|(_, role)| **role == Role::Source);
+    let (Some((id, _)), None) = (sources.next(), sources.next()) else { return Ok(None) };
+    let kind = &plan.nodes[id.node].provider.kind;
+    let port = kind.outputs.iter().find(|o| o.port_type == port::AUDIO).expect("sources have audio").name.clone();
+    let resampled_already = ids.keys().any(|reader| {
+        let node = &plan.nodes[reader.node];
+        node.provider.kind.kind == "feature.resample" && node.inputs.iter().flatten().any(|(from, _)| *from == id.node)
+    });
+    if resampled_already {
+        return Ok(None);
+    }
+    let rates = sample_rates(&entry_of(report, &plan.nodes[id.node].name)?, &port)?;
+    let [rate] = rates.as_slice() else { return Ok(None) };
+    let mut name = format!("{}_resample", names[id]);
+    while names.values().any(|n| *n == name) {
+        name.push('_');
+    }
+    Ok(Some(Resample { source: id.node, port, name, rate: *rate }))
+}
+
+/// The distinct sample rates of a stored `audio` output, reading only that
+/// column (the samples of a corpus can run to gigabytes).
+fn sample_rates(entry: &Path, port: &str) -> Result<Vec<u32>, String> {
+    use arrow::array::{Array, UInt32Array};
+    use arrow::ipc::reader::FileReader;
+    let stored = cache::Entry::read(entry).map_err(|e| e.to_string())?;
+    let path = stored.port_path(port).ok_or_else(|| format!("{}: no `{port}` output", entry.display()))?;
+    let open = |projection| {
+        let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        FileReader::try_new(std::io::BufReader::new(file), projection).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let column = open(None)?
+        .schema()
+        .index_of(emoflow_sdk::conventions::column::SAMPLE_RATE)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rates = BTreeSet::new();
+    for batch in open(Some(vec![column]))? {
+        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
+        let column = batch.column(0).as_any().downcast_ref::<UInt32Array>().ok_or("sample_rate is not UInt32")?;
+        rates.extend(column.iter().flatten());
+    }
+    Ok(rates.into_iter().collect())
 }
 
 /// A node's name without its sweep copy's `[param=value,...]`.
@@ -466,10 +547,14 @@ fn outputs(
             role: Role::Output,
             from: String::new(),
             plugin: plugin_name(registry, kind),
-            plugin_hash: registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default(),
+            plugin_hash: plugin_hash(registry, kind),
         });
     }
     Ok(text)
+}
+
+fn plugin_hash(registry: &Registry, kind: &str) -> String {
+    registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default()
 }
 
 fn plugin_name(registry: &Registry, kind: &str) -> String {

@@ -98,6 +98,17 @@ fn an_exported_system_predicts_a_recording_as_the_graph_did_and_refuses_broken_b
     assert!(stderr(&run).contains("gives no frame; feature.fbank needs at least 0.0250 s"), "{}", stderr(&run));
     assert!(dir.join("new-out/csv/predictions/mine.csv").is_file());
 
+    // Recordings at another rate are resampled to the training corpus's.
+    let graph = std::fs::read_to_string(bundle.join("graph.toml")).unwrap();
+    assert!(graph.contains("kind = \"feature.resample\"\ninputs.audio = \"corpus.audio\"\nrate = 16000"), "{graph}");
+    let audio = emoflow_audio::wav::read_wav(&wav).unwrap();
+    let doubled: Vec<i16> = audio.samples.iter().flat_map(|&x| [(x * 32768.0) as i16; 2]).collect();
+    let wav_32k = dir.join("test_1_32k.wav");
+    emoflow_audio::wav::write_wav_i16(&wav_32k, 32000, &doubled).unwrap();
+    let run = predict(&bundle, &dir.join("32k"), &[&wav_32k]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(arff_values(&dir.join("32k/arff/predictions/arousal/test_1_32k.arff")).len(), 500);
+
     // A bundle from another version, or missing a file: refused up front.
     let manifest_path = bundle.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).unwrap();
