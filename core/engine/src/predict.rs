@@ -2,7 +2,6 @@
 //! the recordings to apply it to. The command (`main.rs`) then runs the
 //! bundle's graph once per recording.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::export::{BUNDLE_FORMAT, BundleManifest, MANIFEST};
@@ -51,43 +50,10 @@ pub fn open_bundle(dir: &Path) -> Result<BundleManifest, String> {
     Ok(manifest)
 }
 
-/// The recordings named on the command line: files as given, directories
-/// by their `*.wav` files (sorted, not recursive). Each recording is known
-/// by its file name stem, so two with the same stem are refused.
+/// The recordings named on the command line, found as `source.wav` finds
+/// them: files as given, directories by their `*.wav` files (sorted, not
+/// recursive); two with the same stem (the recording's id) are refused.
 pub fn recordings(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    if inputs.is_empty() {
-        return Err("name at least one WAV file or directory of WAV files".into());
-    }
-    let mut files = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            let entries = std::fs::read_dir(input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let mut wavs: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
-                .collect();
-            if wavs.is_empty() {
-                return Err(format!("directory {} holds no .wav files", input.display()));
-            }
-            wavs.sort();
-            files.extend(wavs);
-        } else if input.is_file() {
-            files.push(input.clone());
-        } else {
-            return Err(format!("{}: no such file or directory", input.display()));
-        }
-    }
-    let mut stems: BTreeMap<String, &PathBuf> = BTreeMap::new();
-    for file in &files {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if let Some(other) = stems.insert(stem.clone(), file) {
-            return Err(format!(
-                "{} and {} are both recording `{stem}`: outputs are named by the file stem, rename one",
-                other.display(),
-                file.display()
-            ));
-        }
-    }
-    Ok(files)
+    let found = emoflow_audio::source_wav::scan(inputs).map_err(|e| e.to_string())?;
+    Ok(found.into_iter().map(|f| f.path).collect())
 }

@@ -1,5 +1,5 @@
-//! optimal1d on the 200k golden labels, k = 10; the peers are timed on the
-//! same file by bench/kmeans_peers.py.
+//! optimal1d on the 200k golden labels, k = 10, with one and two threads;
+//! the peers are timed on the same file by bench/kmeans_peers.py.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use emoflow_cluster::{optimal1d, weighted::Weighted1d};
@@ -9,17 +9,20 @@ mod common;
 
 fn bench(c: &mut Criterion) {
     let labels = common::labels_200k();
-    // As the peers are timed: from raw labels (sort and merge included).
-    c.bench_function("optimal1d/200k/k10", |b| {
-        b.iter(|| {
-            let data = Weighted1d::from_values(labels.iter().copied()).unwrap();
-            optimal1d::partition(&data, 10).unwrap()
-        })
-    });
     let data = Weighted1d::from_values(labels.iter().copied()).unwrap();
-    c.bench_function("optimal1d/200k/k10/dp_only", |b| {
-        b.iter(|| optimal1d::partition(&data, 10).unwrap())
-    });
+    // One thread keeps the ids bench/report.py reads; "/threads2" beside.
+    for (threads, suffix) in [(1, ""), (2, "/threads2")] {
+        // As the peers are timed: from raw labels (sort and merge included).
+        c.bench_function(&format!("optimal1d/200k/k10{suffix}"), |b| {
+            b.iter(|| {
+                let data = Weighted1d::from_values(labels.iter().copied()).unwrap();
+                optimal1d::partition_threads(&data, 10, threads).unwrap()
+            })
+        });
+        c.bench_function(&format!("optimal1d/200k/k10/dp_only{suffix}"), |b| {
+            b.iter(|| optimal1d::partition_threads(&data, 10, threads).unwrap())
+        });
+    }
 }
 
 /// `scaling_kmeans/labels/N`: the first N golden labels, k = 10, from raw

@@ -21,18 +21,27 @@
 //!   from below: wide searches evaluate block bounds first and scan only the
 //!   blocks that can still beat the best value found.
 //!
+//! Once the middle row of a divide-and-conquer step is solved, the rows
+//! below and above it are independent: with a thread budget the two halves
+//! run on separate threads (recursively, down to `MIN_ROWS_PER_THREAD` rows),
+//! with the same result as on one thread.
+//!
 //! On the 200k golden labels this ran about half the instructions of a SMAWK
 //! (O(n) per layer) version of the same DP, with sequential memory access.
 
-use emoflow_sdk::KindSpec;
+use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs};
 
 use crate::Error;
 use crate::codebook::Partition;
-use crate::discretize::{self, Discretizer, Params};
+use crate::discretize::{self, Discretizer, Params, Plan};
 use crate::weighted::Weighted1d;
 
 /// Searches at most this wide are scanned whole.
 const SCAN_ALL: usize = 48;
+
+/// A thread takes at least this many rows of a layer: fewer cost more to
+/// hand over than they take to solve.
+const MIN_ROWS_PER_THREAD: usize = 4096;
 
 /// Relative slack of the block pruning, far above the rounding error of the
 /// prefix sums: a block is skipped only when its bound exceeds the best value
@@ -46,13 +55,32 @@ pub fn spec() -> KindSpec {
         "Exact 1-D k-means: per dim, the classes with the least within-class squared error on \
          the fit splits' labels (dynamic programming, Wang & Song 2011). The paper's discretizer.",
     )
-    .create(|p: Params| Ok(Discretizer::new(p.plan()?, partition)))
+    .create(|p: Params| Ok(Optimal1d { plan: p.plan()? }))
+}
+
+/// The node: a [`Discretizer`] whose method uses the run's thread budget.
+struct Optimal1d {
+    plan: Plan,
+}
+
+impl Node for Optimal1d {
+    fn run(&mut self, ctx: &Context, inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
+        let threads = ctx.threads();
+        let method = move |data: &Weighted1d, k| partition_threads(data, k, threads);
+        Discretizer::new(self.plan.clone(), method).run(ctx, inputs)
+    }
 }
 
 /// The optimal partition of `data` into `k` classes.
 pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
+    partition_threads(data, k, 1)
+}
+
+/// [`partition`] on up to `threads` threads (the result does not depend on
+/// their number).
+pub fn partition_threads(data: &Weighted1d, k: usize, threads: usize) -> Result<Partition, Error> {
     data.require_classes(k)?;
-    let starts = optimal_starts(data, k);
+    let starts = optimal_starts(data, k, threads.max(1));
     let centres: Vec<f64> = starts
         .iter()
         .zip(starts.iter().skip(1).chain([&data.len()]))
@@ -65,7 +93,7 @@ pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {
 }
 
 /// Index of the first distinct value of each class in an optimal partition.
-fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
+fn optimal_starts(data: &Weighted1d, k: usize, threads: usize) -> Vec<usize> {
     let n = data.len();
     let mut prev: Vec<f64> = (0..n).map(|i| data.segment_sse(0, i + 1)).collect();
     let mut cur = vec![0.0; n];
@@ -88,8 +116,13 @@ fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
             base: &base,
         };
         let mut arg = vec![0u32; n];
+        let mut out = Rows {
+            first: 0,
+            value: &mut cur,
+            arg: &mut arg,
+        };
         let first_row = if m == k { n - 1 } else { first };
-        layer.solve(first_row, last, first, last, &mut cur, &mut arg);
+        layer.solve(first_row, last, first, last, &mut out, threads);
         argmins.push(arg);
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -105,6 +138,37 @@ fn optimal_starts(data: &Weighted1d, k: usize) -> Vec<usize> {
     starts
 }
 
+/// A layer's results for consecutive rows, from row `first` on.
+struct Rows<'a> {
+    first: usize,
+    value: &'a mut [f64],
+    arg: &'a mut [u32],
+}
+
+impl Rows<'_> {
+    fn set(&mut self, row: usize, value: f64, arg: usize) {
+        self.value[row - self.first] = value;
+        self.arg[row - self.first] = arg as u32;
+    }
+
+    /// Rows before `row` and rows from `row` on.
+    fn split_at(&mut self, row: usize) -> (Rows<'_>, Rows<'_>) {
+        let (left_value, right_value) = self.value.split_at_mut(row - self.first);
+        let (left_arg, right_arg) = self.arg.split_at_mut(row - self.first);
+        let left = Rows {
+            first: self.first,
+            value: left_value,
+            arg: left_arg,
+        };
+        let right = Rows {
+            first: row,
+            value: right_value,
+            arg: right_arg,
+        };
+        (left, right)
+    }
+}
+
 /// One DP layer: `prev` is the layer before, `base[j]` the part of a
 /// candidate's value that depends on its start `j` only.
 struct Layer<'a> {
@@ -114,27 +178,29 @@ struct Layer<'a> {
 }
 
 impl Layer<'_> {
-    /// Solves rows `lo..=hi`, whose best starts lie in `from..=to`.
-    fn solve(
-        &self,
-        lo: usize,
-        hi: usize,
-        from: usize,
-        to: usize,
-        value: &mut [f64],
-        arg: &mut [u32],
-    ) {
+    /// Solves rows `lo..=hi`, whose best starts lie in `from..=to`, on up
+    /// to `threads` threads.
+    fn solve(&self, lo: usize, hi: usize, from: usize, to: usize, out: &mut Rows, threads: usize) {
         if lo > hi {
             return;
         }
         let mid = lo + (hi - lo) / 2;
         let (v, best) = self.best_start(mid, from, to.min(mid));
-        value[mid] = v;
-        arg[mid] = best as u32;
-        if mid > lo {
-            self.solve(lo, mid - 1, from, best, value, arg);
+        out.set(mid, v, best);
+        // Once the middle row is known the halves are independent.
+        if threads > 1 && mid - lo >= MIN_ROWS_PER_THREAD {
+            let left_threads = threads / 2;
+            let (mut left, mut right) = out.split_at(mid);
+            std::thread::scope(|scope| {
+                scope.spawn(|| self.solve(lo, mid - 1, from, best, &mut left, left_threads));
+                self.solve(mid + 1, hi, best, to, &mut right, threads - left_threads);
+            });
+            return;
         }
-        self.solve(mid + 1, hi, best, to, value, arg);
+        if mid > lo {
+            self.solve(lo, mid - 1, from, best, out, 1);
+        }
+        self.solve(mid + 1, hi, best, to, out, 1);
     }
 
     /// The least `prev[j-1] + sse(j..=i)` over `j` in `from..=to`, and its
@@ -307,6 +373,25 @@ mod tests {
             let p = partition(&data, k).unwrap();
             let best = quadratic_dp(&data, k);
             prop_assert!(close(p.sse, best), "optimal1d {} vs O(kn^2) DP {}", p.sse, best);
+        }
+    }
+
+    #[test]
+    fn threads_do_not_change_the_result() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // Wide enough for several levels of splitting.
+        let values: Vec<f64> = (0..40_000).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let data = Weighted1d::from_values(values).unwrap();
+        for k in [2, 5, 10] {
+            let one = optimal_starts(&data, k, 1);
+            for threads in [2, 3, 8] {
+                assert_eq!(
+                    optimal_starts(&data, k, threads),
+                    one,
+                    "k {k}, {threads} threads"
+                );
+            }
         }
     }
 

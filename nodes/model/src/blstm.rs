@@ -107,7 +107,9 @@ pub struct Params {
     /// `model-*.json` cards and `model-*.safetensors` weights as this node
     /// writes them to its artifact directory. Their cards fix the network,
     /// tasks and seeds; `dim` and `device` still apply, the other training
-    /// parameters do not.
+    /// parameters do not. The cache keys this path, not the files in it: a
+    /// graph that replaces them in place must run with `--no-cache`
+    /// (`emoflow predict` does not cache).
     #[serde(default)]
     pub weights: Option<String>,
     /// Overrides the run's device: `auto`, `cpu` or `cuda:N`.
