@@ -198,12 +198,16 @@ def main():
     w("The 200,000 golden labels (`nodes/cluster/tests/golden/labels_200k.f32le`), k = 10, from the raw values "
       "(sorting included). emoflow: `nodes/cluster/benches/optimal1d.rs`; peers: `bench/kmeans_peers.py`. "
       "ckmeans is the same exact DP (Ckmeans.1d.dp); scikit-learn's Lloyd + k-means++ with 10 restarts is "
-      "what the paper ran and only reaches a local optimum.\n")
+      "what the paper ran and only reaches a local optimum. With a thread budget the node solves the two "
+      "halves of each divide-and-conquer layer on separate threads; sorting stays on one.\n")
     w(table([
         ("optimal1d, k = 10, from raw labels", o, "ckmeans.ckmeans(x, 10)", run.peer_median(km, "ckmeans")),
         ("optimal1d, k = 10, from raw labels", o, "sklearn KMeans(n_clusters=10, n_init=10)",
          run.peer_median(km, "sklearn_kmeans_ninit10")),
+        ("optimal1d, k = 10, from raw labels, 2 threads", run.crit("optimal1d_200k_k10_threads2"), "ckmeans.ckmeans(x, 10)",
+         run.peer_median(km, "ckmeans")),
         ("optimal1d, DP only (labels already sorted and merged)", run.crit("optimal1d_200k_k10_dp_only"), "–", None),
+        ("optimal1d, DP only, 2 threads", run.crit("optimal1d_200k_k10_dp_only_threads2"), "–", None),
     ]))
     w("")
 
