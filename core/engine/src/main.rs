@@ -39,27 +39,34 @@ struct GraphArgs {
     preset_test: bool,
 }
 
+/// Where and how a graph runs here.
+#[derive(clap::Args)]
+struct ExecArgs {
+    /// Output directory (run.json, reports); default out/GRAPH_NAME.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// cpu, cuda:N or auto (CUDA when available).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Nodes run in parallel, and the thread budget shared among them.
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate and run a graph.
     Run {
         #[command(flatten)]
         graph: GraphArgs,
-        /// Output directory (run.json, reports); default out/GRAPH_NAME.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// cpu, cuda:N or auto (CUDA when available).
-        #[arg(long, default_value = "auto")]
-        device: String,
-        /// Nodes run in parallel, and the thread budget shared among them.
-        #[arg(long, default_value_t = default_jobs())]
-        jobs: usize,
+        #[command(flatten)]
+        exec: ExecArgs,
         /// Run every node; neither read nor write the cache.
         #[arg(long)]
         no_cache: bool,
-        /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
-        #[arg(long)]
-        cache: Option<PathBuf>,
         /// Refuse to run unless every plugin the graph uses matches the
         /// graph's lock file (GRAPH with extension .lock; `emoflow lock`).
         #[arg(long)]
@@ -87,15 +94,8 @@ enum Command {
         system: String,
         /// The bundle directory to write (an earlier bundle there is replaced).
         bundle: PathBuf,
-        /// The run's output directory (run.json); default out/GRAPH_NAME.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long, default_value = "auto")]
-        device: String,
-        #[arg(long, default_value_t = default_jobs())]
-        jobs: usize,
-        #[arg(long)]
-        cache: Option<PathBuf>,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Apply an exported system to recordings: arousal and valence every
     /// 40 ms of each, as CSV, AVEC-style ARFF and a plot.
@@ -235,7 +235,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Run { graph, out, device, jobs, no_cache, cache, locked, executor, sbatch, trial } => {
+        Command::Run { graph, exec: ExecArgs { out, device, jobs, cache }, no_cache, locked, executor, sbatch, trial } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
                 Err(code) => return code,
@@ -280,7 +280,7 @@ fn main() -> ExitCode {
             }
             if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
-        Command::Export { graph, system, bundle, out, device, jobs, cache } => {
+        Command::Export { graph, system, bundle, exec: ExecArgs { out, device, jobs, cache } } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
                 Err(code) => return code,
