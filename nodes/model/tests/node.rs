@@ -405,43 +405,28 @@ fn saved(dir: &std::path::Path, features: &[FeatureRow]) -> Harness {
 /// Asserts two runs' predictions agree, utterance by utterance, up to the
 /// split (weights mode keeps the split of the features it is given).
 fn assert_same_predictions(trained: &HarnessOutput, applied: &HarnessOutput) {
-    let close = |a: &[f32], b: &[f32]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6)
-    };
-    let (a, b): (Vec<SeriesRow>, Vec<SeriesRow>) = (
-        trained.rows("values").unwrap(),
-        applied.rows("values").unwrap(),
-    );
-    assert_eq!(a.len(), b.len());
+    assert_rows_close::<SeriesRow>(trained, applied, "values", |r| {
+        (format!("{} {} {}", r.utt_id, r.dim, r.frame_period), &r.values)
+    });
+    assert_rows_close::<PosteriorsRow>(trained, applied, "posteriors", |r| {
+        (format!("{} {} {} {}", r.utt_id, r.dim, r.task, r.num_classes), &r.posteriors)
+    });
+}
+
+/// Output `port` of both runs: the same rows (by `key`), numbers within 1e-6.
+fn assert_rows_close<R: PortRows>(
+    trained: &HarnessOutput,
+    applied: &HarnessOutput,
+    port: &str,
+    key: impl Fn(&R) -> (String, &[f32]),
+) {
+    let (a, b): (Vec<R>, Vec<R>) = (trained.rows(port).unwrap(), applied.rows(port).unwrap());
+    assert_eq!(a.len(), b.len(), "{port}: rows");
     for (a, b) in a.iter().zip(&b) {
-        assert_eq!(
-            (&a.utt_id, &a.dim, a.frame_period),
-            (&b.utt_id, &b.dim, b.frame_period)
-        );
-        assert!(
-            close(&a.values, &b.values),
-            "{}: {:?} vs {:?}",
-            a.utt_id,
-            a.values,
-            b.values
-        );
-    }
-    let (a, b): (Vec<PosteriorsRow>, Vec<PosteriorsRow>) = (
-        trained.rows("posteriors").unwrap(),
-        applied.rows("posteriors").unwrap(),
-    );
-    assert_eq!(a.len(), b.len());
-    for (a, b) in a.iter().zip(&b) {
-        assert_eq!(
-            (&a.utt_id, &a.dim, &a.task, a.num_classes),
-            (&b.utt_id, &b.dim, &b.task, b.num_classes)
-        );
-        assert!(
-            close(&a.posteriors, &b.posteriors),
-            "{} {}",
-            a.utt_id,
-            a.task
-        );
+        let ((key_a, a), (key_b, b)) = (key(a), key(b));
+        assert_eq!(key_a, key_b, "{port}");
+        let close = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-6);
+        assert!(close, "{port} of {key_a}: {a:?} vs {b:?}");
     }
 }
 

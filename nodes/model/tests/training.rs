@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod common;
 
 use common::{DIM, FRAMES, class_of, means_and_priors, utterances};
+use emoflow_faults::Scratch;
 use emoflow_model::network::{BlstmConfig, Output};
 use emoflow_model::readout::{Readout, TaskCodebook};
 use emoflow_model::train::{
@@ -101,27 +102,23 @@ fn train_config() -> TrainConfig {
     }
 }
 
-/// A checkpoint path in a fresh directory, removed when this is dropped.
-struct Scratch(PathBuf);
+/// A checkpoint path in a fresh scratch directory (the fault suite's:
+/// removed when the test passes).
+struct Checkpoint {
+    _dir: Scratch,
+    path: PathBuf,
+}
 
-impl std::ops::Deref for Scratch {
+impl std::ops::Deref for Checkpoint {
     type Target = Path;
     fn deref(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("emoflow-model-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir.join("checkpoint.safetensors"))
+fn scratch(name: &str) -> Checkpoint {
+    let dir = Scratch::new("model", name);
+    Checkpoint { path: dir.join("checkpoint.safetensors"), _dir: dir }
 }
 
 type LossFn = fn(&Tensor, &Tensor) -> Result<Tensor, TchError>;
