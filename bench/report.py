@@ -198,8 +198,18 @@ def main():
     w("The 200,000 golden labels (`nodes/cluster/tests/golden/labels_200k.f32le`), k = 10, from the raw values "
       "(sorting included). emoflow: `nodes/cluster/benches/optimal1d.rs`; peers: `bench/kmeans_peers.py`. "
       "ckmeans is the same exact DP (Ckmeans.1d.dp); scikit-learn's Lloyd + k-means++ with 10 restarts is "
-      "what the paper ran and only reaches a local optimum. With a thread budget the node solves the two "
-      "halves of each divide-and-conquer layer on separate threads; sorting stays on one.\n")
+      "what the paper ran and only reaches a local optimum. The DP solves the first and the last k / 2 classes "
+      "from both ends, only over the rows that a quick Lloyd partition's error leaves possible, and scans "
+      "candidates on AVX-512 where the CPU has it (bit-identical results). With two threads the two ends run "
+      "side by side; sorting stays on one.\n")
+    ck = run.peer_median(km, "ckmeans")
+    for what, ours in (("one thread", o), ("two threads", run.crit("optimal1d_200k_k10_threads2"))):
+        if ours is not None and ck is not None:
+            # Issue 4's target: 30 ms on a machine where ckmeans took about 67 ms.
+            verdict = "meets" if ck / ours >= 67 / 30 else "does **not** meet"
+            w(f"- On {what}: {ck / ours:.2f}× ckmeans's speed, which {verdict} the target of 30 ms where "
+              f"ckmeans takes 67 ms (2.23×); {fmt(ours)} here.")
+    w("")
     w(table([
         ("optimal1d, k = 10, from raw labels", o, "ckmeans.ckmeans(x, 10)", run.peer_median(km, "ckmeans")),
         ("optimal1d, k = 10, from raw labels", o, "sklearn KMeans(n_clusters=10, n_init=10)",

@@ -204,7 +204,12 @@ fn sample(cum: &[f64], rng: &mut ChaCha8Rng) -> usize {
 
 /// Lloyd iterations from `centres` until they move less than `tol_abs` or
 /// `max_iter` is reached.
-fn lloyd(data: &Weighted1d, mut centres: Vec<f64>, max_iter: usize, tol_abs: f64) -> Vec<f64> {
+pub(crate) fn lloyd(
+    data: &Weighted1d,
+    mut centres: Vec<f64>,
+    max_iter: usize,
+    tol_abs: f64,
+) -> Vec<f64> {
     let k = centres.len();
     for _ in 0..max_iter {
         centres.sort_unstable_by(f64::total_cmp);
