@@ -89,7 +89,9 @@ pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, 
         return Err(format!("no metric {what} was computed"));
     }
     for m in &matching {
-        if min.is_some_and(|lo| !(m.value >= lo)) || max.is_some_and(|hi| !(m.value <= hi)) {
+        // NaN is outside every range.
+        let outside = m.value.is_nan() || min.is_some_and(|lo| m.value < lo) || max.is_some_and(|hi| m.value > hi);
+        if outside {
             return Err(format!(
                 "{what} = {:.4} (node `{}`), expected within [{}, {}]",
                 m.value,

@@ -468,11 +468,9 @@ fn execute(
     }
     let cacheable = opts.use_cache && kind.cacheable;
     let _held = if cacheable { Some(cache.lock(key)?) } else { None };
-    if cacheable {
-        if let Some(entry) = cache.lookup(key) {
-            tracing::info!("cached");
-            return Ok((Status::Cached, entry));
-        }
+    if cacheable && let Some(entry) = cache.lookup(key) {
+        tracing::info!("cached");
+        return Ok((Status::Cached, entry));
     }
     let store = if cacheable { cache } else { work };
     let stage_key = if cacheable { key.to_string() } else { node.name.clone() };

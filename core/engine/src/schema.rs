@@ -75,11 +75,11 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
             return;
         }
     }
-    if let Some(c) = schema.get("const") {
-        if &sv.to_json() != c {
-            diags.push(Diagnostic::at(&sv.span, format!("{what} must be {c}")));
-            return;
-        }
+    if let Some(c) = schema.get("const")
+        && &sv.to_json() != c
+    {
+        diags.push(Diagnostic::at(&sv.span, format!("{what} must be {c}")));
+        return;
     }
     if let Some(x) = number(sv) {
         let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
@@ -99,15 +99,15 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
         }
     }
     if let V::Array(items) = &sv.v {
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-            if (items.len() as u64) < min {
-                diags.push(Diagnostic::at(&sv.span, format!("{what} needs at least {min} items")));
-            }
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+            && (items.len() as u64) < min
+        {
+            diags.push(Diagnostic::at(&sv.span, format!("{what} needs at least {min} items")));
         }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-            if (items.len() as u64) > max {
-                diags.push(Diagnostic::at(&sv.span, format!("{what} takes at most {max} items")));
-            }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+            && (items.len() as u64) > max
+        {
+            diags.push(Diagnostic::at(&sv.span, format!("{what} takes at most {max} items")));
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {

@@ -519,7 +519,7 @@ pub struct FeatureRow {
 
 impl FeatureRow {
     pub fn num_frames(&self) -> usize {
-        if self.dims == 0 { 0 } else { self.frames.len() / self.dims }
+        self.frames.len().checked_div(self.dims).unwrap_or(0)
     }
 
     /// Frame `t` as a slice of D values.
