@@ -302,8 +302,8 @@ impl Side<'_> {
     }
 }
 
-/// The last row of `first..=last` where `within` holds; `within` holds on
-/// `first` and, being monotone, on every row up to the one returned.
+/// The last row of `first..=last` where `within` holds, by bisection:
+/// `within` holds on `first` and, once false, stays false.
 fn rows_within(first: usize, last: usize, within: impl Fn(usize) -> bool) -> usize {
     let (mut inside, mut outside) = (first, last + 1);
     while outside - inside > 1 {
