@@ -240,71 +240,43 @@ fn a_rerun_in_the_same_artifact_directory_resumes_to_the_same_predictions() {
 #[test]
 fn wiring_and_parameter_errors_say_what_to_do() {
     let corpus = corpus();
-    let error = harness("loss.mse")
-        .rows("features", &corpus.features)
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("wire `classes` + `codebook` (classifier) or `labels` (regressor)"),
-        "{error}"
+    assert_refused(
+        harness("loss.mse").rows("features", &corpus.features),
+        "wire `classes` + `codebook` (classifier) or `labels` (regressor)",
     );
-    let error = harness("loss.ce")
-        .rows("features", &corpus.features)
-        .rows("classes", &corpus.classes)
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("needs both `classes` and `codebook`"),
-        "{error}"
+    assert_refused(
+        harness("loss.ce")
+            .rows("features", &corpus.features)
+            .rows("classes", &corpus.classes),
+        "needs both `classes` and `codebook`",
     );
-    let error = classifier(&corpus, "loss.cost_sensitive_ce")
-        .param("device", "gpu")
-        .run()
-        .unwrap_err();
-    assert!(
-        error.message.contains("expected auto, cpu or cuda:N"),
-        "{error}"
+    assert_refused(
+        classifier(&corpus, "loss.cost_sensitive_ce").param("device", "gpu"),
+        "expected auto, cpu or cuda:N",
     );
-    let error = classifier(&corpus, "loss.cost_sensitive_ce")
-        .param("dim", "valence")
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("dimension `valence` is not in the targets"),
-        "{error}"
+    assert_refused(
+        classifier(&corpus, "loss.cost_sensitive_ce").param("dim", "valence"),
+        "dimension `valence` is not in the targets",
     );
-    let error = classifier(&corpus, "loss.cost_sensitive_ce")
-        .param("tasks", ["k5"])
-        .run()
-        .unwrap_err();
-    assert!(error.message.contains("no task `k5`"), "{error}");
-    let error = classifier(&corpus, "loss.cost_sensitive_ce")
-        .param("layer", 3)
-        .run()
-        .unwrap_err();
-    assert!(error.message.contains("unknown field `layer`"), "{error}");
+    assert_refused(
+        classifier(&corpus, "loss.cost_sensitive_ce").param("tasks", ["k5"]),
+        "no task `k5`",
+    );
+    assert_refused(
+        classifier(&corpus, "loss.cost_sensitive_ce").param("layer", 3),
+        "unknown field `layer`",
+    );
 }
 
 #[test]
 fn a_label_length_far_from_the_feature_length_is_an_error_naming_the_utterance() {
     let mut corpus = corpus();
     corpus.labels[1].values.truncate(FRAMES - 3);
-    let error = harness("loss.mse")
-        .rows("features", &corpus.features)
-        .rows("labels", &corpus.labels)
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("utterance `train_1`: 30 feature frames against 27 labels"),
-        "{error}"
+    assert_refused(
+        harness("loss.mse")
+            .rows("features", &corpus.features)
+            .rows("labels", &corpus.labels),
+        "utterance `train_1`: 30 feature frames against 27 labels",
     );
     // Within the tolerance, the common frames are used.
     let mut corpus = self::corpus();
@@ -321,12 +293,9 @@ fn a_label_length_far_from_the_feature_length_is_an_error_naming_the_utterance()
 fn a_mismatched_loss_fails_with_the_loss_message() {
     // A value loss given class logits: the loss's own shape check speaks.
     let corpus = corpus();
-    let error = classifier(&corpus, "loss.mse").run().unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("mse: prediction and target must be float [frames]"),
-        "{error}"
+    assert_refused(
+        classifier(&corpus, "loss.mse"),
+        "mse: prediction and target must be float [frames]",
     );
 }
 
@@ -343,7 +312,12 @@ fn a_cancelled_run_stops_as_cancelled() {
 #[test]
 fn an_ensemble_of_seeds_predicts_the_mean_of_its_models() {
     let corpus = corpus();
-    let run = |h: Harness| h.param("max_epochs", 3).param("stage1_epochs", 2).run().unwrap();
+    let run = |h: Harness| {
+        h.param("max_epochs", 3)
+            .param("stage1_epochs", 2)
+            .run()
+            .unwrap()
+    };
     let one = run(classifier(&corpus, "loss.ce").param("seed", 1));
     let two = run(classifier(&corpus, "loss.ce").param("seed", 2));
     let both = run(classifier(&corpus, "loss.ce").param("seeds", [1, 2]));
@@ -356,26 +330,48 @@ fn an_ensemble_of_seeds_predicts_the_mean_of_its_models() {
     for ((a, b), mean) in one.iter().zip(&two).zip(&both) {
         assert_eq!((&mean.utt_id, &mean.task), (&a.utt_id, &a.task));
         for ((x, y), m) in a.posteriors.iter().zip(&b.posteriors).zip(&mean.posteriors) {
-            assert!((m - (x + y) / 2.0).abs() < 1e-6, "{m} is not the mean of {x} and {y}");
+            assert!(
+                (m - (x + y) / 2.0).abs() < 1e-6,
+                "{m} is not the mean of {x} and {y}"
+            );
         }
     }
-    assert!(one.iter().zip(&two).any(|(a, b)| a.posteriors != b.posteriors), "the seeds differ");
+    assert!(
+        one.iter()
+            .zip(&two)
+            .any(|(a, b)| a.posteriors != b.posteriors),
+        "the seeds differ"
+    );
 }
 
 #[test]
 fn an_empty_seed_list_is_refused() {
-    let err = classifier(&corpus(), "loss.ce").param("seeds", Vec::<u64>::new()).run().unwrap_err();
-    assert!(err.to_string().contains("`seeds` must list at least one seed"), "{err}");
+    let err = classifier(&corpus(), "loss.ce")
+        .param("seeds", Vec::<u64>::new())
+        .run()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`seeds` must list at least one seed"),
+        "{err}"
+    );
 }
 
 #[test]
 fn posteriors_are_not_prior_scaled_so_decode_argmax_gives_the_models_values() {
     let corpus = corpus();
-    let out = classifier(&corpus, "loss.ce").param("max_epochs", 3).param("stage1_epochs", 2).run().unwrap();
+    let out = classifier(&corpus, "loss.ce")
+        .param("max_epochs", 3)
+        .param("stage1_epochs", 2)
+        .run()
+        .unwrap();
     let posteriors: Vec<PosteriorsRow> = out.rows("posteriors").unwrap();
     for row in &posteriors {
         for frame in row.posteriors.chunks(row.num_classes as usize) {
-            assert!((frame.iter().sum::<f32>() - 1.0).abs() < 1e-4, "a distribution per frame");
+            assert!(
+                (frame.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+                "a distribution per frame"
+            );
         }
     }
     let decoded = Harness::new(emoflow_decode::emoflow_plugin(), "decode.argmax")
@@ -386,15 +382,28 @@ fn posteriors_are_not_prior_scaled_so_decode_argmax_gives_the_models_values() {
     let predictions: Vec<SeriesRow> = decoded.rows("predictions").unwrap();
     let values: Vec<SeriesRow> = out.rows("values").unwrap();
     for value in &values {
-        let prediction = predictions.iter().find(|p| p.utt_id == value.utt_id).unwrap();
+        let prediction = predictions
+            .iter()
+            .find(|p| p.utt_id == value.utt_id)
+            .unwrap();
         for (a, b) in prediction.values.iter().zip(&value.values) {
-            assert!((a - b).abs() < 1e-5, "{}: argmax {a} vs model {b}", value.utt_id);
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{}: argmax {a} vs model {b}",
+                value.utt_id
+            );
         }
     }
 }
 
 /// `model.blstm` predicting with the models saved in `dir` (weights mode),
 /// with only what that needs wired.
+/// Runs the node and checks that it fails with a message containing `needle`.
+fn assert_refused(harness: Harness, needle: &str) {
+    let error = harness.run().unwrap_err();
+    assert!(error.message.contains(needle), "{error}");
+}
+
 fn saved(dir: &std::path::Path, features: &[FeatureRow]) -> Harness {
     Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
         .param("weights", dir)
@@ -406,10 +415,16 @@ fn saved(dir: &std::path::Path, features: &[FeatureRow]) -> Harness {
 /// split (weights mode keeps the split of the features it is given).
 fn assert_same_predictions(trained: &HarnessOutput, applied: &HarnessOutput) {
     assert_rows_close::<SeriesRow>(trained, applied, "values", |r| {
-        (format!("{} {} {}", r.utt_id, r.dim, r.frame_period), &r.values)
+        (
+            format!("{} {} {}", r.utt_id, r.dim, r.frame_period),
+            &r.values,
+        )
     });
     assert_rows_close::<PosteriorsRow>(trained, applied, "posteriors", |r| {
-        (format!("{} {} {} {}", r.utt_id, r.dim, r.task, r.num_classes), &r.posteriors)
+        (
+            format!("{} {} {} {}", r.utt_id, r.dim, r.task, r.num_classes),
+            &r.posteriors,
+        )
     });
 }
 
@@ -477,12 +492,9 @@ fn weights_mode_predicts_what_training_predicted_for_a_classifier_ensemble() {
     assert!(values.iter().all(|v| v.split == Split::Test));
 
     // The training order of the seeds, not the files' order.
-    let error = saved(dir, &corpus.features).run().unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("model-arousal-seed2.json: a classifier: wire `codebook`"),
-        "{error}"
+    assert_refused(
+        saved(dir, &corpus.features),
+        "model-arousal-seed2.json: a classifier: wire `codebook`",
     );
 }
 
@@ -516,17 +528,12 @@ fn weights_mode_predicts_what_training_predicted_for_a_regressor() {
 #[test]
 fn weights_mode_errors_name_the_directory_the_dimension_or_the_file() {
     let corpus = corpus();
-    let error = saved(
-        std::path::Path::new("/nonexistent/bundle"),
-        &corpus.features,
-    )
-    .run()
-    .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("`weights` directory: /nonexistent/bundle: No such file"),
-        "{error}"
+    assert_refused(
+        saved(
+            std::path::Path::new("/nonexistent/bundle"),
+            &corpus.features,
+        ),
+        "`weights` directory: /nonexistent/bundle: No such file",
     );
 
     let trained = harness("loss.mse")
@@ -538,23 +545,14 @@ fn weights_mode_errors_name_the_directory_the_dimension_or_the_file() {
     let dir = &trained.artifact_dir;
     let empty = dir.join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let error = saved(&empty, &corpus.features).run().unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("holds no model cards (model-*.json)"),
-        "{error}"
+    assert_refused(
+        saved(&empty, &corpus.features),
+        "holds no model cards (model-*.json)",
     );
 
-    let error = saved(dir, &corpus.features)
-        .param("dim", "valence")
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("holds no model of dimension `valence`"),
-        "{error}"
+    assert_refused(
+        saved(dir, &corpus.features).param("dim", "valence"),
+        "holds no model of dimension `valence`",
     );
 
     let wider: Vec<FeatureRow> = corpus
@@ -585,30 +583,18 @@ fn weights_mode_errors_name_the_directory_the_dimension_or_the_file() {
         .unwrap()
         .replace("\"hidden\": 6", "\"hidden\": 5");
     std::fs::write(&card, text).unwrap();
-    let error = saved(dir, &corpus.features).run().unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("model-arousal.safetensors: tensor `heads.0.weight` is [1, 12]"),
-        "{error}"
+    assert_refused(
+        saved(dir, &corpus.features),
+        "model-arousal.safetensors: tensor `heads.0.weight` is [1, 12]",
     );
     std::fs::remove_file(dir.join("model-arousal.safetensors")).unwrap();
-    let error = saved(dir, &corpus.features).run().unwrap_err();
-    assert!(
-        error.message.contains("model-arousal.safetensors"),
-        "{error}"
-    );
+    assert_refused(saved(dir, &corpus.features), "model-arousal.safetensors");
 
     // Training without a loss.
-    let error = Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
-        .rows("features", &corpus.features)
-        .rows("labels", &corpus.labels)
-        .run()
-        .unwrap_err();
-    assert!(
-        error
-            .message
-            .contains("wire a loss node (loss.*) to `loss`"),
-        "{error}"
+    assert_refused(
+        Harness::new(emoflow_model::emoflow_plugin(), "model.blstm")
+            .rows("features", &corpus.features)
+            .rows("labels", &corpus.labels),
+        "wire a loss node (loss.*) to `loss`",
     );
 }
