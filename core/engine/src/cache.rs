@@ -165,6 +165,22 @@ pub struct Staging {
 }
 
 impl Staging {
+    /// Writes ports into `dir`, prepared by another process's [`Cache::stage`]
+    /// (a worker's side of an entry); that process commits.
+    pub fn writer(dir: PathBuf) -> Staging {
+        Staging { dir, key: String::new(), ports: Vec::new() }
+    }
+
+    /// The port files written.
+    pub fn into_ports(self) -> Vec<PortFile> {
+        self.ports
+    }
+
+    /// Records port files a worker wrote into this entry.
+    pub fn add_ports(&mut self, ports: Vec<PortFile>) {
+        self.ports.extend(ports);
+    }
+
     pub fn artifact_dir(&self) -> PathBuf {
         self.dir.join("artifacts")
     }

@@ -14,5 +14,6 @@ pub mod registry;
 pub mod run;
 pub mod schema;
 pub mod sweep;
-pub mod validate;
 pub mod slurm;
+pub mod validate;
+pub mod worker;

@@ -48,7 +48,8 @@ struct ExecArgs {
     /// cpu, cuda:N or auto (CUDA when available).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Nodes run in parallel, and the thread budget shared among them.
+    /// Threads for the run (default: the cores): nodes run in parallel
+    /// within it; a training holds its `threads` (default 1) while it runs.
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
     /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
@@ -163,6 +164,9 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Runs one node for `emoflow run` (started by it, not by hand).
+    #[command(hide = true)]
+    Worker,
     /// Print a graph's DAG.
     Graph {
         #[command(flatten)]
@@ -235,6 +239,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Worker => ExitCode::from(emoflow_engine::worker::serve()),
         Command::Run { graph, exec: ExecArgs { out, device, jobs, cache }, no_cache, locked, executor, sbatch, trial } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,
@@ -564,7 +569,7 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
                     Ok(report.files)
                 } else {
                     let failed = report.nodes.iter().filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)));
-                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| if e.is_empty() { report.status } else { e })
+                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| if e.is_empty() { report.status.to_string() } else { e })
                 }
             }
         };

@@ -7,11 +7,13 @@
 //! is filtered by name: it also holds libraries that are not node plugins.
 
 use std::collections::HashMap;
+use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use emoflow_sdk::describe::KindDescription;
 use emoflow_sdk::foreign::ForeignPlugin;
+use emoflow_sdk::{Error, Result};
 
 /// A provider of a kind.
 #[derive(Clone)]
@@ -22,6 +24,9 @@ pub struct Provider {
 
 #[derive(Default)]
 pub struct Registry {
+    /// The `--plugin-path` directories it was discovered with (a worker
+    /// process discovers the same plugins from them).
+    pub plugin_paths: Vec<PathBuf>,
     pub plugins: Vec<Arc<ForeignPlugin>>,
     kinds: HashMap<String, Provider>,
     /// Order in which kinds were found (for listings).
@@ -54,7 +59,7 @@ impl Registry {
         if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
             dirs.push((dir, true));
         }
-        let mut registry = Registry::default();
+        let mut registry = Registry { plugin_paths: plugin_paths.to_vec(), ..Registry::default() };
         let mut seen = Vec::new();
         for (dir, standard_only) in dirs {
             let canonical = dir.canonicalize().unwrap_or(dir.clone());
@@ -118,6 +123,19 @@ impl Registry {
 
     pub fn kind_names(&self) -> impl Iterator<Item = &str> {
         self.order.iter().map(String::as_str)
+    }
+
+    /// Routes a node's call of the tensor function `kind` to its provider.
+    ///
+    /// # Safety
+    /// As [`ForeignPlugin::call_tensor_fn`].
+    pub unsafe fn call_tensor_fn(&self, kind: &str, params: &str, inputs: &[*mut c_void]) -> Result<*mut c_void> {
+        let provider = self
+            .get(kind)
+            .filter(|p| p.kind.tensor_fn)
+            .ok_or_else(|| Error::invalid(format!("no plugin provides the tensor function `{kind}`")))?;
+        // SAFETY: guaranteed by the caller.
+        unsafe { provider.plugin.call_tensor_fn(kind, params, inputs) }
     }
 
     /// The blake3 hash of a plugin file, memoised: part of every cache key.

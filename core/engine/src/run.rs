@@ -1,6 +1,13 @@
 //! Runs a validated plan: independent nodes in parallel within `--jobs`,
 //! outputs through the cache, a tracing span and a progress bar per node,
 //! and a clean stop on Ctrl-C. Ends with `run.json`.
+//!
+//! `--jobs` is a budget of threads. A node whose kind fixes its thread count
+//! (`threads_param`, e.g. `model.blstm`'s `threads`) holds that many while it
+//! runs and gets exactly that, so its results do not depend on what runs
+//! beside it; any other node gets an even share of the threads free when it
+//! starts. Ready nodes start longest work first (see [`priorities`]). Nodes
+//! of `own_process` kinds run in worker processes ([`crate::worker`]).
 
 use std::collections::BTreeMap;
 use std::ffi::c_void;
@@ -16,10 +23,11 @@ use emoflow_sdk::conventions::{self, FileRow, MetricRow, PortRows, port};
 use emoflow_sdk::foreign::{Host, InputStream, RunSettings};
 use emoflow_sdk::{Error, ErrorCode, Result};
 
-use crate::cache::{self, Cache, Entry};
+use crate::cache::{self, Cache, Entry, Staging};
 use crate::graph::canonical_json;
-use crate::registry::Registry;
-use crate::validate::Plan;
+use crate::registry::{Provider, Registry};
+use crate::validate::{Plan, PlannedNode};
+use crate::worker::{self, InputSource, Job, Usage};
 
 pub struct RunOptions {
     pub out: PathBuf,
@@ -42,21 +50,56 @@ pub enum Status {
     /// Outputs read from a `frozen` directory (a bundle's fitted state).
     Frozen,
     Failed,
-    /// Not run because an input failed or the run was cancelled.
+    /// Not run because an input failed or was skipped or cancelled.
     Skipped,
+    /// Stopped by Ctrl-C, or never started after it.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the node ended with outputs its readers can take.
+    pub fn has_outputs(self) -> bool {
+        matches!(self, Status::Ran | Status::Cached | Status::Frozen)
+    }
+}
+
+/// How a whole run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Cancelled,
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeReport {
     pub kind: String,
     pub status: Status,
+    /// When it started, in seconds since the run began.
+    pub started: f64,
     pub seconds: f64,
+    /// The threads of `--jobs` it was given (0: it did not start).
+    pub threads: u32,
     pub cache_key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Where its outputs are (a cache entry, or the run's work directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<PathBuf>,
+    /// A node run in a worker process: that process's CPU time and peak memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<Usage>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,7 +125,7 @@ pub struct RunReport {
     pub emoflow_version: String,
     pub graph: String,
     pub name: String,
-    pub status: String,
+    pub status: RunStatus,
     pub seconds: f64,
     pub params: serde_json::Value,
     pub nodes: BTreeMap<String, NodeReport>,
@@ -90,9 +133,21 @@ pub struct RunReport {
     pub files: Vec<FileReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepReport>,
+    pub utilisation: Utilisation,
     /// The plugin libraries loaded before the run, with their load times:
     /// part of the wall time that is neither the engine's nor a node's.
     pub plugin_loads: Vec<PluginLoad>,
+}
+
+/// How much of `--jobs` the run kept busy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Utilisation {
+    pub jobs: usize,
+    pub wall_seconds: f64,
+    /// CPU seconds of this process and its worker processes during the run.
+    pub busy_core_seconds: f64,
+    /// `busy_core_seconds / (wall_seconds * jobs)`.
+    pub ratio: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,7 +176,7 @@ pub struct TrialReport {
 
 impl RunReport {
     pub fn succeeded(&self) -> bool {
-        self.status == "ok"
+        self.status == RunStatus::Ok
     }
 }
 
@@ -134,9 +189,18 @@ struct Source {
     dim: Option<String>,
 }
 
-/// The sources of each input of node `i`; `None` while they depend on a
-/// selection not made yet.
-fn sources(plan: &Plan, i: usize, selection: Option<&Selection>) -> Option<Vec<Vec<Source>>> {
+/// How the inputs of a node stand.
+enum Wiring {
+    /// The sources of each input.
+    Ready(Vec<Vec<Source>>),
+    /// An input reads a selected trial, and its rule has not selected yet.
+    WaitingForSelection,
+    /// An input reads a selected trial, and its rule could select none.
+    SelectionFailed(String),
+}
+
+/// The sources of each input of node `i`, given the rules decided so far.
+fn sources(plan: &Plan, i: usize, rules: &[Option<std::result::Result<RuleSelection, String>>]) -> Wiring {
     let node = &plan.nodes[i];
     let selected = |slot: usize, source: usize| {
         plan.sweep.as_ref()?.selected_inputs.iter().find(|s| s.node == i && s.slot == slot && s.source == source)
@@ -149,8 +213,13 @@ fn sources(plan: &Plan, i: usize, selection: Option<&Selection>) -> Option<Vec<V
                 sources.push(Source { from: *from, port: port.clone(), dim: None });
                 continue;
             };
-            let rule = &plan.sweep.as_ref()?.rules[input.rule];
-            sources.extend(selection?.chosen[input.rule].iter().map(|(group, (trial, _))| Source {
+            let rule = &plan.sweep.as_ref().expect("selected inputs belong to a sweep").rules[input.rule];
+            let chosen = match rules.get(input.rule) {
+                Some(Some(Ok((chosen, _)))) => chosen,
+                Some(Some(Err(error))) => return Wiring::SelectionFailed(error.clone()),
+                _ => return Wiring::WaitingForSelection,
+            };
+            sources.extend(chosen.iter().map(|(group, (trial, _))| Source {
                 from: input.producers[*trial],
                 port: port.clone(),
                 dim: (rule.per == "dim").then(|| group.clone()),
@@ -158,7 +227,7 @@ fn sources(plan: &Plan, i: usize, selection: Option<&Selection>) -> Option<Vec<V
         }
         all.push(sources);
     }
-    Some(all)
+    Wiring::Ready(all)
 }
 
 /// A node's cache key: from the plugin, kind, parameters and its sources'
@@ -190,33 +259,22 @@ fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>],
     cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs)
 }
 
-/// For each select rule, the selected trial of each group, with its value.
-struct Selection {
-    chosen: Vec<BTreeMap<String, (usize, f64)>>,
-    /// Rule → trial → group → value.
-    values: Vec<Vec<BTreeMap<String, f64>>>,
-}
-
-/// Selects once every trial's select nodes have finished; trials whose
-/// select node failed take no part.
-fn select(plan: &Plan, entries: &[Option<Entry>]) -> Result<Selection> {
-    let sweep = plan.sweep.as_ref().expect("only sweeps select");
-    let mut selection = Selection { chosen: Vec::new(), values: Vec::new() };
-    for (rule, nodes) in sweep.rules.iter().zip(&sweep.select_nodes) {
-        let (chosen, values) = select_rule(plan, entries, rule, nodes)?;
-        selection.chosen.push(chosen);
-        selection.values.push(values);
-    }
-    Ok(selection)
-}
-
+/// A rule's selected trial for each group (a dimension, or `all`) with its
+/// value, and every trial's values by group.
 type RuleSelection = (BTreeMap<String, (usize, f64)>, Vec<BTreeMap<String, f64>>);
 
-fn select_rule(plan: &Plan, entries: &[Option<Entry>], rule: &crate::sweep::Select, nodes: &[usize]) -> Result<RuleSelection> {
+/// Selects once every trial's select node has ended; trials whose select
+/// node failed take no part.
+fn select_rule<'e>(
+    plan: &Plan,
+    entries: impl Fn(usize) -> Option<&'e Entry>,
+    rule: &crate::sweep::Select,
+    nodes: &[usize],
+) -> Result<RuleSelection> {
     let mut values = Vec::new();
     for &node in nodes {
         let mut by_group = BTreeMap::new();
-        if let Some(entry) = &entries[node] {
+        if let Some(entry) = entries(node) {
             let kind = &plan.nodes[node].provider.kind;
             for output in kind.outputs.iter().filter(|o| o.port_type == port::METRICS) {
                 let batches = entry.open(&output.name)?.collect::<std::result::Result<Vec<_>, _>>()?;
@@ -248,164 +306,358 @@ fn select_rule(plan: &Plan, entries: &[Option<Entry>], rule: &crate::sweep::Sele
     Ok((chosen, values))
 }
 
+/// How much work a node of an `own_process` kind (a training) counts for
+/// against any other node when ordering ready nodes: trainings take minutes
+/// where the rest take seconds.
+const HEAVY: u64 = 100;
+
+/// The heaviest chain of work from each node to the end of the graph
+/// (itself included): ready nodes start in this order, longest first.
+fn priorities(plan: &Plan) -> Vec<u64> {
+    let n = plan.nodes.len();
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, node) in plan.nodes.iter().enumerate() {
+        for (from, _) in node.inputs.iter().flatten() {
+            consumers[*from].push(i);
+        }
+    }
+    for input in plan.sweep.iter().flat_map(|s| &s.selected_inputs) {
+        for &producer in &input.producers {
+            consumers[producer].push(input.node);
+        }
+    }
+    let mut priority = vec![0; n];
+    // Topological order: consumers come after their producers.
+    for i in (0..n).rev() {
+        let weight = if plan.nodes[i].provider.kind.own_process { HEAVY } else { 1 };
+        priority[i] = weight + consumers[i].iter().map(|&c| priority[c]).max().unwrap_or(0);
+    }
+    priority
+}
+
+/// The threads a node's kind fixes through its `threads_param`, if it does.
+fn fixed_threads(node: &PlannedNode) -> Option<usize> {
+    let name = node.provider.kind.threads_param.as_ref()?;
+    Some(node.params.get(name).and_then(serde_json::Value::as_u64).unwrap_or(1).max(1) as usize)
+}
+
+/// What the scheduler's threads share.
+struct Shared<'a> {
+    plan: &'a Plan,
+    registry: &'a Registry,
+    opts: &'a RunOptions,
+    cache: Cache,
+    work: Cache,
+    workers: worker::Pool,
+    started: Instant,
+}
+
+/// Where one node of the plan stands.
+#[derive(Default)]
+struct Track {
+    /// Started, ended without starting, or left out (`--trial`).
+    decided: bool,
+    /// Threads of `--jobs` it holds while running.
+    reserved: usize,
+    key: Option<String>,
+    entry: Option<Entry>,
+    report: Option<NodeReport>,
+}
+
+/// A node to start: its inputs and thread budget.
+struct Launch {
+    index: usize,
+    /// The key from plugin, kind, parameters and inputs.
+    key: String,
+    inputs: Vec<Vec<(Entry, String, Option<String>)>>,
+    threads: u32,
+}
+
+/// A node's end, sent back to the scheduler.
 struct Done {
     index: usize,
+    key: String,
+    threads: u32,
     result: Result<(Status, Entry)>,
+    worker: Option<Usage>,
+    started: f64,
     seconds: f64,
+}
+
+/// The scheduler's state between events.
+struct Scheduler<'a> {
+    shared: &'a Shared<'a>,
+    nodes: Vec<Track>,
+    /// Each select rule's selection once its select nodes have all ended.
+    rules: Vec<Option<std::result::Result<RuleSelection, String>>>,
+    priority: Vec<u64>,
+    free: usize,
+    running: usize,
+    overall: ProgressBar,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(shared: &'a Shared<'a>) -> Self {
+        let (plan, opts) = (shared.plan, shared.opts);
+        let mut nodes: Vec<Track> = plan.nodes.iter().map(|_| Track::default()).collect();
+        // Nodes left out count as decided, so nothing waits for them.
+        if let Some(only) = &opts.only {
+            for (track, keep) in nodes.iter_mut().zip(only) {
+                track.decided = !keep;
+            }
+        }
+        let overall = opts.progress.add(ProgressBar::new(nodes.iter().filter(|t| !t.decided).count() as u64));
+        overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
+        overall.set_prefix(plan.graph.name.clone());
+        Scheduler {
+            shared,
+            nodes,
+            rules: plan.sweep.as_ref().map_or(Vec::new(), |s| s.rules.iter().map(|_| None).collect()),
+            priority: priorities(plan),
+            free: opts.jobs.max(1),
+            running: 0,
+            overall,
+        }
+    }
+
+    /// Selects for every rule whose select nodes have all ended. Whether
+    /// anything changed.
+    fn decide_rules(&mut self) -> bool {
+        let plan = self.shared.plan;
+        let opts = self.shared.opts;
+        // A cancelled run selects nothing: its unstarted nodes are cancelled.
+        if opts.only.is_some() || opts.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(sweep) = &plan.sweep else { return false };
+        let mut changed = false;
+        for (r, (rule, nodes)) in sweep.rules.iter().zip(&sweep.select_nodes).enumerate() {
+            if self.rules[r].is_none() && nodes.iter().all(|&s| self.nodes[s].report.is_some()) {
+                let entries = |i: usize| self.nodes[i].entry.as_ref();
+                self.rules[r] = Some(select_rule(plan, entries, rule, nodes).map_err(|e| e.to_string()));
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Ends a node that will not start.
+    fn end_unstarted(&mut self, i: usize, status: Status, error: Option<String>) {
+        let track = &mut self.nodes[i];
+        track.decided = true;
+        track.report = Some(NodeReport {
+            kind: self.shared.plan.nodes[i].provider.kind.kind.clone(),
+            status,
+            started: 0.0,
+            seconds: 0.0,
+            threads: 0,
+            cache_key: String::new(),
+            error,
+            outputs: None,
+            worker: None,
+        });
+        self.overall.inc(1);
+    }
+
+    /// Ends what can no longer run and returns what can start now, longest
+    /// work first, within the free threads. Whether anything changed.
+    fn start_ready(&mut self) -> (Vec<Launch>, bool) {
+        let (plan, opts) = (self.shared.plan, self.shared.opts);
+        let cancelled = opts.cancel.load(Ordering::Relaxed);
+        let mut changed = false;
+        let mut ready = Vec::new();
+        for i in 0..plan.nodes.len() {
+            if self.nodes[i].decided {
+                continue;
+            }
+            if cancelled {
+                self.end_unstarted(i, Status::Cancelled, None);
+                changed = true;
+                continue;
+            }
+            let sources = match sources(plan, i, &self.rules) {
+                Wiring::WaitingForSelection => continue,
+                Wiring::SelectionFailed(error) => {
+                    self.end_unstarted(i, Status::Failed, Some(error));
+                    changed = true;
+                    continue;
+                }
+                Wiring::Ready(sources) => sources,
+            };
+            let ended = |s: &Source| self.nodes[s.from].report.as_ref().map(|r| r.status);
+            if sources.iter().flatten().any(|s| ended(s).is_some_and(|status| !status.has_outputs())) {
+                self.end_unstarted(i, Status::Skipped, None);
+                changed = true;
+            } else if sources.iter().flatten().all(|s| self.nodes[s.from].entry.is_some()) {
+                ready.push((i, sources));
+            }
+        }
+        ready.sort_by_key(|(i, _)| std::cmp::Reverse(self.priority[*i]));
+        let jobs = opts.jobs.max(1);
+        let mut shares = ready.iter().filter(|(i, _)| fixed_threads(&plan.nodes[*i]).is_none()).count();
+        let mut launches = Vec::new();
+        for (i, sources) in ready {
+            let fixed = fixed_threads(&plan.nodes[i]);
+            // Any other node gets an even share of what is free now.
+            let threads = fixed.unwrap_or_else(|| (self.free / shares.max(1)).max(1));
+            let reserve = threads.min(jobs);
+            if fixed.is_none() {
+                shares -= 1;
+            }
+            if reserve > self.free {
+                continue;
+            }
+            self.free -= reserve;
+            self.running += 1;
+            let track = &mut self.nodes[i];
+            track.decided = true;
+            track.reserved = reserve;
+            let keys: Vec<Option<String>> = self.nodes.iter().map(|t| t.key.clone()).collect();
+            let key = node_key(plan, self.shared.registry, i, &sources, &keys);
+            let inputs = sources
+                .into_iter()
+                .map(|w| w.into_iter().map(|s| (self.nodes[s.from].entry.clone().expect("ready"), s.port, s.dim)).collect())
+                .collect();
+            launches.push(Launch { index: i, key, inputs, threads: threads as u32 });
+            changed = true;
+        }
+        (launches, changed)
+    }
+
+    /// Takes a node's end.
+    fn finish(&mut self, done: Done) {
+        let shared = self.shared;
+        let node = &shared.plan.nodes[done.index];
+        self.running -= 1;
+        self.overall.inc(1);
+        let track = &mut self.nodes[done.index];
+        self.free += std::mem::take(&mut track.reserved);
+        track.key = Some(done.key.clone());
+        let (status, error, outputs) = match done.result {
+            Ok((status, entry)) => {
+                let dir = entry.dir.clone();
+                track.entry = Some(entry);
+                (status, None, Some(dir))
+            }
+            Err(e) if e.code == ErrorCode::Cancelled => {
+                tracing::warn!(node = %node.name, "cancelled");
+                (Status::Cancelled, Some(e.to_string()), None)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                shared.opts.progress.suspend(|| eprintln!("error: node `{}` ({}) failed: {message}", node.name, node.provider.kind.kind));
+                (Status::Failed, Some(message), None)
+            }
+        };
+        track.report = Some(NodeReport {
+            kind: node.provider.kind.kind.clone(),
+            status,
+            started: done.started,
+            seconds: done.seconds,
+            threads: done.threads,
+            cache_key: done.key,
+            error,
+            outputs,
+            worker: done.worker,
+        });
+    }
+
+    /// Ends every node still undecided: nothing can start them any more.
+    fn end_stranded(&mut self) {
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].decided {
+                self.end_unstarted(i, Status::Skipped, Some("its inputs never became available".into()));
+            }
+        }
+    }
 }
 
 pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     let started = Instant::now();
-    let cache = Cache::new(&opts.cache_dir);
-    let work = Cache::new(opts.out.join(".work"));
-    let n = plan.nodes.len();
-    let mut keys: Vec<Option<String>> = vec![None; n];
-    let mut entries: Vec<Option<Entry>> = vec![None; n];
-    let mut reports: Vec<Option<NodeReport>> = vec![None; n];
-    // Nodes left out count as launched, so nothing waits for them.
-    let mut launched: Vec<bool> = match &opts.only {
-        Some(only) => only.iter().map(|keep| !keep).collect(),
-        None => vec![false; n],
+    let busy_before = busy_core_seconds();
+    let shared = Shared {
+        plan,
+        registry,
+        opts,
+        cache: Cache::new(&opts.cache_dir),
+        work: Cache::new(opts.out.join(".work")),
+        workers: worker::Pool::default(),
+        started,
     };
-    let mut selection: Option<std::result::Result<Selection, String>> = None;
-    let overall = opts.progress.add(ProgressBar::new(n as u64));
-    overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
-    overall.set_prefix(plan.graph.name.clone());
-    overall.set_length(launched.iter().filter(|l| !**l).count() as u64);
-
+    let mut scheduler = Scheduler::new(&shared);
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Done>();
-        let mut running = 0usize;
         loop {
-            if let Some(sweep) = &plan.sweep
-                && opts.only.is_none()
-                && selection.is_none()
-                && sweep.select_nodes.iter().flatten().all(|&s| reports[s].is_some())
-            {
-                selection = Some(select(plan, &entries).map_err(|e| e.to_string()));
-            }
-            // Skip what can no longer run, launch what is ready.
-            for i in 0..n {
-                if launched[i] {
-                    continue;
-                }
-                let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
-                // A node reading the selected trial fails when nothing could be selected.
-                let selection_failed = selection.as_ref().and_then(|s| s.as_ref().err()).filter(|_| {
-                    plan.sweep.as_ref().is_some_and(|sw| sw.selected_inputs.iter().any(|s| s.node == i))
-                });
-                let sources = match (selection_failed, sources(plan, i, chosen)) {
-                    (Some(_), _) => Vec::new(),
-                    (None, Some(sources)) => sources,
-                    // Waiting on the selection.
-                    (None, None) => continue,
-                };
-                let upstream_failed = sources.iter().flatten().any(|s| {
-                    reports[s.from].as_ref().is_some_and(|r| matches!(r.status, Status::Failed | Status::Skipped))
-                });
-                if upstream_failed || selection_failed.is_some() || opts.cancel.load(Ordering::Relaxed) {
-                    launched[i] = true;
-                    reports[i] = Some(NodeReport {
-                        kind: plan.nodes[i].provider.kind.kind.clone(),
-                        status: if selection_failed.is_some() { Status::Failed } else { Status::Skipped },
-                        seconds: 0.0,
-                        cache_key: String::new(),
-                        error: selection_failed.cloned(),
-                        outputs: None,
-                    });
-                    overall.inc(1);
-                    continue;
-                }
-                let ready = sources.iter().flatten().all(|s| entries[s.from].is_some());
-                if !ready || running >= opts.jobs.max(1) {
-                    continue;
-                }
-                launched[i] = true;
-                running += 1;
-                keys[i] = Some(node_key(plan, registry, i, &sources, &keys));
-                let input_entries: Vec<Vec<(Entry, String, Option<String>)>> = sources
-                    .into_iter()
-                    .map(|w| w.into_iter().map(|s| (entries[s.from].clone().unwrap(), s.port, s.dim)).collect())
-                    .collect();
-                let threads = (opts.jobs.max(1) / running).max(1) as u32;
-                let tx = tx.clone();
-                let (cache, work, key) = (&cache, &work, keys[i].clone().unwrap());
+            let decided = scheduler.decide_rules();
+            let (launches, started) = scheduler.start_ready();
+            for launch in launches {
+                let (tx, shared) = (tx.clone(), &shared);
                 scope.spawn(move || {
                     let t0 = Instant::now();
-                    let result = execute(plan, i, &key, input_entries, registry, opts, cache, work, threads);
-                    let _ = tx.send(Done { index: i, result, seconds: t0.elapsed().as_secs_f64() });
+                    let (index, key, threads) = (launch.index, launch.key.clone(), launch.threads);
+                    let (result, worker) = execute(shared, launch);
+                    let started = t0.duration_since(shared.started).as_secs_f64();
+                    let _ = tx.send(Done { index, key, threads, result, worker, started, seconds: t0.elapsed().as_secs_f64() });
                 });
             }
-            if running == 0 {
-                if plan.sweep.is_some() && opts.only.is_none() && selection.is_none() && launched.iter().any(|l| !l) {
-                    // Every select node has a report only once nothing more can run.
+            if scheduler.running == 0 {
+                if decided || started {
                     continue;
                 }
+                scheduler.end_stranded();
                 break;
             }
             let done = rx.recv().expect("a node thread reports before exiting");
-            running -= 1;
-            overall.inc(1);
-            let node = &plan.nodes[done.index];
-            let (status, error, outputs) = match done.result {
-                Ok((status, entry)) => {
-                    let dir = entry.dir.clone();
-                    entries[done.index] = Some(entry);
-                    (status, None, Some(dir))
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    if e.code == ErrorCode::Cancelled {
-                        tracing::warn!(node = %node.name, "cancelled");
-                    } else {
-                        opts.progress.suspend(|| eprintln!("error: node `{}` ({}) failed: {message}", node.name, node.provider.kind.kind));
-                    }
-                    (Status::Failed, Some(message), None)
-                }
-            };
-            reports[done.index] = Some(NodeReport {
-                kind: node.provider.kind.kind.clone(),
-                status,
-                seconds: done.seconds,
-                cache_key: keys[done.index].clone().unwrap_or_default(),
-                error,
-                outputs,
-            });
+            scheduler.finish(done);
         }
     });
-    overall.finish_and_clear();
+    scheduler.overall.finish_and_clear();
+    // Their CPU time counts below once they are reaped.
+    shared.workers.shutdown();
+    let wall = started.elapsed().as_secs_f64();
+    let jobs = opts.jobs.max(1);
+    let busy = busy_core_seconds() - busy_before;
+    let utilisation = Utilisation { jobs, wall_seconds: wall, busy_core_seconds: busy, ratio: busy / (wall * jobs as f64).max(1e-9) };
+    report(&shared, scheduler, utilisation)
+}
 
+/// CPU seconds of this process and of its worker processes that ended.
+fn busy_core_seconds() -> f64 {
+    Usage::of_self().cpu_seconds + Usage::of_children().cpu_seconds
+}
+
+/// Builds run.json's report from the scheduler's final state.
+fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> RunReport {
+    let (plan, registry, opts) = (shared.plan, shared.registry, shared.opts);
     let mut report = RunReport {
         emoflow_version: env!("CARGO_PKG_VERSION").to_string(),
         graph: plan.graph.path.display().to_string(),
         name: plan.graph.name.clone(),
-        status: String::new(),
-        seconds: 0.0,
+        status: RunStatus::Ok,
+        seconds: utilisation.wall_seconds,
         params: plan.graph.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
         nodes: BTreeMap::new(),
         metrics: Vec::new(),
         files: Vec::new(),
         sweep: None,
+        utilisation,
         plugin_loads: registry
             .loads
             .iter()
             .map(|(path, seconds)| PluginLoad { library: path.display().to_string(), seconds: *seconds })
             .collect(),
     };
-    for (i, node) in plan.nodes.iter().enumerate() {
-        if opts.only.as_ref().is_some_and(|only| !only[i]) {
-            continue;
-        }
-        let node_report = reports[i].take().expect("every node ends with a report");
-        if let Some(entry) = &entries[i] {
+    for (i, (node, track)) in plan.nodes.iter().zip(scheduler.nodes).enumerate() {
+        let Some(node_report) = track.report else { continue };
+        if let Some(entry) = &track.entry {
             let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
             collect_outputs(&node.name, trial, &node.provider.kind, entry, &mut report);
         }
         report.nodes.insert(node.name.clone(), node_report);
     }
     if let Some(sweep) = plan.sweep.as_ref().filter(|_| opts.only.is_none()) {
-        let chosen = selection.as_ref().and_then(|s| s.as_ref().ok());
-        let rule_names: Vec<&String> = sweep.rules.iter().map(|r| &r.node).collect();
+        let decided: Vec<(&String, &RuleSelection)> =
+            sweep.rules.iter().zip(&scheduler.rules).filter_map(|(r, s)| Some((&r.node, s.as_ref()?.as_ref().ok()?))).collect();
         report.sweep = Some(SweepReport {
             select: sweep.rules.clone(),
             trials: sweep
@@ -415,97 +667,114 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 .map(|(t, trial)| TrialReport {
                     id: trial.id.clone(),
                     params: trial.params.clone(),
-                    values: chosen
-                        .map(|c| rule_names.iter().zip(&c.values).map(|(r, v)| (r.to_string(), v[t].clone())).collect())
-                        .unwrap_or_default(),
+                    values: decided.iter().map(|(rule, (_, values))| (rule.to_string(), values[t].clone())).collect(),
                 })
                 .collect(),
-            selected: chosen
-                .map(|c| {
-                    rule_names
-                        .iter()
-                        .zip(&c.chosen)
-                        .map(|(r, chosen)| {
-                            let by_group = chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect();
-                            (r.to_string(), by_group)
-                        })
-                        .collect()
+            selected: decided
+                .iter()
+                .map(|(rule, (chosen, _))| {
+                    let by_group = chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect();
+                    (rule.to_string(), by_group)
                 })
-                .unwrap_or_default(),
+                .collect(),
         });
     }
-    let failed = report.nodes.values().any(|r| r.status == Status::Failed);
-    report.status = if opts.cancel.load(Ordering::Relaxed) {
-        "cancelled".into()
-    } else if failed {
-        "failed".into()
+    let statuses: Vec<Status> = report.nodes.values().map(|r| r.status).collect();
+    report.status = if opts.cancel.load(Ordering::Relaxed) || statuses.contains(&Status::Cancelled) {
+        RunStatus::Cancelled
+    } else if statuses.contains(&Status::Failed) {
+        RunStatus::Failed
     } else {
-        "ok".into()
+        RunStatus::Ok
     };
-    report.seconds = started.elapsed().as_secs_f64();
     report
 }
 
-/// Runs (or fetches from the cache) one node.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    plan: &Plan,
-    index: usize,
-    key: &str,
-    inputs: Vec<Vec<(Entry, String, Option<String>)>>,
-    registry: &Registry,
-    opts: &RunOptions,
-    cache: &Cache,
-    work: &Cache,
-    threads: u32,
-) -> Result<(Status, Entry)> {
-    let node = &plan.nodes[index];
+/// Runs (or fetches from the cache) one node: in this process, or in a
+/// worker process when its kind asks for one. Also returns the worker's usage.
+fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<Usage>) {
+    let (plan, opts) = (shared.plan, shared.opts);
+    let node = &plan.nodes[launch.index];
     let kind = &node.provider.kind;
     let span = tracing::info_span!("node", name = %node.name, kind = %kind.kind);
     let _guard = span.enter();
-    if let Some(dir) = &node.frozen {
-        return Ok((Status::Frozen, Entry::read(dir)?));
-    }
-    let cacheable = opts.use_cache && kind.cacheable;
-    let _held = if cacheable { Some(cache.lock(key)?) } else { None };
-    if cacheable && let Some(entry) = cache.lookup(key) {
-        tracing::info!("cached");
-        return Ok((Status::Cached, entry));
-    }
-    let store = if cacheable { cache } else { work };
-    let stage_key = if cacheable { key.to_string() } else { node.name.clone() };
-    let mut staging = store.stage(&stage_key)?;
-    let artifact_dir = if kind.cacheable { staging.artifact_dir() } else { opts.out.join(&node.name) };
-    std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
-
-    let streams: Vec<Option<InputStream>> = inputs.into_iter().map(open_input).collect::<Result<_>>()?;
-    let bar = opts.progress.add(ProgressBar::new(0));
-    bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").unwrap().progress_chars("=> "));
-    bar.set_prefix(node.name.clone());
-    let host = EngineHost { node: node.name.clone(), bar: bar.clone(), registry };
-    let settings = RunSettings {
-        node_name: node.name.clone(),
-        device: opts.device.clone(),
-        threads,
-        artifact_dir: artifact_dir.clone(),
-        cancel: opts.cancel.clone(),
-    };
-    tracing::info!("running");
-    let result = (|| -> Result<()> {
-        let mut foreign = node.provider.plugin.create(&kind.kind, &node.params)?;
-        let outputs = foreign.run(&host, &settings, streams)?;
-        for stream in outputs {
-            let port = stream.port().to_string();
-            staging.write_port(&port, stream)?;
+    let mut worker = None;
+    let result = (|| {
+        if let Some(dir) = &node.frozen {
+            return Ok((Status::Frozen, Entry::read(dir)?));
         }
-        Ok(())
+        let key = &launch.key;
+        let cacheable = opts.use_cache && kind.cacheable;
+        let _held = if cacheable { Some(shared.cache.lock(key)?) } else { None };
+        if cacheable && let Some(entry) = shared.cache.lookup(key) {
+            tracing::info!("cached");
+            return Ok((Status::Cached, entry));
+        }
+        let store = if cacheable { &shared.cache } else { &shared.work };
+        let stage_key = if cacheable { key.to_string() } else { node.name.clone() };
+        let mut staging = store.stage(&stage_key)?;
+        let artifact_dir = if kind.cacheable { staging.artifact_dir() } else { opts.out.join(&node.name) };
+        std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
+
+        let bar = opts.progress.add(ProgressBar::new(0));
+        bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").unwrap().progress_chars("=> "));
+        bar.set_prefix(node.name.clone());
+        let host = EngineHost { node: node.name.clone(), bar: bar.clone(), registry: shared.registry };
+        let settings = RunSettings {
+            node_name: node.name.clone(),
+            device: opts.device.clone(),
+            threads: launch.threads,
+            artifact_dir,
+            cancel: opts.cancel.clone(),
+        };
+        tracing::info!("running");
+        let result = if kind.own_process {
+            let job = Job {
+                plugin_paths: shared.registry.plugin_paths.clone(),
+                library: node.provider.plugin.path().to_path_buf(),
+                kind: kind.kind.clone(),
+                params: node.params.clone(),
+                node_name: settings.node_name.clone(),
+                device: settings.device.clone(),
+                threads: settings.threads,
+                artifact_dir: settings.artifact_dir.clone(),
+                staging_dir: staging.dir.clone(),
+                inputs: launch.inputs.iter().map(|w| w.iter().map(InputSource::new).collect()).collect(),
+            };
+            let (ports, usage) = shared.workers.run(&job, &host, &opts.cancel);
+            worker = usage;
+            ports.map(|ports| staging.add_ports(ports))
+        } else {
+            run_node(&node.provider, &node.params, launch.inputs, &host, &settings, &mut staging)
+        };
+        bar.finish_and_clear();
+        opts.progress.remove(&bar);
+        // The scheduler's report names the node.
+        result?;
+        let entry = staging.commit(&node.name, &kind.kind, store)?;
+        Ok((Status::Ran, entry))
     })();
-    bar.finish_and_clear();
-    opts.progress.remove(&bar);
-    // The scheduler's report names the node.
-    result?;
-    let entry = staging.commit(&node.name, &kind.kind, store)?;
-    Ok((Status::Ran, entry))
+    (result, worker)
+}
+
+/// Creates and runs one node in this process, writing its outputs into
+/// `staging` (the engine's own nodes, and a worker process's one).
+pub(crate) fn run_node(
+    provider: &Provider,
+    params: &serde_json::Value,
+    inputs: Vec<Vec<(Entry, String, Option<String>)>>,
+    host: &dyn Host,
+    settings: &RunSettings,
+    staging: &mut Staging,
+) -> Result<()> {
+    let streams: Vec<Option<InputStream>> = inputs.into_iter().map(open_input).collect::<Result<_>>()?;
+    let mut foreign = provider.plugin.create(&provider.kind.kind, params)?;
+    let outputs = foreign.run(host, settings, streams)?;
+    for stream in outputs {
+        let port = stream.port().to_string();
+        staging.write_port(&port, stream)?;
+    }
+    Ok(())
 }
 
 /// Opens one input: a single output as stored (no copy), or the outputs of
@@ -609,13 +878,8 @@ impl Host for EngineHost<'_> {
     }
 
     unsafe fn call_tensor_fn(&self, kind: &str, params: &str, inputs: &[*mut c_void]) -> Result<*mut c_void> {
-        let provider = self
-            .registry
-            .get(kind)
-            .filter(|p| p.kind.tensor_fn)
-            .ok_or_else(|| Error::invalid(format!("no plugin provides the tensor function `{kind}`")))?;
         // SAFETY: forwarded from the node, which upholds the contract.
-        unsafe { provider.plugin.call_tensor_fn(kind, params, inputs) }
+        unsafe { self.registry.call_tensor_fn(kind, params, inputs) }
     }
 }
 

@@ -26,6 +26,13 @@ pub struct KindDescription {
     pub cacheable: bool,
     /// Whether the kind is a tensor function (a loss) callable by other nodes.
     pub tensor_fn: bool,
+    /// Each node runs in a worker process of its own (`KindSpec::own_process`).
+    /// Absent in descriptions from older plugins: in process.
+    #[serde(default)]
+    pub own_process: bool,
+    /// The parameter fixing the node's thread count (`KindSpec::threads_param`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads_param: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +73,8 @@ fn kind(k: &KindSpec) -> KindDescription {
         params: k.params_schema.clone(),
         cacheable: k.cacheable,
         tensor_fn: k.tensor_fn.is_some(),
+        own_process: k.own_process,
+        threads_param: k.threads_param.map(str::to_string),
     }
 }
 

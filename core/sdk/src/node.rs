@@ -48,6 +48,10 @@ pub struct KindSpec {
     /// Whether the host may reuse cached outputs. Sinks that write files
     /// outside the cache are not cacheable.
     pub cacheable: bool,
+    /// See [`KindSpec::own_process`].
+    pub own_process: bool,
+    /// See [`KindSpec::threads_param`].
+    pub threads_param: Option<&'static str>,
     pub(crate) create: Factory,
     pub(crate) tensor_fn: Option<crate::tensor::RawTensorFn>,
 }
@@ -63,6 +67,8 @@ impl KindSpec {
             outputs: Vec::new(),
             params_schema: serde_json::json!({"type": "object"}),
             cacheable: true,
+            own_process: false,
+            threads_param: None,
             create: Box::new(move |_| {
                 Err(Error::invalid(format!("`{kind}` has no constructor (KindSpec::create)")))
             }),
@@ -99,6 +105,27 @@ impl KindSpec {
     /// cache) must happen on every run.
     pub fn not_cacheable(mut self) -> Self {
         self.cacheable = false;
+        self
+    }
+
+    /// Asks the host to run each node of the kind in a worker process of its
+    /// own. For kinds that keep process-wide state which concurrent nodes in
+    /// one process would share and fight over (libtorch's thread pools), and
+    /// for long work that Ctrl-C or a crash must stop alone. The host also
+    /// starts such nodes first: they are the long work of a graph.
+    pub fn own_process(mut self) -> Self {
+        self.own_process = true;
+        self
+    }
+
+    /// Names the integer parameter (default 1) that fixes how many threads a
+    /// node of this kind uses. The host reserves that many of `--jobs` while
+    /// the node runs and passes exactly it as [`Context::threads`], so the
+    /// node's results do not depend on what else runs beside it. Without it
+    /// a node gets a share of the free threads, and must give the same
+    /// results whatever that share is.
+    pub fn threads_param(mut self, name: &'static str) -> Self {
+        self.threads_param = Some(name);
         self
     }
 

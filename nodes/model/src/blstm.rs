@@ -115,6 +115,14 @@ pub struct Params {
     /// Overrides the run's device: `auto`, `cpu` or `cuda:N`.
     #[serde(default)]
     pub device: Option<String>,
+    /// libtorch threads of this node on the CPU. Fixed by the graph, not by
+    /// `--jobs`, because the thread count changes the order of floating-point
+    /// sums and so the trained weights; the host reserves this many of
+    /// `--jobs` while the node runs. One thread per training and more
+    /// trainings at once is the faster way through a sweep.
+    #[serde(default = "default_threads")]
+    #[schemars(range(min = 1, max = 256))]
+    pub threads: usize,
     /// Largest length difference between features and labels (or classes),
     /// in frames, absorbed by cutting both to the shorter; more is an error.
     #[serde(default = "default_max_length_mismatch")]
@@ -147,6 +155,9 @@ fn default_max_epochs() -> usize {
 fn default_min_lr() -> f64 {
     TrainConfig::default().min_lr
 }
+fn default_threads() -> usize {
+    1
+}
 fn default_max_length_mismatch() -> usize {
     2
 }
@@ -172,6 +183,10 @@ pub fn spec() -> KindSpec {
         .output("posteriors", port::POSTERIORS, "classifier: class posteriors per task, not prior-scaled (empty for a regressor)")
         .output("values", port::SERIES, "continuous predictions of every utterance")
         .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds (empty with `weights`)")
+        // libtorch's thread pools are process-wide: two trainings in one
+        // process share and fight over them (no speed-up at --jobs 2).
+        .own_process()
+        .threads_param("threads")
         .create(BlstmNode::new)
 }
 
@@ -347,7 +362,7 @@ impl BlstmNode {
         );
         // Training predicts with this thread count too (see `train`), so
         // the results are the same.
-        tch::set_num_threads(ctx.threads().max(1) as i32);
+        tch::set_num_threads(self.params.threads as i32);
         let mut posteriors = Vec::new();
         let mut values = Vec::new();
         for (dim, cards) in models {
@@ -452,7 +467,7 @@ impl BlstmNode {
                 min_lr: p.min_lr,
                 weight_decay: p.l2,
                 seed,
-                threads: ctx.threads(),
+                threads: p.threads,
             },
             device,
             loss,

@@ -120,3 +120,33 @@ pub fn entries_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
         .collect()
 }
+
+/// The worker processes (`emoflow worker`) that process `parent` started
+/// and that are still alive (not zombies).
+pub fn worker_pids(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after it.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            fields.first().is_some_and(|state| *state != "Z")
+                && fields.get(1) == Some(&parent.to_string().as_str())
+                && cmdline.split(|b| *b == 0).any(|arg| arg == b"worker")
+        })
+        .collect()
+}
+
+/// Whether process `pid` still runs (exists and is not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+/// Sends `signal` (`INT`, `KILL`, ...) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
