@@ -19,7 +19,7 @@ fn start_slurm() {
 /// Runs emoflow, stopping it (and cancelling its jobs) after four minutes,
 /// so that a Slurm that cannot run jobs fails the test with its state
 /// instead of hanging it.
-fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output {
+fn emoflow_run(graph: &Path, executor: &str, dir: &Path) -> std::process::Output {
     let exe = Path::new(env!("CARGO_BIN_EXE_emoflow"));
     std::fs::create_dir_all(dir).unwrap();
     let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
@@ -27,7 +27,7 @@ fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output 
         .arg("--plugin-path")
         .arg(exe.parent().unwrap())
         .arg("run")
-        .arg(root().join("core/engine/tests/graphs").join(graph))
+        .arg(graph)
         .args(["--executor", executor, "--out"])
         .arg(dir.join("out"))
         .arg("--cache")
@@ -46,7 +46,7 @@ fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output 
             child.wait().unwrap();
             let jobs = Command::new("squeue").args(["-h", "-o", "%i %j %T %r"]).output();
             // The jobs are named after the graph, which is named after its file.
-            let name = graph.trim_end_matches(".toml");
+            let name = graph.file_stem().unwrap().to_str().unwrap();
             for job in [format!("emoflow-{name}"), format!("emoflow-{name}-trials")] {
                 let _ = Command::new("scancel").arg(format!("--name={job}")).status();
             }
@@ -61,8 +61,13 @@ fn emoflow_run(graph: &str, executor: &str, dir: &Path) -> std::process::Output 
     std::process::Output { status, stdout: std::fs::read(&stdout).unwrap(), stderr: std::fs::read(&stderr).unwrap() }
 }
 
-fn run(executor: &str, dir: &Path) -> serde_json::Value {
-    let out = emoflow_run("sweep.toml", executor, dir);
+/// A graph of the engine's tests.
+fn graph(name: &str) -> PathBuf {
+    root().join("core/engine/tests/graphs").join(name)
+}
+
+fn run(graph: &Path, executor: &str, dir: &Path) -> serde_json::Value {
+    let out = emoflow_run(graph, executor, dir);
     assert!(out.status.success(), "{executor}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&std::fs::read(dir.join("out/run.json")).unwrap()).unwrap()
 }
@@ -90,8 +95,8 @@ fn a_sweep_on_slurm_selects_the_same_trial_with_the_same_metrics_as_locally() {
     start_slurm();
     let base = scratch("same");
 
-    let local = run("local", &base.join("local"));
-    let slurm = run("slurm", &base.join("slurm"));
+    let local = run(&graph("sweep.toml"), "local", &base.join("local"));
+    let slurm = run(&graph("sweep.toml"), "slurm", &base.join("slurm"));
 
     assert_eq!(slurm["sweep"]["selected"], local["sweep"]["selected"]);
     assert_eq!(slurm["sweep"]["trials"], local["sweep"]["trials"]);
@@ -116,7 +121,7 @@ fn a_sweep_on_slurm_selects_the_same_trial_with_the_same_metrics_as_locally() {
 fn failed_trials_on_slurm_are_named_with_their_logs_and_the_run_exits_1() {
     start_slurm();
     let dir = scratch("failed");
-    let out = emoflow_run("fail_sweep.toml", "slurm", &dir);
+    let out = emoflow_run(&graph("fail_sweep.toml"), "slurm", &dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     for (t, id) in [(0, "offset=1.0"), (1, "offset=2.0")] {
@@ -126,4 +131,23 @@ fn failed_trials_on_slurm_are_named_with_their_logs_and_the_run_exits_1() {
     assert!(err.contains("utterance `train_3` has no frames"), "the log's error is shown: {err}");
     assert!(!dir.join("out/run.json").exists(), "no final report without the trials");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Trainings give the same models wherever they run: the fault suite's
+/// training sweep (four trainings, one thread each as its graph fixes) on
+/// Slurm array tasks and locally in worker processes.
+#[test]
+fn trainings_on_slurm_give_the_same_models_and_table_as_locally() {
+    start_slurm();
+    let base = scratch("train");
+    let sweep = root().join("tests/faults/graphs/train_sweep.toml");
+
+    let local = run(&sweep, "local", &base.join("local"));
+    let slurm = run(&sweep, "slurm", &base.join("slurm"));
+
+    assert_eq!(metrics(&slurm), metrics(&local));
+    assert_eq!(slurm["sweep"]["selected"], local["sweep"]["selected"]);
+    let table = |run: &str| std::fs::read(base.join(run).join("out/table/table.md")).unwrap();
+    assert_eq!(table("slurm"), table("local"), "the same table, byte for byte");
+    std::fs::remove_dir_all(&base).unwrap();
 }

@@ -71,6 +71,13 @@ fn jobs_1_and_jobs_2_train_bit_identical_models_and_tables() {
         assert!(report["utilisation"]["busy_core_seconds"].as_f64().unwrap() > 0.0);
     }
     assert!(!overlapping(&spans(&r1)), "--jobs 1 runs one training at a time: {:?}", spans(&r1));
+    // Longest work first: every training starts before the first metric.
+    let starts = |kind: &str| -> Vec<f64> {
+        r1["nodes"].as_object().unwrap().values().filter(|n| n["kind"] == kind).map(|n| n["started"].as_f64().unwrap()).collect()
+    };
+    let last_training = starts("model.blstm").into_iter().fold(0.0, f64::max);
+    let first_metric = starts("metric.ccc").into_iter().fold(f64::INFINITY, f64::min);
+    assert!(last_training < first_metric, "trainings start first: {last_training} vs {first_metric}");
     assert!(overlapping(&spans(&r2)), "--jobs 2 runs two trainings at once: {:?}", spans(&r2));
     assert_eq!(r2["utilisation"]["jobs"], 2);
 }
@@ -127,4 +134,17 @@ fn a_killed_worker_fails_its_node_alone_naming_it() {
     assert!(error.contains(&format!("the worker process of node `{name}` (pid {worker}) was killed by signal 9")), "{error}");
     assert_eq!(models(&report).filter(|(_, n)| n["status"] == "ran").count(), 3, "the other trainings ran");
     assert_eq!(status(&report, "table"), "ran", "the selection took the trials that finished");
+}
+
+#[test]
+fn a_rule_that_selects_nothing_fails_only_the_nodes_that_read_it() {
+    let dir = Scratch::new("sched", "rules");
+    let (out, report) = run(&graph("rules.toml"), &dir, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(status(&report, "total"), "ran", "reads only the rule that selected: {err}");
+    assert_eq!(report["sweep"]["selected"]["sum"]["arousal"], "offset=-1.0");
+    assert_eq!(status(&report, "broken_total"), "failed");
+    let error = report["nodes"]["broken_total"]["error"].as_str().unwrap();
+    assert!(error.contains("no trial produced metric `sum` on split `train` at node `broken_sum`"), "{error}");
 }
