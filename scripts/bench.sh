@@ -15,6 +15,8 @@
 #   CCC      nodes/metric/benches/ccc.rs         bench/ccc_peer.py
 #   scaling  each bench's scaling_* group above  the peers' --sweep
 #   demo     graphs/demo.toml, --jobs 1 and 2    bench/demo_overhead.py
+#   sweeps   demo and bench/graphs/sweep8.toml   bench/scaling.py
+#            at several --jobs
 # Raw results: target/bench/ (peer JSON, logs); criterion's own under
 # target/criterion/. bench/report.py only takes criterion estimates written
 # by this run. Not part of CI.
@@ -25,7 +27,7 @@ quick=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option $arg (use --quick)" >&2; exit 2 ;;
     esac
 done
@@ -92,6 +94,10 @@ echo "== demo graph"
 if [ "$quick" = 0 ]; then
     "$py" bench/demo_overhead.py "$work/demo-jobs2.json" --jobs 2 --work "$work/demo"
 fi
+
+echo "== sweeps and --jobs"
+if [ "$quick" = 1 ]; then repeats=1; else repeats=3; fi
+"$py" bench/scaling.py "$work/scaling.json" --repeats "$repeats" --jobs 1 2 4 --work "$work/scaling"
 
 echo $(( $(date +%s) - started )) > "$work/elapsed"
 echo "== report"
