@@ -7,7 +7,9 @@
 #      the Slurm executor's included (scripts/slurm-local.sh starts a
 #      single-node Slurm, installing it if needed: root or sudo);
 #   5. `emoflow test`: every graph's [test] preset and expectations, and the
-#      example plugin's graph, loaded with --plugin-path.
+#      example plugin's graph, loaded with --plugin-path;
+#   6. the release bundle (scripts/dist.sh), unpacked into a temporary
+#      directory, runs the demo's [test] preset with the project's torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-venv.sh
@@ -29,3 +31,11 @@ mkdir -p target/example-plugins
 cp target/out-of-tree/release/libdecode_hysteresis.so target/example-plugins/
 target/release/emoflow plugin check target/example-plugins/libdecode_hysteresis.so
 target/release/emoflow test --plugin-path target/example-plugins plugins/decode-hysteresis/graph.toml
+./scripts/dist.sh
+unpacked=$(mktemp -d)
+trap 'rm -rf "$unpacked"' EXIT
+tar -C "$unpacked" -xzf target/dist/emoflow-*-linux-x86_64.tar.gz
+(cd "$unpacked"/emoflow-* &&
+    EMOFLOW_PYTHON="$OLDPWD/.venv/bin/python3" bin/emoflow doctor &&
+    EMOFLOW_PYTHON="$OLDPWD/.venv/bin/python3" bin/emoflow run graphs/demo.toml --preset-test --out out --cache cache >/dev/null)
+echo "release bundle: ran the demo's [test] preset from $unpacked"

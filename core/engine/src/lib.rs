@@ -4,9 +4,11 @@
 
 pub mod cache;
 pub mod diag;
+pub mod doctor;
 pub mod export;
 pub mod graph;
 pub mod graph_test;
+pub mod libtorch;
 pub mod lock;
 pub mod plugin_check;
 pub mod predict;

@@ -14,7 +14,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use emoflow_engine::diag::{self, Diagnostic, Sources};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{export, graph, graph_test, lock, plugin_check, predict, run, sweep};
+use emoflow_engine::{doctor, export, graph, graph_test, lock, plugin_check, predict, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -164,6 +164,22 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// What this machine can do and what to fix: plugins, libtorch, CUDA,
+    /// the cache's disk, Slurm. Exit 0 when the demo can run.
+    Doctor {
+        /// The cache directory to check (default as for `run`).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Also check that Slurm answers (for --executor slurm).
+        #[arg(long)]
+        slurm: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `emoflow man > emoflow.1`.
+    Man,
     /// Runs one node for `emoflow run` (started by it, not by hand).
     #[command(hide = true)]
     Worker,
@@ -240,6 +256,29 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Worker => ExitCode::from(emoflow_engine::worker::serve()),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "emoflow", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Doctor { cache, slurm } => {
+            let registry = Registry::discover(&cli.plugin_path);
+            let opts = doctor::Options { cache_dir: cache_dir(cache), slurm };
+            let checks = doctor::checks(&registry, &opts);
+            for check in &checks {
+                println!("{} {:<9} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.found);
+                if let Some(fix) = &check.fix {
+                    println!("     {:<9} fix: {fix}", "");
+                }
+            }
+            if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
         Command::Run { graph, exec: ExecArgs { out, device, jobs, cache }, no_cache, locked, executor, sbatch, trial } => {
             let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
                 Ok(p) => p,

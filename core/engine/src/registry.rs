@@ -15,6 +15,8 @@ use emoflow_sdk::describe::KindDescription;
 use emoflow_sdk::foreign::ForeignPlugin;
 use emoflow_sdk::{Error, Result};
 
+use crate::libtorch::{self, Libtorch};
+
 /// A provider of a kind.
 #[derive(Clone)]
 pub struct Provider {
@@ -40,6 +42,9 @@ pub struct Registry {
     /// Every plugin library loaded, with the seconds its loading took (its
     /// initialisers included: libtorch registers its operators on load).
     pub loads: Vec<(PathBuf, f64)>,
+    /// Set once a plugin could not find libtorch by itself: the
+    /// installation the host then found and loaded, or why none was.
+    pub libtorch: Option<std::result::Result<Libtorch, String>>,
     hashes: Mutex<HashMap<PathBuf, String>>,
 }
 
@@ -92,13 +97,33 @@ impl Registry {
     /// hold other libraries.
     pub fn add_library(&mut self, path: &Path) {
         let started = std::time::Instant::now();
-        match ForeignPlugin::load(path) {
+        let mut loaded = ForeignPlugin::load(path);
+        // A plugin whose runpath does not lead to libtorch (a bundle, a
+        // copied tree): find libtorch once, load it, and try again.
+        if let Err(e) = &loaded
+            && libtorch::is_missing(&e.message)
+            && self.libtorch.is_none()
+        {
+            let found = libtorch::locate().and_then(|l| libtorch::preload(&l).map(|()| l));
+            let retry = found.is_ok();
+            self.libtorch = Some(found);
+            if retry {
+                loaded = ForeignPlugin::load(path);
+            }
+        }
+        match loaded {
             Ok(plugin) => {
                 self.loads.push((path.to_path_buf(), started.elapsed().as_secs_f64()));
                 self.add(Arc::new(plugin));
             }
             Err(e) if e.message.contains("is not an emoflow plugin") => self.not_plugins.push(path.to_path_buf()),
-            Err(e) => self.problems.push(e.message),
+            Err(e) => {
+                let hint = match &self.libtorch {
+                    Some(Err(why)) if libtorch::is_missing(&e.message) => format!(" (libtorch: {why})"),
+                    _ => String::new(),
+                };
+                self.problems.push(format!("{}{hint}", e.message));
+            }
         }
     }
 

@@ -88,7 +88,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                             ),
                             (n, _) => format!(
                                 "{n} plugin librar{} could not be loaded (see the warnings above); \
-                                 `emoflow plugins` lists the kinds that did load",
+                                 `emoflow doctor` says why and what to fix",
                                 if n == 1 { "y" } else { "ies" }
                             ),
                         });
