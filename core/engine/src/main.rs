@@ -206,6 +206,10 @@ enum PluginCommand {
     Check {
         /// The plugin library (.so).
         library: PathBuf,
+        /// Parameters to run a kind with, as JSON (repeatable):
+        /// --params 'decode.median={"window": 5}'
+        #[arg(long = "params", value_name = "KIND=JSON")]
+        params: Vec<String>,
     },
 }
 
@@ -445,27 +449,24 @@ fn main() -> ExitCode {
             println!("{passed} passed, {failed} failed");
             if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
-        Command::Plugin { command: PluginCommand::Check { library } } => match plugin_check::check(&library) {
-            Err(e) => {
-                eprintln!("FAIL {}: {e}", library.display());
-                ExitCode::from(1)
-            }
-            Ok(results) => {
-                let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
-                for r in &results {
-                    if r.problems.is_empty() {
-                        println!("ok   {}: {}", r.kind, r.note);
-                    } else {
-                        println!("FAIL {}:", r.kind);
-                        for p in &r.problems {
-                            println!("       {p}");
-                        }
+        Command::Plugin { command: PluginCommand::Check { library, params } } => {
+            let mut by_kind = std::collections::BTreeMap::new();
+            for given in &params {
+                let parsed = given.split_once('=').ok_or("expected KIND=JSON").and_then(|(kind, json)| {
+                    serde_json::from_str::<serde_json::Value>(json).map(|v| (kind.to_string(), v)).map_err(|_| "the JSON does not parse")
+                });
+                match parsed {
+                    Ok((kind, value)) => {
+                        by_kind.insert(kind, value);
+                    }
+                    Err(why) => {
+                        eprintln!("error: --params {given}: {why}");
+                        return ExitCode::from(2);
                     }
                 }
-                println!("{} passed, {failed} failed", results.len() - failed);
-                if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
-        },
+            plugin_check_report(&library, &by_kind)
+        }
         Command::Synth { out_dir, seconds, per_split, seed } => {
             use emoflow_audio::synthetic::{SynthOptions, write_corpus};
             let opts = SynthOptions { seconds, per_split, seed, ..SynthOptions::default() };
@@ -508,6 +509,33 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `emoflow plugin check`: a line per kind, exit 1 when any failed.
+fn plugin_check_report(library: &Path, params: &std::collections::BTreeMap<String, serde_json::Value>) -> ExitCode {
+    let results = match plugin_check::check(library, params) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("FAIL {}: {e}", library.display());
+            return ExitCode::from(1);
+        }
+    };
+    for r in &results {
+        match (&r.skipped, r.problems.is_empty()) {
+            (_, false) => {
+                println!("FAIL {}:", r.kind);
+                for p in &r.problems {
+                    println!("       {p}");
+                }
+            }
+            (Some(why), true) => println!("skip {}: not run: {why}", r.kind),
+            (None, true) => println!("ok   {}: {}", r.kind, r.note),
+        }
+    }
+    let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
+    let skipped = results.iter().filter(|r| r.problems.is_empty() && r.skipped.is_some()).count();
+    println!("{} passed, {failed} failed, {skipped} not run", results.len() - failed - skipped);
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 /// The Slurm executor: the same `emoflow run` as jobs, absolute paths.

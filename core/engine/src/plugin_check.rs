@@ -4,8 +4,15 @@
 //! every kind on fixtures generated from its declared input port types and
 //! parameter schema. Every output must match its port type; every input
 //! buffer handed to the plugin must be released by the time the node is
-//! destroyed (a plugin that keeps one leaks memory owned by the host).
+//! destroyed (a plugin that keeps one leaks memory owned by the host). A
+//! node bug fails the kind whatever the fixtures: a panic, an undeclared
+//! port read or written, a declared output not produced. A node may refuse
+//! the fixtures themselves (a source needs a real directory): that is a
+//! note. Parameters come from the schema's defaults and declared examples,
+//! or `--params`; a required parameter with neither is not invented: the
+//! kind is skipped, saying which.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -13,34 +20,42 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use arrow::array::{ArrayRef, make_array};
 use arrow::buffer::Buffer;
 use arrow::record_batch::{RecordBatch, RecordBatchIterator};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use emoflow_sdk::conventions::{
     AudioRow, ClassesRow, CodebookRow, FeatureRow, FileRow, LossRow, MetricRow, PortRows, PosteriorsRow,
     SeriesRow, Split, port,
 };
 use emoflow_sdk::describe::KindDescription;
-use emoflow_sdk::ErrorCode;
+use emoflow_sdk::{ErrorCode, NODE_BUG};
 use emoflow_sdk::foreign::{ForeignPlugin, Host, InputStream, RunSettings};
 
-/// One finding per kind: `Ok` with what ran, or the problems.
+/// One finding per kind: the problems (none: it passed), or why it could
+/// not be run (`skipped`), and a note on what ran.
 pub struct KindResult {
     pub kind: String,
     pub problems: Vec<String>,
+    pub skipped: Option<String>,
     pub note: String,
 }
 
-pub fn check(path: &Path) -> Result<Vec<KindResult>, String> {
+/// Checks every kind of the plugin at `path`; `params` gives parameters
+/// for kinds by name (over the schema's defaults and examples).
+pub fn check(path: &Path, params: &BTreeMap<String, Value>) -> Result<Vec<KindResult>, String> {
     let plugin = Arc::new(ForeignPlugin::load(path).map_err(|e| e.message)?);
     let mut results = Vec::new();
     for kind in &plugin.description().kinds {
-        let mut result = KindResult { kind: kind.kind.clone(), problems: describe_problems(kind), note: String::new() };
+        let mut result =
+            KindResult { kind: kind.kind.clone(), problems: describe_problems(kind), skipped: None, note: String::new() };
         if kind.tensor_fn {
             result.note = "tensor function: described; call it from a trainer to test it".into();
         } else {
-            match run_on_fixtures(&plugin, kind) {
-                Ok(note) => result.note = note,
-                Err(problem) => result.problems.push(problem),
+            match fixture_params(&kind.params, params.get(&kind.kind)) {
+                Err(why) => result.skipped = Some(why),
+                Ok(params) => match run_on_fixtures(&plugin, kind, &params) {
+                    Ok(note) => result.note = note,
+                    Err(problem) => result.problems.push(problem),
+                },
             }
         }
         results.push(result);
@@ -191,41 +206,32 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
     Some(batch.expect("fixtures follow the conventions"))
 }
 
-/// Parameters from the schema: defaults where given, otherwise the smallest
-/// valid value of each required parameter.
-fn fixture_params(schema: &Value) -> Value {
-    let mut params = serde_json::Map::new();
+/// The parameters to run a kind with: `given` (from `--params`), then for
+/// each required parameter not given, its declared default, example
+/// (`#[schemars(example = ...)]`) or first allowed value. A required
+/// parameter with none of these is an error naming it: an invented value
+/// would test nothing the author meant.
+fn fixture_params(schema: &Value, given: Option<&Value>) -> Result<Value, String> {
+    let mut params = given.and_then(Value::as_object).cloned().unwrap_or_default();
     let props = schema.get("properties").and_then(Value::as_object);
     for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        if let Some(sub) = props.and_then(|p| p.get(name)) {
-            params.insert(name.to_string(), example(sub));
+        if params.contains_key(name) {
+            continue;
         }
+        let declared = props.and_then(|p| p.get(name)).and_then(|sub| {
+            sub.get("default")
+                .or_else(|| sub.get("examples").and_then(|e| e.get(0)))
+                .or_else(|| sub.get("enum").and_then(|e| e.get(0)))
+        });
+        let Some(value) = declared else {
+            return Err(format!(
+                "required parameter `{name}` has no default or example: declare one \
+                 (#[schemars(example = ...)]) or pass --params KIND='{{\"{name}\": ...}}'"
+            ));
+        };
+        params.insert(name.to_string(), value.clone());
     }
-    Value::Object(params)
-}
-
-fn example(schema: &Value) -> Value {
-    if let Some(d) = schema.get("default") {
-        return d.clone();
-    }
-    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
-        return first.clone();
-    }
-    let t = match schema.get("type") {
-        Some(Value::String(s)) => s.as_str(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null"),
-        _ => "null",
-    };
-    let min = schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0);
-    match t {
-        "integer" => json!(min.max(1.0) as i64),
-        "number" => json!(min.max(1.0)),
-        "boolean" => json!(false),
-        "string" => json!("fixture"),
-        "array" => json!([example(schema.get("items").unwrap_or(&Value::Null))]),
-        "object" => fixture_params(schema),
-        _ => Value::Null,
-    }
+    Ok(Value::Object(params))
 }
 
 struct Quiet;
@@ -235,7 +241,7 @@ impl Host for Quiet {
     fn progress(&self, _: u64, _: u64, _: &str) {}
 }
 
-fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription) -> Result<String, String> {
+fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: &Value) -> Result<String, String> {
     let live = Arc::new(AtomicUsize::new(0));
     let mut inputs: Vec<Option<InputStream>> = Vec::new();
     for p in &kind.inputs {
@@ -255,7 +261,6 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription) -> Resul
             }
         }
     }
-    let params = fixture_params(&kind.params);
     let dir = std::env::temp_dir().join(format!("emoflow-plugin-check-{}-{}", std::process::id(), kind.kind));
     let _ = std::fs::create_dir_all(&dir);
     let settings = RunSettings {
@@ -266,17 +271,18 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription) -> Resul
         cancel: Arc::new(AtomicBool::new(false)),
     };
     // A node may refuse generic fixtures (a source needs a real directory);
-    // that is a note. A panic, or output that breaks its port type, fails.
+    // that is a note. A panic, a node bug or output that breaks its port
+    // type fails.
     let refused = |stage: &str, e: emoflow_sdk::Error| {
-        let breach = e.message.contains(emoflow_sdk::foreign::CONVENTIONS_BROKEN);
-        if e.code == ErrorCode::Panic || breach {
+        let bug = [emoflow_sdk::foreign::CONVENTIONS_BROKEN, NODE_BUG].iter().any(|m| e.message.contains(m));
+        if e.code == ErrorCode::Panic || bug {
             Err(format!("{stage}: {e}"))
         } else {
             Ok(format!("refused the fixtures at {stage}: {e}"))
         }
     };
     let outcome = (|| {
-        let mut node = match plugin.create(&kind.kind, &params) {
+        let mut node = match plugin.create(&kind.kind, params) {
             Ok(node) => node,
             Err(e) => return refused("create", e),
         };

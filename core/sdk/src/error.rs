@@ -43,6 +43,11 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Ends the message of every error that can only be the node's own fault,
+/// whatever its input (an undeclared port read or written, a declared
+/// output not produced): `emoflow plugin check` fails a kind on it.
+pub const NODE_BUG: &str = "(a bug in the node)";
+
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }

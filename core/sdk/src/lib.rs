@@ -69,7 +69,7 @@ mod log;
 mod node;
 mod tensor;
 
-pub use error::{Error, ErrorCode, Result, ResultExt};
+pub use error::{Error, ErrorCode, NODE_BUG, Result, ResultExt};
 pub use node::{Context, Inputs, KindSpec, Node, Outputs, PluginSpec, PortSpec};
 
 /// Re-exported so plugins use the same arrow as the SDK.

@@ -11,7 +11,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use serde::de::DeserializeOwned;
 
 use crate::ffi::{FFI_RunContext, FFI_Str, level};
-use crate::{Error, ErrorCode, Result};
+use crate::{Error, ErrorCode, NODE_BUG, Result};
 
 /// A node: created once per graph node from its parameters, then run.
 pub trait Node: Send {
@@ -269,7 +269,7 @@ impl Inputs {
     fn slot(&mut self, port: &str) -> Result<&mut Option<RecordBatchStreamReader>> {
         let kind = self.kind;
         self.ports.iter_mut().find(|(name, _)| *name == port).map(|(_, s)| s).ok_or_else(|| {
-            Error::invalid(format!("`{kind}` has no input port `{port}` (a bug in the node)"))
+            Error::invalid(format!("`{kind}` has no input port `{port}` {NODE_BUG}"))
         })
     }
 
@@ -341,7 +341,7 @@ impl Outputs {
             self.ports.iter().find(|(name, _)| !spec.outputs.iter().any(|o| o.name == name))
         {
             return Err(Error::invalid(format!(
-                "`{}` produced output `{name}`, which it does not declare",
+                "`{}` produced output `{name}`, which it does not declare {NODE_BUG}",
                 spec.kind
             )));
         }
@@ -351,7 +351,7 @@ impl Outputs {
                 let at = self.ports.iter().position(|(name, _)| name == port.name).ok_or_else(
                     || {
                         Error::invalid(format!(
-                            "`{}` did not produce its output `{}`",
+                            "`{}` did not produce its output `{}` {NODE_BUG}",
                             spec.kind, port.name
                         ))
                     },

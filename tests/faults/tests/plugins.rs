@@ -51,19 +51,42 @@ fn a_node_returning_an_error_fails_with_its_message_and_nothing_downstream_runs(
     assert_eq!(status(&again, "node"), "failed");
 }
 
-#[test]
-fn plugin_check_fails_a_node_that_breaks_its_schema_and_names_the_port() {
+/// `emoflow plugin check` on the fixture plugin, with EXTRA arguments.
+fn plugin_check(extra: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(bin_dir().join("emoflow"))
         .args(["plugin", "check"])
         .arg(bin_dir().join("libfixture_nodes.so"))
+        .args(extra)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL test.bad_schema"), "{text}");
-    assert!(text.contains("output `out` (port type `series`)"), "{text}");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn plugin_check_fails_each_author_mistake_naming_the_kind_and_port() {
+    let (code, text) = plugin_check(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    for (kind, says) in [
+        ("test.bad_schema", "output `out` (port type `series`)"),
+        ("test.panic", "this node always panics"),
+        ("test.reads_undeclared", "`test.reads_undeclared` has no input port `labels` (a bug in the node)"),
+        ("test.writes_undeclared", "produced output `extra`, which it does not declare (a bug in the node)"),
+    ] {
+        let block = text.split("FAIL ").find(|b| b.starts_with(kind)).unwrap_or_else(|| panic!("no FAIL {kind}:\n{text}"));
+        assert!(block.contains(says), "FAIL {kind} should say `{says}`:\n{text}");
+    }
     assert!(text.contains("ok   test.pass"), "{text}");
-    assert!(text.contains("FAIL test.panic"), "{text}");
+}
+
+#[test]
+fn plugin_check_does_not_invent_a_required_parameter() {
+    let (_, text) = plugin_check(&[]);
+    assert!(
+        text.contains("skip test.needs_param: not run: required parameter `window` has no default or example"),
+        "{text}"
+    );
+    let (_, text) = plugin_check(&["--params", r#"test.needs_param={"window": 3}"#]);
+    assert!(text.contains(r#"ok   test.needs_param: ran on fixtures with {"window":3}"#), "{text}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use emoflow_sdk::prelude::*;
 #[serde(deny_unknown_fields)]
 struct SourceParams {
     /// Rows (utterances) to emit, one batch each.
-    #[schemars(range(min = 1, max = 100000))]
+    #[schemars(range(min = 1, max = 100000), example = 3)]
     rows: u32,
     /// Values per row.
     #[serde(default = "ten")]
@@ -167,4 +167,65 @@ fn bad_schema() -> KindSpec {
         .create(|_: NoParams| Ok(BadSchema))
 }
 
-emoflow_sdk::export_plugin!(source, pass, sum, panics, fails, bad_schema);
+/// Reads an input port it does not declare (an author's mistake).
+struct ReadsUndeclared;
+
+impl Node for ReadsUndeclared {
+    fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let batches = inputs.batches("labels")?;
+        Ok(Outputs::new().with_batches("out", SeriesRow::write(&[])?.schema(), batches))
+    }
+}
+
+fn reads_undeclared() -> KindSpec {
+    KindSpec::new("test.reads_undeclared", file!())
+        .doc("Reads input `labels`, which it does not declare.")
+        .input("in", port::SERIES, "declared, not read")
+        .output("out", port::SERIES, "never produced")
+        .create(|_: NoParams| Ok(ReadsUndeclared))
+}
+
+/// Writes an output port it does not declare (an author's mistake).
+struct WritesUndeclared;
+
+impl Node for WritesUndeclared {
+    fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
+        let empty = SeriesRow::write(&[])?;
+        Ok(Outputs::new().with_batch("out", empty.clone()).with_batch("extra", empty))
+    }
+}
+
+fn writes_undeclared() -> KindSpec {
+    KindSpec::new("test.writes_undeclared", file!())
+        .doc("Writes output `extra`, which it does not declare.")
+        .output("out", port::SERIES, "declared")
+        .create(|_: NoParams| Ok(WritesUndeclared))
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct WindowParams {
+    /// Required, with neither a default nor an example.
+    window: u32,
+}
+
+/// A kind with a required parameter `plugin check` cannot guess.
+fn needs_param() -> KindSpec {
+    KindSpec::new("test.needs_param", file!())
+        .doc("Passes its input through; `window` is required.")
+        .input("in", port::SERIES, "any series")
+        .output("out", port::SERIES, "the same batches")
+        .create(|p: WindowParams| if p.window == 0 { Err(Error::invalid("`window` must be at least 1")) } else { Ok(Pass) })
+}
+
+emoflow_sdk::export_plugin!(
+    source,
+    pass,
+    sum,
+    panics,
+    fails,
+    bad_schema,
+    reads_undeclared,
+    writes_undeclared,
+    needs_param
+);
