@@ -467,11 +467,14 @@ fn execute(
         return Ok((Status::Frozen, Entry::read(dir)?));
     }
     let cacheable = opts.use_cache && kind.cacheable;
-    let _held = if cacheable { Some(cache.lock(key)?) } else { None };
-    if cacheable && let Some(entry) = cache.lookup(key) {
-        tracing::info!("cached");
-        return Ok((Status::Cached, entry));
-    }
+    let _held = match cacheable.then(|| cache.claim(key, &node.name)).transpose()? {
+        Some(cache::Claim::Hit(entry)) => {
+            tracing::info!("cached");
+            return Ok((Status::Cached, entry));
+        }
+        Some(cache::Claim::Build(lock)) => Some(lock),
+        None => None,
+    };
     let store = if cacheable { cache } else { work };
     let stage_key = if cacheable { key.to_string() } else { node.name.clone() };
     let mut staging = store.stage(&stage_key)?;
