@@ -3,11 +3,14 @@
 //! line; the fuzz targets (`fuzz/`) drive the graph loader through it.
 
 pub mod cache;
+pub mod cache_cmd;
+pub mod console;
 pub mod diag;
 pub mod export;
 pub mod graph;
 pub mod graph_test;
 pub mod lock;
+pub mod places;
 pub mod plugin_check;
 pub mod predict;
 pub mod registry;

@@ -12,9 +12,12 @@ use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
 use emoflow_engine::diag::{self, Diagnostic, Sources};
+// std's print macros panic on a closed pipe (`emoflow plugins | head -1`);
+// these write the same and never panic.
+use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{export, graph, graph_test, lock, plugin_check, predict, run, sweep};
+use emoflow_engine::{cache_cmd, export, graph, graph_test, lock, places, plugin_check, predict, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -163,6 +166,14 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Inspect the cache, verify it, remove what no graph uses.
+    Cache {
+        /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
+        #[arg(long, global = true)]
+        cache: Option<PathBuf>,
+        #[command(subcommand)]
+        command: cache_cmd::CacheCommand,
+    },
     /// Print a graph's DAG.
     Graph {
         #[command(flatten)]
@@ -247,6 +258,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            if let Err(code) = check_places(&out, (!no_cache).then_some(&cache)) {
+                return code;
+            }
             let cache_dir = cache_dir(cache);
             if executor == Executor::Slurm {
                 if no_cache {
@@ -286,6 +300,9 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            if let Err(code) = check_places(&out, Some(&cache)) {
+                return code;
+            }
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
             let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
@@ -349,6 +366,9 @@ fn main() -> ExitCode {
             if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
         }
         Command::Test { paths, out, jobs, cache } => {
+            if let Err(code) = check_places(&out, Some(&cache)) {
+                return code;
+            }
             let registry = discover(&cli.plugin_path);
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
@@ -436,6 +456,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
         Command::Plugins { json } => {
             let registry = discover(&cli.plugin_path);
             list_plugins(&registry, json);
@@ -601,6 +622,24 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
         path.display()
     );
     if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Checks `--out` and, when the cache is used, `--cache` before anything
+/// runs: exit 2 naming the flag and the path.
+fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<(), ExitCode> {
+    let checked = places::check_out(out, "--out").and_then(|()| {
+        let Some(flag) = cache_flag else { return Ok(()) };
+        let origin = match (flag, std::env::var_os("EMOFLOW_CACHE")) {
+            (Some(_), _) => "--cache",
+            (None, Some(_)) => "EMOFLOW_CACHE",
+            (None, None) => "the default --cache",
+        };
+        places::check_cache(&cache_dir(flag.clone()), origin)
+    });
+    checked.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
