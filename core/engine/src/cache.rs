@@ -184,10 +184,6 @@ impl Cache {
         Self { root: root.into() }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The committed entry for `key`, checked against its manifest's sizes
     /// and hashes.
     pub fn lookup(&self, key: &str) -> Lookup {
@@ -212,21 +208,22 @@ impl Cache {
     /// builds it. A hit takes no lock, so a read-only cache serves every
     /// entry it holds; a corrupt entry is reported and rebuilt.
     pub fn claim(&self, key: &str, node: &str) -> Result<Claim> {
-        if let Lookup::Hit(entry) = self.lookup(key) {
-            self.mark_used(key);
-            return Ok(Claim::Hit(entry));
-        }
-        let lock = self.lock(key)?;
-        // Another process may have committed it while this one waited.
         match self.lookup(key) {
-            Lookup::Hit(entry) => {
-                self.mark_used(key);
-                return Ok(Claim::Hit(entry));
-            }
+            Lookup::Hit(entry) => return Ok(self.hit(key, entry)),
             Lookup::Corrupt(why) => tracing::warn!("cache entry {key} of node `{node}` is corrupt: {why}; rebuilding"),
             Lookup::Miss => {}
         }
+        let lock = self.lock(key)?;
+        // Another process may have built it while this one waited.
+        if let Lookup::Hit(entry) = self.lookup(key) {
+            return Ok(self.hit(key, entry));
+        }
         Ok(Claim::Build(lock))
+    }
+
+    fn hit(&self, key: &str, entry: Entry) -> Claim {
+        self.mark_used(key);
+        Claim::Hit(entry)
     }
 
     /// Holds `KEY` for this process until the lock is dropped: processes

@@ -94,16 +94,21 @@ impl Contents {
         let names = std::fs::read_dir(root).map_err(|e| format!("cache {}: {e}", root.display()))?;
         let mut contents = Contents { entries: Vec::new(), partials: Vec::new(), locks: Vec::new(), marks: Vec::new() };
         let used = root.join(cache::USED);
+        // Only names the cache writes count, so that a mistyped --cache
+        // never has gc remove someone's directories.
         for item in names.flatten() {
             let (path, name) = (item.path(), item.file_name().to_string_lossy().into_owned());
             let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
+            let (stem, suffix) = name.split_once('.').unwrap_or((&name, ""));
             if name == cache::USED {
                 contents.marks.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|m| m.path()));
-            } else if name.ends_with(".partial") && is_dir {
+            } else if !is_key(stem) {
+                continue;
+            } else if suffix == "partial" && is_dir {
                 contents.partials.push(path);
-            } else if name.ends_with(".lock") && !is_dir {
+            } else if suffix == "lock" && !is_dir {
                 contents.locks.push(path);
-            } else if is_dir {
+            } else if suffix.is_empty() && is_dir {
                 let entry = Entry::read(&path).map_err(|e| e.to_string());
                 let created = std::fs::metadata(path.join(cache::MANIFEST)).and_then(|m| m.modified()).ok();
                 let marked = std::fs::metadata(used.join(&name)).and_then(|m| m.modified()).ok();
@@ -259,6 +264,11 @@ fn gc(contents: &Contents, keep: &BTreeSet<String>, dry_run: bool) -> ExitCode {
         if building.is_empty() { String::new() } else { format!(" and {} being built", building.len()) }
     );
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Whether `name` is a cache key: 32 hex digits.
+fn is_key(name: &str) -> bool {
+    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whether another process holds this lock (builds its entry now).

@@ -261,10 +261,9 @@ fn params_json(node: &NodeDecl) -> serde_json::Value {
 fn refused_by_constructor(provider: &Provider, node: &NodeDecl) -> Option<Diagnostic> {
     let error = provider.plugin.create(&provider.kind.kind, &params_json(node)).err()?;
     let named = node.params.iter().filter(|(k, _)| mentions(&error.message, &k.name)).max_by_key(|(k, _)| k.name.len());
-    let (span, label) = match (named, &node.kind) {
-        (Some((key, value)), _) => (&value.span, format!("`{}` refused by the node", key.name)),
-        (None, Some((_, span))) => (span, "refused by the node".to_string()),
-        (None, None) => (&node.name.span, "refused by the node".to_string()),
+    let (span, label) = match named {
+        Some((key, value)) => (&value.span, format!("`{}` refused by the node", key.name)),
+        None => (node.kind.as_ref().map_or(&node.name.span, |(_, span)| span), "refused by the node".to_string()),
     };
     Some(
         Diagnostic::at(span, format!("node `{}` ({}) refuses its parameters: {}", node.name.name, provider.kind.kind, error.message))

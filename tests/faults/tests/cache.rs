@@ -122,9 +122,12 @@ fn drop_the_hashes(entry: &Path) {
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
 }
 
+/// Damages a committed entry (its directory) in place.
+type Damage = fn(&Path);
+
 #[test]
 fn a_corrupt_cache_entry_is_reported_by_key_and_node_and_rebuilt_never_used() {
-    let damages: [(&str, fn(&Path)); 3] = [
+    let damages: [(&str, Damage); 3] = [
         ("flipped", |entry| flip_a_bit_halfway(&entry.join("out.arrow"))),
         ("truncated", |entry| cut_short(&entry.join("out.arrow"))),
         ("unhashed", drop_the_hashes),

@@ -10,6 +10,9 @@ fn cache(dir: &Scratch, args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr(&out))
 }
 
+/// A key no run wrote.
+const STALE: &str = "0123456789abcdef0123456789abcdef";
+
 fn key(report: &serde_json::Value, node: &str) -> String {
     report["nodes"][node]["cache_key"].as_str().unwrap().to_string()
 }
@@ -65,9 +68,13 @@ fn gc_keeps_the_entries_of_the_graphs_last_runs_and_removes_the_rest() {
     let (out, last) = run(&graph, &dir, &["--set", "source.offset=1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let cache_dir = dir.join("cache");
-    std::fs::create_dir_all(cache_dir.join("0123abcd.partial/artifacts")).unwrap();
-    std::fs::write(cache_dir.join("0123abcd.partial/out.arrow"), [0u8; 4096]).unwrap();
-    std::fs::write(cache_dir.join("0123abcd.lock"), "").unwrap();
+    // What a failed build and a finished one leave for gc.
+    let (partial, lock) = (format!("{STALE}.partial"), format!("{STALE}.lock"));
+    std::fs::create_dir_all(cache_dir.join(&partial).join("artifacts")).unwrap();
+    std::fs::write(cache_dir.join(&partial).join("out.arrow"), [0u8; 4096]).unwrap();
+    std::fs::write(cache_dir.join(&lock), "").unwrap();
+    // Not the cache's: gc leaves it alone.
+    std::fs::create_dir_all(cache_dir.join("notes")).unwrap();
     let out_dir = dir.join("out");
     let gc = |extra: &[&str]| {
         let mut args = vec!["gc", graph.to_str().unwrap(), "--out", out_dir.to_str().unwrap()];
@@ -81,8 +88,8 @@ fn gc_keeps_the_entries_of_the_graphs_last_runs_and_removes_the_rest() {
         assert!(listed.contains(&format!("would remove entry {} (node `{node}`", key(&old, node))), "{listed}");
         assert!(!listed.contains(&format!("entry {}", key(&last, node))), "the last run's entries are kept: {listed}");
     }
-    assert!(listed.contains("would remove unfinished build 0123abcd.partial, 4.0 KiB"), "{listed}");
-    assert!(listed.contains("would remove stale lock 0123abcd.lock"), "{listed}");
+    assert!(listed.contains(&format!("would remove unfinished build {partial}, 4.0 KiB")), "{listed}");
+    assert!(listed.contains(&format!("would remove stale lock {lock}")), "{listed}");
     assert!(err.contains("would free") && err.contains("kept 2 entries"), "{err}");
     assert!(cache_dir.join(key(&old, "source")).exists(), "a dry run removes nothing");
 
@@ -90,7 +97,8 @@ fn gc_keeps_the_entries_of_the_graphs_last_runs_and_removes_the_rest() {
     assert_eq!(code, Some(0), "{err}");
     assert!(removed.contains(&format!("removed entry {}", key(&old, "source"))), "{removed}");
     assert!(err.contains("freed"), "{err}");
-    for gone in [key(&old, "source"), key(&old, "sum"), "0123abcd.partial".into(), "0123abcd.lock".into()] {
+    assert!(cache_dir.join("notes").exists(), "what the cache did not write stays");
+    for gone in [key(&old, "source"), key(&old, "sum"), partial, lock] {
         assert!(!cache_dir.join(&gone).exists(), "{gone} removed");
     }
     let (_, again) = run(&graph, &dir, &["--set", "source.offset=1"]);
