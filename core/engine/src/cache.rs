@@ -253,7 +253,7 @@ impl Cache {
             .and_then(|mark| mark.set_modified(SystemTime::now()));
     }
 
-/// Prepares `KEY.partial/`, keeping artifacts from an interrupted run.
+    /// Prepares `KEY.partial/`, keeping artifacts from an interrupted run.
     pub fn stage(&self, key: &str) -> Result<Staging> {
         let dir = self.root.join(format!("{key}.partial"));
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| Error::io(&dir, e))?;

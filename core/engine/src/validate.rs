@@ -289,3 +289,16 @@ fn ports_help(what: &str, ports: &[emoflow_sdk::describe::PortDescription]) -> S
         format!("its {what}: {}", ports.iter().map(|p| format!("{} ({})", p.name, p.port_type)).collect::<Vec<_>>().join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn a_message_names_a_parameter_only_as_a_whole_word() {
+        assert!(mentions("window = 4 must be odd, so that it is centred", "window"));
+        assert!(mentions("`seeds` must list at least one seed", "seeds"));
+        assert!(!mentions("the windows overlap", "window"));
+        assert!(!mentions("max_window is too large", "window"));
+    }
+}
