@@ -3,16 +3,24 @@
 //! keys of its inputs.
 //!
 //! An entry is a directory `ROOT/KEY/` with one `PORT.arrow` per output,
-//! the node's `artifacts/`, and `manifest.json`. It is built in
-//! `ROOT/KEY.partial/` (each file written to a temporary name, fsynced and
-//! renamed; the manifest last) and then renamed to `ROOT/KEY/` in one step,
-//! so a run killed at any moment leaves no directory that reads as a valid
-//! entry. `KEY.partial/artifacts/` survives a killed run on purpose: a
-//! training node finds its checkpoints there and resumes. `KEY.lock` keeps
-//! two processes sharing the cache from building the same entry at once.
+//! the node's `artifacts/`, and `manifest.json` (each port file's size and
+//! blake3). It is built in `ROOT/KEY.partial/` (each file written to a
+//! temporary name, fsynced and renamed; the manifest last) and then renamed
+//! to `ROOT/KEY/` in one step, so a run killed at any moment leaves no
+//! directory that reads as a valid entry. `KEY.partial/artifacts/` survives
+//! a killed or failed run on purpose: a training node finds its checkpoints
+//! there and resumes; a failed build leaves nothing else behind.
+//!
+//! A lookup hashes the port files again: an entry whose files do not match
+//! its manifest (a flipped bit, a file cut short, a manifest from before
+//! hashes were recorded) is reported and rebuilt, never used. `KEY.lock`
+//! keeps two processes sharing the cache from building the same entry at
+//! once; it is taken only to build, so a read-only cache serves its hits.
+//! `.used/KEY`'s modification time says when an entry was last used.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
@@ -22,6 +30,8 @@ use serde::{Deserialize, Serialize};
 use emoflow_sdk::{Error, Result};
 
 pub const MANIFEST: &str = "manifest.json";
+/// The directory of last-use marks, `ROOT/.used/KEY`.
+pub const USED: &str = ".used";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -38,6 +48,10 @@ pub struct PortFile {
     pub file: String,
     pub bytes: u64,
     pub rows: u64,
+    /// The file's blake3 (hex); absent in manifests written before entries
+    /// were hashed, which a lookup therefore refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
 }
 
 /// A committed entry (or a node's output directory when not caching).
@@ -66,6 +80,22 @@ impl Entry {
         Ok(Entry { dir: dir.to_path_buf(), manifest })
     }
 
+    /// Checks every port file against its recorded blake3 ([`Entry::read`]
+    /// checked the sizes); the reason names the first file that differs.
+    pub fn verify(&self) -> std::result::Result<(), String> {
+        for p in &self.manifest.ports {
+            let file = self.dir.join(&p.file);
+            let Some(recorded) = &p.blake3 else {
+                return Err(format!("{}: no recorded hash (an entry written before entries were hashed)", file.display()));
+            };
+            let actual = hash_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if actual != *recorded {
+                return Err(format!("{}: its content does not match the blake3 in the manifest", file.display()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn port_path(&self, port: &str) -> Option<PathBuf> {
         self.manifest.ports.iter().find(|p| p.port == port).map(|p| self.dir.join(&p.file))
     }
@@ -80,6 +110,14 @@ impl Entry {
             .map_err(|e| Error::io(&path, e))?;
         Ok(Box::new(reader))
     }
+}
+
+/// The blake3 of a file, hex; memory-mapped and hashed on every core, as
+/// a lookup hashes every output it serves.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap_rayon(path)?;
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// The cache key of a node.
@@ -124,23 +162,80 @@ pub struct Cache {
     root: PathBuf,
 }
 
+/// What the cache holds for a key.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A committed entry whose files match its manifest.
+    Hit(Entry),
+    Miss,
+    /// An entry that must not be used, and why (naming the file).
+    Corrupt(String),
+}
+
+/// What a node gets from [`Cache::claim`].
+pub enum Claim {
+    Hit(Entry),
+    /// Build the entry; the lock is held until dropped.
+    Build(File),
+}
+
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
-    /// The committed entry for `key`, if it is complete and intact.
-    pub fn lookup(&self, key: &str) -> Option<Entry> {
-        Entry::read(&self.root.join(key)).ok().filter(|e| e.manifest.key == key)
+    /// The committed entry for `key`, checked against its manifest's sizes
+    /// and hashes.
+    pub fn lookup(&self, key: &str) -> Lookup {
+        let dir = self.root.join(key);
+        if std::fs::symlink_metadata(&dir).is_err() {
+            return Lookup::Miss;
+        }
+        let entry = match Entry::read(&dir) {
+            Ok(entry) => entry,
+            Err(e) => return Lookup::Corrupt(e.to_string()),
+        };
+        if entry.manifest.key != key {
+            return Lookup::Corrupt(format!("{}: the manifest is for key {}", dir.join(MANIFEST).display(), entry.manifest.key));
+        }
+        match entry.verify() {
+            Ok(()) => Lookup::Hit(entry),
+            Err(why) => Lookup::Corrupt(why),
+        }
+    }
+
+    /// The intact entry for `key`, or the lock under which node `node`
+    /// builds it. A hit takes no lock, so a read-only cache serves every
+    /// entry it holds; a corrupt entry is reported and rebuilt.
+    pub fn claim(&self, key: &str, node: &str) -> Result<Claim> {
+        match self.lookup(key) {
+            Lookup::Hit(entry) => return Ok(self.hit(key, entry)),
+            Lookup::Corrupt(why) => tracing::warn!("cache entry {key} of node `{node}` is corrupt: {why}; rebuilding"),
+            Lookup::Miss => {}
+        }
+        let lock = self.lock(key)?;
+        // Another process may have built it while this one waited.
+        if let Lookup::Hit(entry) = self.lookup(key) {
+            return Ok(self.hit(key, entry));
+        }
+        Ok(Claim::Build(lock))
+    }
+
+    fn hit(&self, key: &str, entry: Entry) -> Claim {
+        self.mark_used(key);
+        Claim::Hit(entry)
     }
 
     /// Holds `KEY` for this process until the lock is dropped: processes
     /// sharing a cache (a sweep's Slurm array tasks) compute each entry once;
     /// the others wait and then find it committed.
-    pub fn lock(&self, key: &str) -> Result<File> {
-        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+    fn lock(&self, key: &str) -> Result<File> {
         let path = self.root.join(format!("{key}.lock"));
-        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let unwritable = |e: std::io::Error| {
+            Error::io(&path, format!("{e}: cannot build entry {key} in this cache (read-only? point --cache at a writable directory)"))
+        };
+        std::fs::create_dir_all(&self.root).map_err(unwritable)?;
+        let file = File::create(&path).map_err(unwritable)?;
         if file.try_lock().is_err() {
             tracing::info!("waiting for another process computing this entry");
             file.lock().map_err(|e| Error::io(&path, e))?;
@@ -148,32 +243,45 @@ impl Cache {
         Ok(file)
     }
 
+    /// Records that `key` was used now: the modification time of
+    /// `.used/KEY`, outside the entry so that a hit never writes into it.
+    /// Best effort: a read-only cache keeps no record.
+    fn mark_used(&self, key: &str) {
+        let dir = self.root.join(USED);
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| File::create(dir.join(key)))
+            .and_then(|mark| mark.set_modified(SystemTime::now()));
+    }
+
     /// Prepares `KEY.partial/`, keeping artifacts from an interrupted run.
     pub fn stage(&self, key: &str) -> Result<Staging> {
         let dir = self.root.join(format!("{key}.partial"));
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| Error::io(&dir, e))?;
         let _ = std::fs::remove_file(dir.join(MANIFEST));
-        Ok(Staging { dir, key: key.to_string(), ports: Vec::new() })
+        Ok(Staging { dir, key: key.to_string(), ports: Vec::new(), committed: false })
     }
 }
 
-/// An entry being written.
+/// An entry being written. Dropped uncommitted (the node failed), it
+/// leaves only the checkpoints in `artifacts/` that a rerun resumes from.
 pub struct Staging {
     pub dir: PathBuf,
     key: String,
     ports: Vec<PortFile>,
+    committed: bool,
 }
 
 impl Staging {
     /// Writes ports into `dir`, prepared by another process's [`Cache::stage`]
     /// (a worker's side of an entry); that process commits.
     pub fn writer(dir: PathBuf) -> Staging {
-        Staging { dir, key: String::new(), ports: Vec::new() }
+        // That process's own `Staging` commits or cleans up, not this one.
+        Staging { dir, key: String::new(), ports: Vec::new(), committed: true }
     }
 
     /// The port files written.
-    pub fn into_ports(self) -> Vec<PortFile> {
-        self.ports
+    pub fn into_ports(mut self) -> Vec<PortFile> {
+        std::mem::take(&mut self.ports)
     }
 
     /// Records port files a worker wrote into this entry.
@@ -190,8 +298,8 @@ impl Staging {
         let file_name = format!("{port}.arrow");
         let path = self.dir.join(&file_name);
         let tmp = self.dir.join(format!(".{file_name}.tmp"));
-        let mut rows = 0u64;
-        {
+        let written = (|| -> Result<u64> {
+            let mut rows = 0u64;
             let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
             let mut writer = FileWriter::try_new(std::io::BufWriter::new(file), &stream.schema())
                 .map_err(|e| Error::io(&tmp, e))?;
@@ -204,21 +312,26 @@ impl Staging {
             let file = writer.into_inner().map_err(|e| Error::io(&tmp, e))?;
             let file = file.into_inner().map_err(|e| Error::io(&tmp, e.error()))?;
             file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            Ok(rows)
+        })();
+        let rows = written.inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
         let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
-        self.ports.push(PortFile { port: port.to_string(), file: file_name, bytes, rows });
+        let hash = hash_file(&path).map_err(|e| Error::io(&path, e))?;
+        self.ports.push(PortFile { port: port.to_string(), file: file_name, bytes, rows, blake3: Some(hash) });
         Ok(())
     }
 
     /// Writes the manifest last, then publishes the entry with one rename.
-    pub fn commit(self, node: &str, kind: &str, cache: &Cache) -> Result<Entry> {
+    pub fn commit(mut self, node: &str, kind: &str, cache: &Cache) -> Result<Entry> {
         let manifest = Manifest {
             key: self.key.clone(),
             node: node.to_string(),
             kind: kind.to_string(),
             emoflow_version: env!("CARGO_PKG_VERSION").to_string(),
-            ports: self.ports,
+            ports: std::mem::take(&mut self.ports),
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
         write_atomic(&self.dir.join(MANIFEST), &json)?;
@@ -229,8 +342,29 @@ impl Staging {
             std::fs::remove_dir_all(&target).map_err(|e| Error::io(&target, e))?;
         }
         std::fs::rename(&self.dir, &target).map_err(|e| Error::io(&target, e))?;
+        self.committed = true;
         sync_dir(&cache.root);
         Ok(Entry { dir: target, manifest })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let artifacts = self.artifact_dir();
+        let checkpoints = std::fs::read_dir(&artifacts).is_ok_and(|mut files| files.next().is_some());
+        if !checkpoints {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return;
+        }
+        for file in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = file.path();
+            if path != artifacts {
+                let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+            }
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! line; the fuzz targets (`fuzz/`) drive the graph loader through it.
 
 pub mod cache;
+pub mod cache_cmd;
+pub mod console;
 pub mod diag;
 pub mod doctor;
 pub mod export;
@@ -10,6 +12,7 @@ pub mod graph;
 pub mod graph_test;
 pub mod libtorch;
 pub mod lock;
+pub mod places;
 pub mod plugin_check;
 pub mod predict;
 pub mod registry;

@@ -12,9 +12,12 @@ use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
 use emoflow_engine::diag::{self, Diagnostic, Sources};
+// std's print macros panic on a closed pipe (`emoflow plugins | head -1`);
+// these write the same and never panic.
+use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{doctor, export, graph, graph_test, lock, plugin_check, predict, run, sweep};
+use emoflow_engine::{cache_cmd, doctor, export, graph, graph_test, lock, places, plugin_check, predict, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -164,6 +167,14 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Inspect the cache, verify it, remove what no graph uses.
+    Cache {
+        /// Cache directory (default: .emoflow/cache, or EMOFLOW_CACHE).
+        #[arg(long, global = true)]
+        cache: Option<PathBuf>,
+        #[command(subcommand)]
+        command: cache_cmd::CacheCommand,
+    },
     /// What this machine can do and what to fix: plugins, libtorch, CUDA,
     /// the cache's disk, Slurm. Exit 0 when the demo can run.
     Doctor {
@@ -260,17 +271,26 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         Command::Worker => ExitCode::from(emoflow_engine::worker::serve()),
+        // Rendered in memory, then printed by the pipe-safe macro.
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "emoflow", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "emoflow", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
-        Command::Man => match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
+                Ok(()) => {
+                    print!("{}", String::from_utf8_lossy(&page));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
             }
-        },
+        }
         Command::Doctor { cache, slurm } => {
             let registry = Registry::discover(&cli.plugin_path);
             let opts = doctor::Options { cache_dir: cache_dir(cache), slurm };
@@ -295,6 +315,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            if let Err(code) = check_places(&out, (!no_cache).then_some(&cache)) {
+                return code;
+            }
             let cache_dir = cache_dir(cache);
             if executor == Executor::Slurm {
                 if no_cache {
@@ -334,6 +357,9 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+            if let Err(code) = check_places(&out, Some(&cache)) {
+                return code;
+            }
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
             let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
@@ -397,6 +423,9 @@ fn main() -> ExitCode {
             if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
         }
         Command::Test { paths, out, jobs, cache } => {
+            if let Err(code) = check_places(&out, Some(&cache)) {
+                return code;
+            }
             let registry = discover(&cli.plugin_path);
             let cancel = Arc::new(AtomicBool::new(false));
             install_ctrl_c(cancel.clone());
@@ -481,6 +510,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
         Command::Plugins { json } => {
             let registry = discover(&cli.plugin_path);
             list_plugins(&registry, json);
@@ -673,6 +703,24 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
         path.display()
     );
     if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Checks `--out` and, when the cache is used, `--cache` before anything
+/// runs: exit 2 naming the flag and the path.
+fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<(), ExitCode> {
+    let checked = places::check_out(out, "--out").and_then(|()| {
+        let Some(flag) = cache_flag else { return Ok(()) };
+        let origin = match (flag, std::env::var_os("EMOFLOW_CACHE")) {
+            (Some(_), _) => "--cache",
+            (None, Some(_)) => "EMOFLOW_CACHE",
+            (None, None) => "the default --cache",
+        };
+        places::check_cache(&cache_dir(flag.clone()), origin)
+    });
+    checked.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn cache_dir(flag: Option<PathBuf>) -> PathBuf {

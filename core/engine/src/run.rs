@@ -705,11 +705,14 @@ fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<
         }
         let key = &launch.key;
         let cacheable = opts.use_cache && kind.cacheable;
-        let _held = if cacheable { Some(shared.cache.lock(key)?) } else { None };
-        if cacheable && let Some(entry) = shared.cache.lookup(key) {
-            tracing::info!("cached");
-            return Ok((Status::Cached, entry));
-        }
+        let _held = match cacheable.then(|| shared.cache.claim(key, &node.name)).transpose()? {
+            Some(cache::Claim::Hit(entry)) => {
+                tracing::info!("cached");
+                return Ok((Status::Cached, entry));
+            }
+            Some(cache::Claim::Build(lock)) => Some(lock),
+            None => None,
+        };
         let store = if cacheable { &shared.cache } else { &shared.work };
         let stage_key = if cacheable { key.to_string() } else { node.name.clone() };
         let mut staging = store.stage(&stage_key)?;

@@ -1,15 +1,17 @@
 //! Checks a graph against the plugins before anything runs, collecting every
-//! problem at once: unknown kinds, ports, nodes and parameters, unwired
-//! inputs, port type mismatches, ill-typed or out-of-range parameters, and
-//! cycles. Builds the petgraph DAG and its topological order.
+//! problem at once: an empty graph, unknown kinds, ports, nodes and
+//! parameters, unwired inputs, port type mismatches, ill-typed or
+//! out-of-range parameters, rules only a node knows (each node is created
+//! through its plugin, not run), and cycles. Builds the petgraph DAG and its
+//! topological order.
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use emoflow_sdk::conventions;
 
-use crate::diag::Diagnostic;
-use crate::graph::{Graph, suggest_node};
+use crate::diag::{Diagnostic, Span};
+use crate::graph::{Graph, NodeDecl, suggest_node};
 use crate::registry::{Provider, Registry};
 use crate::schema;
 
@@ -59,6 +61,13 @@ impl Plan {
 
 pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    if graph.nodes.is_empty() && !graph.fragment {
+        // The top file is the first source the loader read.
+        diags.push(
+            Diagnostic::at(&Span { file: 0, range: 0..0 }, "the graph has no nodes: nothing to run")
+                .help("add a node: `[nodes.NAME]` with `kind = \"...\"` (`emoflow plugins` lists the kinds)"),
+        );
+    }
     let kind_names: Vec<&str> = registry.kind_names().collect();
     // Providers by node position in the graph; None where the kind is unknown.
     let providers: Vec<Option<&Provider>> = graph
@@ -110,6 +119,7 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             continue;
         };
         let kind = &provider.kind;
+        let found_before = diags.len();
         let mut inputs: Vec<Vec<(usize, String)>> = vec![Vec::new(); kind.inputs.len()];
         for input in &node.inputs {
             let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
@@ -187,6 +197,11 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             }
         }
         diags.extend(schema::check_params(&kind.params, &node.params, &node.name.name, &node.name.span));
+        // Created only when nothing else is wrong with it: a constructor's
+        // complaint about a value the schema already refused says nothing new.
+        if diags.len() == found_before && node.frozen.is_none() {
+            diags.extend(refused_by_constructor(provider, node));
+        }
         wiring.push(inputs);
     }
 
@@ -219,13 +234,10 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
         .map(|&ix| {
             let i = dag[ix];
             let decl = &graph.nodes[i];
-            let params = serde_json::Value::Object(
-                decl.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
-            );
             PlannedNode {
                 name: decl.name.name.clone(),
                 provider: providers[i].unwrap().clone(),
-                params,
+                params: params_json(decl),
                 inputs: wiring[i]
                     .iter()
                     .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
@@ -237,10 +249,56 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
     Ok(Plan { graph, nodes, sweep: None })
 }
 
+/// Parameters as the plugin receives them.
+fn params_json(node: &NodeDecl) -> serde_json::Value {
+    serde_json::Value::Object(node.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
+}
+
+/// Creates the node through its plugin without running it (constructors are
+/// cheap by convention), so that a rule only the node knows, such as an even
+/// `smooth.median` window, is reported before any compute: at the parameter
+/// the node's message names, else at its `kind`.
+fn refused_by_constructor(provider: &Provider, node: &NodeDecl) -> Option<Diagnostic> {
+    let error = provider.plugin.create(&provider.kind.kind, &params_json(node)).err()?;
+    let named = node.params.iter().filter(|(k, _)| mentions(&error.message, &k.name)).max_by_key(|(k, _)| k.name.len());
+    let (span, label) = match named {
+        Some((key, value)) => (&value.span, format!("`{}` refused by the node", key.name)),
+        None => (node.kind.as_ref().map_or(&node.name.span, |(_, span)| span), "refused by the node".to_string()),
+    };
+    Some(
+        Diagnostic::at(span, format!("node `{}` ({}) refuses its parameters: {}", node.name.name, provider.kind.kind, error.message))
+            .label(label)
+            .help(format!("the rule is the node's own; `emoflow plugins --json` documents `{}`'s parameters", provider.kind.kind)),
+    )
+}
+
+/// Whether `message` names `word` as a whole word (`window`, not `windows`).
+fn mentions(message: &str, word: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    message.match_indices(word).any(|(at, _)| {
+        let before = message[..at].chars().next_back();
+        let after = message[at + word.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
 fn ports_help(what: &str, ports: &[emoflow_sdk::describe::PortDescription]) -> String {
     if ports.is_empty() {
         format!("it has no {what}")
     } else {
         format!("its {what}: {}", ports.iter().map(|p| format!("{} ({})", p.name, p.port_type)).collect::<Vec<_>>().join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn a_message_names_a_parameter_only_as_a_whole_word() {
+        assert!(mentions("window = 4 must be odd, so that it is centred", "window"));
+        assert!(mentions("`seeds` must list at least one seed", "seeds"));
+        assert!(!mentions("the windows overlap", "window"));
+        assert!(!mentions("max_window is too large", "window"));
     }
 }

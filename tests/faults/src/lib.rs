@@ -149,4 +149,26 @@ pub fn alive(pid: u32) -> bool {
 pub fn signal(pid: u32, signal: &str) {
     let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
     assert!(sent.success(), "kill -{signal} {pid}");
+/// Every file and directory under `dir`, at any depth.
+pub fn paths_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.is_dir() {
+            found.extend(paths_under(&path));
+        }
+        found.push(path);
+    }
+    found
+}
+
+/// A graph of two fixture nodes, `source` (ROWS rows of 0..10) and `sum`
+/// (their total as the metric `sum`), written as DIR/NAME.
+pub fn source_and_sum(dir: &Scratch, name: &str, rows: u32) -> PathBuf {
+    let file = dir.join(name);
+    let text = format!(
+        "[nodes.source]\nkind = \"test.source\"\nrows = {rows}\n\n[nodes.sum]\nkind = \"test.sum\"\ninputs = {{ in = \"source.out\" }}\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    file
 }

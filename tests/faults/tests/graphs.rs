@@ -72,3 +72,36 @@ fn extending_a_missing_file_names_it() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("missing-parent.toml"), "{err}");
 }
+
+#[test]
+fn a_parameter_rule_only_the_node_knows_is_reported_at_that_parameter_before_anything_runs() {
+    let dir = Scratch::new("faults", "constructor");
+    let file = dir.join("median.toml");
+    std::fs::write(
+        &file,
+        "[nodes.source]\nkind = \"test.source\"\nrows = 3\n\n[nodes.smooth]\nkind = \"smooth.median\"\ninputs = { series = \"source.out\" }\nwindow = 4\n",
+    )
+    .unwrap();
+    let (code, err) = check(&file);
+    assert_eq!(code, Some(2), "{err}");
+    let expected = format!("{}:8:10: error: node `smooth` (smooth.median) refuses its parameters: window = 4 must be odd", file.display());
+    assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    // `run` validates the same way: nothing runs, nothing is cached.
+    let run = emoflow().arg("run").arg(&file).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache")).output().unwrap();
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains(&expected), "{}", stderr(&run));
+    assert!(!dir.join("out/run.json").exists() && !dir.join("cache").exists(), "nothing ran");
+}
+
+#[test]
+fn a_graph_without_nodes_is_refused_by_check_and_run_naming_the_file() {
+    let dir = Scratch::new("faults", "empty");
+    let file = dir.join("empty.toml");
+    std::fs::write(&file, "[graph]\nname = \"empty\"\n").unwrap();
+    let (code, err) = check(&file);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("{}:1:1: error: the graph has no nodes", file.display())), "{err}");
+    let run = emoflow().arg("run").arg(&file).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache")).output().unwrap();
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("the graph has no nodes"), "{}", stderr(&run));
+}
