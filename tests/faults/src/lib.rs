@@ -149,6 +149,8 @@ pub fn alive(pid: u32) -> bool {
 pub fn signal(pid: u32, signal: &str) {
     let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
     assert!(sent.success(), "kill -{signal} {pid}");
+}
+
 /// Every file and directory under `dir`, at any depth.
 pub fn paths_under(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
