@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod diag;
 pub mod export;
+pub mod fingerprint;
 pub mod graph;
 pub mod graph_test;
 pub mod lock;
