@@ -252,7 +252,9 @@ pub struct FFI_Plugin {
     /// lists the files a node will read when it runs
     /// ([`Node::input_files`](crate::Node::input_files)) by calling
     /// `push(sink, path)` once per file, with a UTF-8 path borrowed for that
-    /// call. Nothing is allocated across the boundary.
+    /// call; nothing is allocated across the boundary. `node` comes from
+    /// `create` and is not running; `sink` is the host's, passed back
+    /// untouched, and `push` is called only during this call.
     pub input_files: unsafe extern "C" fn(
         node: *mut c_void,
         sink: *mut c_void,
