@@ -30,6 +30,9 @@ fuzz_target!(|data: &[u8]| {
     // label-value checks.
     if parsed.is_ok() && std::str::from_utf8(data).is_ok() {
         std::fs::write(scratch(), data).expect("write the scratch file");
-        let _ = emoflow_audio::avec2016::read_gold_standard(scratch());
+        let _ = emoflow_audio::avec2016::read_gold_standard(
+            scratch(),
+            emoflow_audio::corpus::DEFAULT_LABEL_RANGE,
+        );
     }
 });

@@ -8,6 +8,7 @@ pub mod console;
 pub mod diag;
 pub mod doctor;
 pub mod export;
+pub mod fingerprint;
 pub mod graph;
 pub mod graph_test;
 pub mod libtorch;

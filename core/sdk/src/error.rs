@@ -81,8 +81,21 @@ impl From<arrow::error::ArrowError> for Error {
                 Ok(ours) => *ours,
                 Err(other) => Self::data(other.to_string()),
             },
+            arrow::error::ArrowError::CDataInterface(message) => {
+                Self::data(producer_message(&message))
+            }
             other => Self::data(other.to_string()),
         }
+    }
+}
+
+/// The producer's own words in an error read from a C stream: arrow wraps a
+/// node's error as "Cannot get next batch from input stream. Error code: N.
+/// Producer error: External error: WORDS", which tells the user nothing.
+fn producer_message(message: &str) -> String {
+    match message.split_once("Producer error: ") {
+        Some((_, produced)) => produced.strip_prefix("External error: ").unwrap_or(produced).to_string(),
+        None => message.to_string(),
     }
 }
 

@@ -45,7 +45,8 @@ use crate::{Error, ErrorCode};
 pub const ABI_MAJOR: u32 = 1;
 /// ABI minor version: bumped when fields are appended to [`FFI_Plugin`] or
 /// [`FFI_RunContext`].
-pub const ABI_MINOR: u32 = 0;
+/// Minor 1 appended [`FFI_Plugin::input_files`].
+pub const ABI_MINOR: u32 = 1;
 /// The entry point a plugin exports: `emoflow_plugin_entry_<crate>` where
 /// `lib<crate>.so` is the library cargo builds (what
 /// [`export_plugin!`](crate::export_plugin) generates), or plain
@@ -247,7 +248,23 @@ pub struct FFI_Plugin {
         output: *mut *mut c_void,
         err: *mut FFI_Error,
     ) -> i32,
+    /// Since minor 1 (a host reads it only when `struct_size` covers it):
+    /// lists the files a node will read when it runs
+    /// ([`Node::input_files`](crate::Node::input_files)) by calling
+    /// `push(sink, path)` once per file, with a UTF-8 path borrowed for that
+    /// call; nothing is allocated across the boundary. `node` comes from
+    /// `create` and is not running; `sink` is the host's, passed back
+    /// untouched, and `push` is called only during this call.
+    pub input_files: unsafe extern "C" fn(
+        node: *mut c_void,
+        sink: *mut c_void,
+        push: FFI_PushPath,
+        err: *mut FFI_Error,
+    ) -> i32,
 }
+
+/// The host's receiver of [`FFI_Plugin::input_files`]: one path per call.
+pub type FFI_PushPath = unsafe extern "C" fn(sink: *mut c_void, path: FFI_Str);
 
 /// A node created by [`create`]: its spec and the user's node.
 struct NodeBox {
@@ -276,6 +293,8 @@ impl Exported {
 
 // SAFETY: the table is immutable and its pointers point to static data.
 unsafe impl Sync for FFI_Plugin {}
+// SAFETY: as above; a host keeps its own copy of a plugin's table.
+unsafe impl Send for FFI_Plugin {}
 
 /// Builds the static table for [`export_plugin!`](crate::export_plugin) from
 /// the three shims the macro instantiates for the plugin's spec.
@@ -304,6 +323,7 @@ pub const fn plugin_table(
         destroy,
         free_error,
         call_tensor_fn,
+        input_files,
     }
 }
 
@@ -435,10 +455,49 @@ unsafe extern "C" fn run(
         }
         Ok(())
     });
+    // SAFETY: the host passes a valid error slot.
+    unsafe { status(result, err) }
+}
+
+/// # Safety
+/// The arguments must satisfy [`FFI_Plugin::input_files`]'s contract.
+unsafe extern "C" fn input_files(
+    node: *mut c_void,
+    sink: *mut c_void,
+    push: FFI_PushPath,
+    err: *mut FFI_Error,
+) -> i32 {
+    // SAFETY: `node` came from `create`; listing its files only reads it.
+    let node_box = unsafe { &*node.cast::<NodeBox>() };
+    let kind = node_box.spec.kind;
+    let result = guard(&format!("listing the input files of node kind `{kind}`"), || {
+        for path in node_box.node.input_files()? {
+            let utf8 = path.to_str().ok_or_else(|| {
+                Error::invalid(format!(
+                    "`{kind}` reads {}, whose path is not UTF-8 (the plugin ABI carries UTF-8 \
+                     paths): rename the file",
+                    path.display()
+                ))
+            })?;
+            // SAFETY: the host passes a sink and callback valid for the call;
+            // the string outlives the callback.
+            unsafe { push(sink, FFI_Str::new(utf8)) };
+        }
+        Ok(())
+    });
+    // SAFETY: the host passes a valid error slot.
+    unsafe { status(result, err) }
+}
+
+/// The status of a call that returns nothing else, writing its error.
+///
+/// # Safety
+/// `err` must be null or valid for writes.
+unsafe fn status(result: Result<(), Error>, err: *mut FFI_Error) -> i32 {
     match result {
         Ok(()) => STATUS_OK,
         Err(e) => {
-            // SAFETY: the host passes a valid error slot.
+            // SAFETY: guaranteed by the caller.
             unsafe { FFI_Error::write(err, &e) };
             STATUS_ERROR
         }

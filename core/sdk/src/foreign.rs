@@ -20,8 +20,8 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use crate::conventions;
 use crate::describe::{KindDescription, PluginDescription};
 use crate::ffi::{
-    ABI_MAJOR, ABI_MINOR, FFI_Error, FFI_Plugin, FFI_RunContext, FFI_Str, STATUS_OK,
-    entry_symbols, level,
+    ABI_MAJOR, ABI_MINOR, FFI_Error, FFI_Plugin, FFI_PushPath, FFI_RunContext, FFI_Str,
+    STATUS_OK, entry_symbols, level,
 };
 use crate::{Error, Result};
 
@@ -29,7 +29,9 @@ use crate::{Error, Result};
 /// and tensor deleters may point into them for as long as the process lives.
 pub struct ForeignPlugin {
     path: PathBuf,
-    table: &'static FFI_Plugin,
+    /// A copy of the plugin's table, completed with the host's stand-ins
+    /// for fields an older minor lacks (see [`copy_table`]).
+    table: FFI_Plugin,
     description: PluginDescription,
 }
 
@@ -39,8 +41,45 @@ impl std::fmt::Debug for ForeignPlugin {
     }
 }
 
-/// The smallest table a host of this major can use: the fields of minor 0.
-const MIN_TABLE_SIZE: usize = std::mem::size_of::<FFI_Plugin>();
+/// The smallest table a host of this major can use: the fields of minor 0,
+/// which end where minor 1's `input_files` begins.
+const MIN_TABLE_SIZE: usize = std::mem::offset_of!(FFI_Plugin, input_files);
+
+/// A copy of the table at `table`, `size` bytes long: the fields of minor 0
+/// and, of those appended since, each one `size` covers whole; the others get
+/// the host's stand-in (a plugin of minor 0 declares no input files).
+///
+/// # Safety
+/// `table` must point to `size` readable bytes, at least [`MIN_TABLE_SIZE`],
+/// laid out as the start of an [`FFI_Plugin`].
+unsafe fn copy_table(table: *const FFI_Plugin, size: usize) -> FFI_Plugin {
+    // Every appended field is a function pointer.
+    let covers = |offset: usize| size >= offset + std::mem::size_of::<*const c_void>();
+    let mut copy = std::mem::MaybeUninit::<FFI_Plugin>::uninit();
+    let to = copy.as_mut_ptr();
+    // SAFETY: guaranteed by the caller; only fields within `size` are read,
+    // and every field of `copy` is written before `assume_init`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(table.cast::<u8>(), to.cast::<u8>(), MIN_TABLE_SIZE);
+        let input_files = if covers(MIN_TABLE_SIZE) {
+            std::ptr::addr_of!((*table).input_files).read()
+        } else {
+            no_input_files
+        };
+        std::ptr::addr_of_mut!((*to).input_files).write(input_files);
+        copy.assume_init()
+    }
+}
+
+/// The stand-in `input_files` of a plugin of minor 0: no files.
+unsafe extern "C" fn no_input_files(
+    _node: *mut c_void,
+    _sink: *mut c_void,
+    _push: FFI_PushPath,
+    _err: *mut FFI_Error,
+) -> i32 {
+    STATUS_OK
+}
 
 impl ForeignPlugin {
     /// Loads the plugin library at `path` and checks its ABI version before
@@ -93,7 +132,8 @@ impl ForeignPlugin {
     /// # Safety
     /// `table` must be null or point to static memory starting with
     /// `abi_major: u32, struct_size: u32`, followed, when those match this
-    /// host, by a complete [`FFI_Plugin`].
+    /// host, by the rest of an [`FFI_Plugin`] of `struct_size` bytes (of
+    /// this or another minor).
     pub unsafe fn from_raw(table: *const FFI_Plugin, path: &Path) -> Result<Self> {
         if table.is_null() {
             return Err(Error::invalid(format!("plugin {}: entry point returned null", path.display())));
@@ -118,8 +158,9 @@ impl ForeignPlugin {
                 path.display()
             )));
         }
-        // SAFETY: major and size checked: the table has every field we use.
-        let table: &'static FFI_Plugin = unsafe { &*table };
+        // SAFETY: major and size checked: the table holds the fields of minor
+        // 0 and `size` bytes in all.
+        let table = unsafe { copy_table(table, size as usize) };
         // SAFETY: `describe` returns a string that lives as long as the plugin.
         let json = unsafe { (table.describe)().as_str() };
         let description: PluginDescription = serde_json::from_str(json).map_err(|e| {
@@ -257,6 +298,25 @@ pub type InputStream = Box<dyn RecordBatchReader + Send>;
 impl ForeignNode {
     pub fn description(&self) -> &KindDescription {
         &self.description
+    }
+
+    /// The files the node will read when it runs, as the node lists them
+    /// ([`crate::Node::input_files`]); none for a plugin of ABI minor 0.
+    pub fn input_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut err = FFI_Error::empty();
+        // SAFETY: the handle came from `create`; the sink is `files`, alive
+        // for the call, which is what `push_path` expects.
+        let status = unsafe {
+            (self.plugin.table.input_files)(
+                self.handle,
+                (&raw mut files).cast(),
+                push_path,
+                &mut err,
+            )
+        };
+        self.plugin.check(status, &mut err)?;
+        Ok(files)
     }
 
     /// Runs the node. `inputs` has one entry per declared input, in order
@@ -414,6 +474,15 @@ unsafe extern "C" fn host_log(h: *const c_void, lvl: u32, target: FFI_Str, messa
         // SAFETY: the plugin passes our host pointer and strings valid for the call.
         unsafe { host(h).log(lvl, target.as_str(), message.as_str()) }
     })
+}
+
+/// The `push` of [`ForeignNode::input_files`].
+///
+/// # Safety
+/// `sink` is the `Vec<PathBuf>` of that call; `path` is valid for this call.
+unsafe extern "C" fn push_path(sink: *mut c_void, path: FFI_Str) {
+    // SAFETY: guaranteed by the caller.
+    callback(|| unsafe { (*sink.cast::<Vec<PathBuf>>()).push(PathBuf::from(path.as_str())) })
 }
 
 unsafe extern "C" fn host_progress(h: *const c_void, position: u64, total: u64, message: FFI_Str) {

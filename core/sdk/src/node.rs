@@ -1,7 +1,7 @@
 //! The safe side of a plugin: node kinds, their ports and parameters, and
 //! what a running node receives.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use arrow::datatypes::SchemaRef;
@@ -19,6 +19,15 @@ pub trait Node: Send {
     /// declared output. Call [`Context::check_cancelled`] between units of
     /// work so that Ctrl-C stops the graph promptly.
     fn run(&mut self, ctx: &Context, inputs: Inputs) -> Result<Outputs>;
+
+    /// The files `run` will read, asked after construction and before
+    /// running: the host keys its cache on their contents, so that editing,
+    /// adding or removing one reruns the node. List them with the same scan
+    /// `run` uses (a directory source lists what its scan finds now). The
+    /// default reads no files.
+    fn input_files(&self) -> Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A port of a node kind.

@@ -89,6 +89,23 @@ fn panics_later() -> KindSpec {
     KindSpec::new("t.panic_later", file!()).output("out", port::SERIES, "never").create(|_: None_| Ok(PanicsLater))
 }
 
+/// Fails while the host pulls its lazily computed output, as a source does
+/// on a truncated file.
+struct FailsLater;
+
+impl Node for FailsLater {
+    fn run(&mut self, _: &Context, _: Inputs) -> Result<Outputs> {
+        let schema = SeriesRow::write(&[])?.schema();
+        let lazy = (0..1).map(|_| Err(Error::data("dev_1.wav: truncated WAV").into()));
+        let reader = emoflow_sdk::arrow::record_batch::RecordBatchIterator::new(lazy, schema);
+        Ok(Outputs::new().with_stream("out", Box::new(reader)))
+    }
+}
+
+fn fails_later() -> KindSpec {
+    KindSpec::new("t.fails_later", file!()).output("out", port::SERIES, "never").create(|_: None_| Ok(FailsLater))
+}
+
 /// Declares a series but emits a metrics table.
 struct Liar;
 
@@ -102,7 +119,50 @@ fn liar() -> KindSpec {
     KindSpec::new("t.liar", file!()).output("out", port::SERIES, "claims a series").create(|_: None_| Ok(Liar))
 }
 
-emoflow_sdk::export_plugin!(scale, pass, panics, panics_later, liar);
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DirParams {
+    dir: std::path::PathBuf,
+}
+
+/// Reads every file of a directory, as a corpus source does.
+struct ReadsDir(std::path::PathBuf);
+
+impl Node for ReadsDir {
+    fn run(&mut self, _: &Context, _: Inputs) -> Result<Outputs> {
+        Ok(Outputs::new())
+    }
+
+    fn input_files(&self) -> Result<Vec<std::path::PathBuf>> {
+        let entries = std::fs::read_dir(&self.0).map_err(|e| Error::io(&self.0, e))?;
+        let mut files = entries.map(|e| e.map(|e| e.path()).map_err(|e| Error::io(&self.0, e))).collect::<Result<Vec<_>>>()?;
+        files.sort();
+        Ok(files)
+    }
+}
+
+fn reads_dir() -> KindSpec {
+    KindSpec::new("t.reads_dir", file!()).create(|p: DirParams| Ok(ReadsDir(p.dir)))
+}
+
+/// Panics while listing its files.
+struct ListsBadly;
+
+impl Node for ListsBadly {
+    fn run(&mut self, _: &Context, _: Inputs) -> Result<Outputs> {
+        Ok(Outputs::new())
+    }
+
+    fn input_files(&self) -> Result<Vec<std::path::PathBuf>> {
+        panic!("boom while listing")
+    }
+}
+
+fn lists_badly() -> KindSpec {
+    KindSpec::new("t.lists_badly", file!()).create(|_: None_| Ok(ListsBadly))
+}
+
+emoflow_sdk::export_plugin!(scale, pass, panics, panics_later, liar, fails_later, reads_dir, lists_badly);
 
 fn series(n: usize) -> Vec<SeriesRow> {
     (0..n)
@@ -166,6 +226,12 @@ fn a_panic_while_streaming_an_output_is_caught_too() {
 }
 
 #[test]
+fn an_error_while_streaming_an_output_reaches_the_host_in_the_nodes_own_words() {
+    let err = Harness::new(emoflow_plugin(), "t.fails_later").run().unwrap_err();
+    assert_eq!(err.message, "node `test_t_fails_later`, output `out`: dev_1.wav: truncated WAV");
+}
+
+#[test]
 fn an_output_that_breaks_its_port_type_is_named() {
     let err = Harness::new(emoflow_plugin(), "t.liar").run().unwrap_err();
     assert!(err.message.contains("output `out` (port type `series`)"), "{err}");
@@ -193,4 +259,80 @@ fn a_table_of_another_abi_major_is_refused_before_any_call() {
     let err = unsafe { ForeignPlugin::from_raw(table, std::path::Path::new("libfuture.so")) }.unwrap_err();
     let expected = format!("speaks emoflow plugin ABI {}, this emoflow speaks ABI {ABI_MAJOR}", ABI_MAJOR + 1);
     assert!(err.message.contains(&expected) && err.message.contains("libfuture.so"), "{err}");
+}
+
+/// A fresh directory holding `names`, removed on drop.
+struct Dir(std::path::PathBuf);
+
+impl Dir {
+    fn with(test: &str, names: &[&str]) -> Dir {
+        let dir = std::env::temp_dir().join(format!("emoflow-boundary-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in names {
+            std::fs::write(dir.join(name), name).unwrap();
+        }
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn reads_dir_node(plugin: ForeignPlugin, dir: &std::path::Path) -> emoflow_sdk::foreign::ForeignNode {
+    std::sync::Arc::new(plugin).create("t.reads_dir", &serde_json::json!({ "dir": dir })).unwrap()
+}
+
+#[test]
+fn a_node_declares_the_files_it_will_read_before_it_runs() {
+    let dir = Dir::with("declares", &["b.wav", "a.arff", "é ü.wav"]);
+    let node = reads_dir_node(ForeignPlugin::from_table(emoflow_plugin(), "test").unwrap(), &dir.0);
+    let expected: Vec<_> = ["a.arff", "b.wav", "é ü.wav"].iter().map(|n| dir.0.join(n)).collect();
+    assert_eq!(node.input_files().unwrap(), expected);
+    // Asked again after a recording is added, the node lists what is there now.
+    std::fs::write(dir.0.join("c.wav"), "c").unwrap();
+    assert_eq!(node.input_files().unwrap().len(), 4);
+}
+
+#[test]
+fn a_node_that_declares_nothing_reads_no_files() {
+    let plugin = std::sync::Arc::new(ForeignPlugin::from_table(emoflow_plugin(), "test").unwrap());
+    let node = plugin.create("t.scale", &serde_json::json!({ "factor": 1.0 })).unwrap();
+    assert_eq!(node.input_files().unwrap(), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn an_error_or_a_panic_while_listing_files_reaches_the_host_named() {
+    let missing = std::env::temp_dir().join("emoflow-boundary-no-such-dir");
+    let node = reads_dir_node(ForeignPlugin::from_table(emoflow_plugin(), "test").unwrap(), &missing);
+    let err = node.input_files().unwrap_err();
+    assert_eq!(err.code, ErrorCode::Io);
+    assert!(err.message.starts_with(&missing.display().to_string()), "{err}");
+
+    let plugin = std::sync::Arc::new(ForeignPlugin::from_table(emoflow_plugin(), "test").unwrap());
+    let err = plugin.create("t.lists_badly", &serde_json::json!({})).unwrap().input_files().unwrap_err();
+    assert_eq!(err.code, ErrorCode::Panic);
+    assert!(err.message.contains("`t.lists_badly` panicked: boom while listing"), "{err}");
+}
+
+#[test]
+fn a_plugin_of_abi_minor_0_declares_no_files() {
+    // The same plugin as a minor-0 build would export it: its table ends
+    // before `input_files` and says so in `struct_size`.
+    let size = std::mem::offset_of!(FFI_Plugin, input_files);
+    let words: &'static mut [u64] = Box::leak(vec![0u64; size / 8].into_boxed_slice());
+    let old = words.as_mut_ptr().cast::<u8>();
+    // SAFETY: both regions are `size` bytes; the copy is the leading fields of
+    // a real table, and bytes 4..8 are its `struct_size`.
+    let table = unsafe {
+        std::ptr::copy_nonoverlapping((emoflow_plugin() as *const FFI_Plugin).cast::<u8>(), old, size);
+        old.add(4).cast::<u32>().write(size as u32);
+        ForeignPlugin::from_raw(old.cast::<FFI_Plugin>(), std::path::Path::new("libminor0.so")).unwrap()
+    };
+    let dir = Dir::with("minor0", &["a.wav"]);
+    let node = reads_dir_node(table, &dir.0);
+    assert_eq!(node.input_files().unwrap(), Vec::<std::path::PathBuf>::new(), "the host never calls a field the table lacks");
 }

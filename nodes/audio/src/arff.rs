@@ -71,7 +71,8 @@ impl Arff {
         let mut attributes = Vec::new();
         let mut rows = Vec::new();
         let mut in_data = false;
-        for (index, raw) in text.lines().enumerate() {
+        // Editors on Windows save UTF-8 with a byte order mark.
+        for (index, raw) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let line = index + 1;
             let err = |message: String| Error::line(path, line, message);
             let tokens = tokenize(raw).map_err(err)?;
@@ -380,6 +381,12 @@ mod tests {
 
     fn parse(text: &str) -> Result<Arff> {
         Arff::parse(text, Path::new("x.arff"))
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_relation_is_skipped() {
+        let arff = parse("\u{feff}@relation r\n@attribute x numeric\n@data\n1\n").unwrap();
+        assert_eq!((arff.relation.as_str(), arff.rows.len()), ("r", 1));
     }
 
     const RELEASE: &str = "@relation GOLDSTANDARD_AROUSAL\n\n\

@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::arff::{Arff, AttributeType, Value};
-use crate::corpus::{self, Dim, LABEL_PERIOD, LabelTrack, Recording, Split};
+use crate::corpus::{self, Dim, LABEL_PERIOD, LabelRange, LabelTrack, Recording, Split};
 use crate::error::{Error, Result};
 use crate::ports::{lazy_audio, series_batch, series_rows, wav_audio_row};
 use crate::wav::{read_wav, read_wav_info};
@@ -39,6 +39,13 @@ pub struct RecordingFiles {
     pub wav: PathBuf,
     /// Gold-standard files present for the requested dimensions.
     pub labels: Vec<(Dim, PathBuf)>,
+}
+
+impl RecordingFiles {
+    /// Every file of the recording: its audio, then its gold standard.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        std::iter::once(self.wav.as_path()).chain(self.labels.iter().map(|(_, path)| path.as_path()))
+    }
 }
 
 /// Parses `train_3` into its split and number.
@@ -121,9 +128,9 @@ pub fn scan(root: &Path, dims: &[Dim], splits: &[Split]) -> Result<Vec<Recording
 }
 
 /// Reads one recording's audio and labels and checks their lengths agree.
-pub fn load(files: &RecordingFiles) -> Result<Recording> {
+pub fn load(files: &RecordingFiles, range: LabelRange) -> Result<Recording> {
     let audio = read_wav(&files.wav)?;
-    let labels = load_labels(files, audio.duration_seconds())?;
+    let labels = load_labels(files, audio.duration_seconds(), range)?;
     Ok(Recording {
         name: files.name.clone(),
         split: files.split,
@@ -132,14 +139,18 @@ pub fn load(files: &RecordingFiles) -> Result<Recording> {
     })
 }
 
-/// Reads one recording's gold standard and checks it against the length of
-/// its audio.
-pub fn load_labels(files: &RecordingFiles, audio_seconds: f64) -> Result<Vec<LabelTrack>> {
+/// Reads one recording's gold standard (values within `range`) and checks
+/// it against the length of its audio.
+pub fn load_labels(
+    files: &RecordingFiles,
+    audio_seconds: f64,
+    range: LabelRange,
+) -> Result<Vec<LabelTrack>> {
     files
         .labels
         .iter()
         .map(|(dim, path)| {
-            let values = read_gold_standard(path)?;
+            let values = read_gold_standard(path, range)?;
             corpus::check_label_length(
                 &files.name,
                 audio_seconds,
@@ -155,8 +166,9 @@ pub fn load_labels(files: &RecordingFiles, audio_seconds: f64) -> Result<Vec<Lab
         .collect()
 }
 
-/// Reads a gold-standard ARFF file into its label values (one per 0.04 s).
-pub fn read_gold_standard(path: &Path) -> Result<Vec<f32>> {
+/// Reads a gold-standard ARFF file into its label values (one per 0.04 s,
+/// each within `range`).
+pub fn read_gold_standard(path: &Path, range: LabelRange) -> Result<Vec<f32>> {
     let arff = Arff::read(path)?;
     let time_col = arff
         .attribute_index("frameTime")
@@ -197,7 +209,7 @@ pub fn read_gold_standard(path: &Path) -> Result<Vec<f32>> {
         .enumerate()
         .map(|(index, row)| {
             corpus::check_frame_time(path, row.line, index, number(row, time_col)?, LABEL_PERIOD)?;
-            corpus::check_label_value(path, row.line, &value_name, number(row, value_col)?)
+            corpus::check_label_value(path, row.line, &value_name, number(row, value_col)?, range)
         })
         .collect()
 }
@@ -216,6 +228,12 @@ pub struct Avec2016Params {
     /// Partitions to read.
     #[serde(default = "all_splits")]
     pub splits: Vec<Split>,
+    /// Resample every recording to this rate (Hz) on read. Without it, a corpus whose recordings differ in sample rate is refused (naming the odd files and the majority rate): feature.fbank builds a different filterbank per rate, so their features would not be comparable.
+    #[schemars(range(min = 1000, max = 768000))]
+    pub sample_rate: Option<u32>,
+    /// The interval [low, high] every label must lie in; a value outside it is refused with its file and line. The default fits AVEC's [-1, 1] with a wide margin.
+    #[serde(default = "corpus::default_label_range")]
+    pub label_range: LabelRange,
 }
 
 fn all_dims() -> Vec<Dim> {
@@ -235,18 +253,30 @@ impl Node for Avec2016Source {
         // Labels are small: read them now, against the length each WAV
         // header declares; the audio streams later, one recording at a time.
         let mut series = Vec::new();
+        let mut rates = Vec::with_capacity(recordings.len());
         for (i, files) in recordings.iter().enumerate() {
             ctx.check_cancelled()?;
             let (rate, frames) = read_wav_info(&files.wav)?;
-            let tracks = load_labels(files, frames as f64 / f64::from(rate))?;
+            rates.push((files.wav.as_path(), rate));
+            let tracks = load_labels(files, frames as f64 / f64::from(rate), p.label_range)?;
             series.extend(series_rows(&files.name, files.split, tracks, LABEL_PERIOD));
             ctx.progress(i as u64 + 1, recordings.len() as u64, &files.name);
         }
+        corpus::check_sample_rates(&rates, p.sample_rate)?;
         tracing::info!(recordings = recordings.len(), label_tracks = series.len(), root = %p.root.display(), "AVEC 2016 corpus");
-        let audio = lazy_audio(recordings, |files| wav_audio_row(files.name, files.split, &files.wav))?;
+        let (rate, threads) = (p.sample_rate, ctx.threads());
+        let audio = lazy_audio(recordings, move |files| {
+            wav_audio_row(files.name, files.split, &files.wav, rate, threads)
+        })?;
         Ok(Outputs::new()
             .with_stream("audio", audio)
             .with_batch("labels", series_batch(&series, LABEL_PERIOD)?))
+    }
+
+    fn input_files(&self) -> emoflow_sdk::Result<Vec<PathBuf>> {
+        let p = &self.0;
+        let recordings = scan(&p.root, &p.dims, &p.splits)?;
+        Ok(recordings.iter().flat_map(RecordingFiles::paths).map(Path::to_path_buf).collect())
     }
 }
 
@@ -257,9 +287,12 @@ pub fn kind() -> KindSpec {
             "Reads the AVEC 2016 release of RECOLA as released: recordings_audio/{train,dev,test}_N.wav and \
              ratings_gold_standard/{arousal,valence}/NAME.arff (0.04 s frames). Test recordings may lack labels.",
         )
-        .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1] at the file's rate")
+        .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1] at the corpus's one rate (or sample_rate)")
         .output("labels", port::SERIES, "one row per recording and dimension: the gold standard, frame period 0.04 s")
-        .create(|p: Avec2016Params| Ok(Avec2016Source(p)))
+        .create(|p: Avec2016Params| {
+            corpus::check_label_range(p.label_range)?;
+            Ok(Avec2016Source(p))
+        })
 }
 
 #[cfg(test)]
@@ -361,7 +394,7 @@ mod tests {
     fn load_reads_audio_and_labels_of_each_dimension() {
         let f = Fixture::new(&["train_1"], 2.0);
         let files = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap();
-        let rec = load(&files[0]).unwrap();
+        let rec = load(&files[0], corpus::DEFAULT_LABEL_RANGE).unwrap();
         assert_eq!((rec.name.as_str(), rec.split), ("train_1", Split::Train));
         assert_eq!(rec.audio.sample_rate, 16000);
         assert_eq!(rec.audio.samples.len(), 32000);
@@ -397,7 +430,7 @@ mod tests {
         // 2 s of audio cover 51 frames; 54 is three too many.
         f.gold(Dim::Valence, "train_4", 54);
         let files = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap();
-        let msg = load(&files[0]).unwrap_err().to_string();
+        let msg = load(&files[0], corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
         assert!(msg.starts_with("recording train_4: "), "{msg}");
         assert!(
             msg.contains("54 label frames") && msg.contains("(2.000 s) covers 51"),
@@ -405,7 +438,7 @@ mod tests {
         );
         // Two too many is within tolerance.
         f.gold(Dim::Valence, "train_4", 53);
-        assert!(load(&files[0]).is_ok());
+        assert!(load(&files[0], corpus::DEFAULT_LABEL_RANGE).is_ok());
     }
 
     #[test]
@@ -430,7 +463,7 @@ mod tests {
             let mut edited = lines.clone();
             edited[11] = row;
             std::fs::write(&path, edited.join("\n")).unwrap();
-            let msg = read_gold_standard(&path).unwrap_err().to_string();
+            let msg = read_gold_standard(&path, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
             assert!(
                 msg.starts_with(&format!("{}:12: {expected}", path.display())),
                 "{row}: {msg}"

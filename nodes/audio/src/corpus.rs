@@ -120,8 +120,36 @@ pub fn check_frame_time(
     Ok(())
 }
 
-/// Checks one label value: it must be a finite number.
-pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> Result<f32> {
+/// The interval every label must lie in: a source's `label_range`.
+pub type LabelRange = [f64; 2];
+
+/// AVEC's [-1, 1] with a wide margin: other scales fit, a broken export's
+/// 1e30 (which drags a class mean to 5.7e12) does not.
+pub const DEFAULT_LABEL_RANGE: LabelRange = [-10.0, 10.0];
+
+/// The serde default of the sources' `label_range`.
+pub fn default_label_range() -> LabelRange {
+    DEFAULT_LABEL_RANGE
+}
+
+/// Refuses a `label_range` that is not two finite numbers, the lower first.
+pub fn check_label_range([low, high]: LabelRange) -> Result<()> {
+    if low.is_finite() && high.is_finite() && low < high {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "label_range [{low}, {high}] must be two finite numbers, the lower first (default {DEFAULT_LABEL_RANGE:?})"
+    )))
+}
+
+/// Checks one label value: a finite number within `range`.
+pub fn check_label_value(
+    path: &Path,
+    line: usize,
+    column: &str,
+    value: f64,
+    [low, high]: LabelRange,
+) -> Result<f32> {
     if value.is_nan() {
         return Err(Error::line(path, line, format!("{column}: label is NaN")));
     }
@@ -133,7 +161,57 @@ pub fn check_label_value(path: &Path, line: usize, column: &str, value: f64) -> 
             format!("{column}: label {value:e} is not finite in 32-bit floating point"),
         ));
     }
+    if value < low || value > high {
+        return Err(Error::line(
+            path,
+            line,
+            format!(
+                "{column}: label {value} is outside label_range [{low}, {high}]: fix the value, \
+                 or widen the source's `label_range` if the corpus uses another scale"
+            ),
+        ));
+    }
     Ok(value as f32)
+}
+
+/// Refuses recordings (WAV path and sample rate) of more than one sample
+/// rate, naming those off the majority rate, unless `resample_to` converts
+/// them all on read (then checks that it can): `feature.fbank` builds its
+/// filterbank per rate, so features of different rates are not comparable.
+pub fn check_sample_rates(rates: &[(&Path, u32)], resample_to: Option<u32>) -> Result<()> {
+    if let Some(to) = resample_to {
+        for &(path, rate) in rates {
+            crate::resample::Resampler::new(rate, to).map_err(|e| Error::file(path, e.to_string()))?;
+        }
+        return Ok(());
+    }
+    let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+    for &(_, rate) in rates {
+        *counts.entry(rate).or_default() += 1;
+    }
+    // The most common rate; of equally common ones, the highest.
+    let Some((&majority, &count)) = counts.iter().max_by_key(|&(&rate, &n)| (n, rate)) else {
+        return Ok(());
+    };
+    let odd: Vec<String> = rates
+        .iter()
+        .filter(|&&(_, rate)| rate != majority)
+        .map(|(path, rate)| format!("{} ({rate} Hz)", path.display()))
+        .collect();
+    if odd.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let more = odd.len().saturating_sub(SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Err(Error::Invalid(format!(
+        "recordings differ in sample rate: {count} of {} are at {majority} Hz, but not {}{more}; \
+         set `sample_rate = {majority}` on the source to resample every recording to one rate \
+         on read (feature.fbank builds a different filterbank per rate, so their features would \
+         not be comparable)",
+        rates.len(),
+        odd[..odd.len().min(SHOWN)].join(", "),
+    )))
 }
 
 #[cfg(test)]
@@ -143,10 +221,10 @@ mod tests {
     #[test]
     fn a_label_beyond_f32_range_is_refused_with_its_file_and_line() {
         let path = Path::new("arousal/train_1.arff");
-        let err = check_label_value(path, 12, "GoldStandard", 1e39).unwrap_err().to_string();
+        let err = check_label_value(path, 12, "GoldStandard", 1e39, [-1e40, 1e40]).unwrap_err().to_string();
         assert!(err.contains("train_1.arff") && err.contains("12") && err.contains("1e39"), "{err}");
-        assert!(check_label_value(path, 12, "GoldStandard", f64::NEG_INFINITY).is_err());
-        assert_eq!(check_label_value(path, 12, "GoldStandard", -0.25).unwrap(), -0.25);
+        assert!(check_label_value(path, 12, "GoldStandard", f64::NEG_INFINITY, DEFAULT_LABEL_RANGE).is_err());
+        assert_eq!(check_label_value(path, 12, "GoldStandard", -0.25, DEFAULT_LABEL_RANGE).unwrap(), -0.25);
     }
 
     #[test]
@@ -196,11 +274,49 @@ mod tests {
     #[test]
     fn nan_and_infinite_labels_are_refused_with_their_line() {
         let p = Path::new("a.arff");
-        assert_eq!(check_label_value(p, 9, "GoldStandard", 0.25).unwrap(), 0.25);
-        let msg = check_label_value(p, 9, "GoldStandard", f64::NAN)
+        assert_eq!(check_label_value(p, 9, "GoldStandard", 0.25, DEFAULT_LABEL_RANGE).unwrap(), 0.25);
+        let msg = check_label_value(p, 9, "GoldStandard", f64::NAN, DEFAULT_LABEL_RANGE)
             .unwrap_err()
             .to_string();
         assert_eq!(msg, "a.arff:9: GoldStandard: label is NaN");
-        assert!(check_label_value(p, 9, "x", f64::INFINITY).is_err());
+        assert!(check_label_value(p, 9, "x", f64::INFINITY, DEFAULT_LABEL_RANGE).is_err());
+    }
+
+    #[test]
+    fn a_label_outside_the_range_is_refused_with_its_file_line_and_the_fix() {
+        let p = Path::new("arousal/train_1.arff");
+        let msg = check_label_value(p, 40, "GoldStandard", 1e30, DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+        assert!(msg.starts_with("arousal/train_1.arff:40: GoldStandard: label 1000000000000000000000000000000 is outside label_range [-10, 10]"), "{msg}");
+        assert!(msg.contains("widen the source's `label_range`"), "{msg}");
+        assert!(check_label_value(p, 40, "GoldStandard", -10.5, DEFAULT_LABEL_RANGE).is_err());
+        assert_eq!(check_label_value(p, 40, "GoldStandard", -9.5, DEFAULT_LABEL_RANGE).unwrap(), -9.5);
+        assert_eq!(check_label_value(p, 40, "GoldStandard", 50.0, [0.0, 100.0]).unwrap(), 50.0);
+    }
+
+    #[test]
+    fn a_label_range_must_be_ordered_and_finite() {
+        check_label_range(DEFAULT_LABEL_RANGE).unwrap();
+        for bad in [[1.0, -1.0], [0.0, 0.0], [f64::NEG_INFINITY, 1.0], [f64::NAN, 1.0]] {
+            assert!(check_label_range(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_sample_rate_per_corpus_unless_resampled() {
+        let (a, b, c) = (Path::new("r/train_1.wav"), Path::new("r/dev_1.wav"), Path::new("r/test_1.wav"));
+        check_sample_rates(&[(a, 44100), (b, 44100), (c, 44100)], None).unwrap();
+        let msg = check_sample_rates(&[(a, 44100), (b, 192000), (c, 44100)], None).unwrap_err().to_string();
+        assert!(msg.contains("2 of 3 are at 44100 Hz, but not r/dev_1.wav (192000 Hz)"), "{msg}");
+        assert!(msg.contains("set `sample_rate = 44100` on the source"), "{msg}");
+        check_sample_rates(&[(a, 44100), (b, 192000), (c, 16000)], Some(16000)).unwrap();
+    }
+
+    #[test]
+    fn of_equally_common_rates_the_highest_is_the_majority_and_long_lists_are_cut() {
+        let paths: Vec<std::path::PathBuf> = (0..9).map(|i| format!("r/train_{i}.wav").into()).collect();
+        let rates: Vec<(&Path, u32)> = paths.iter().enumerate().map(|(i, p)| (p.as_path(), if i == 0 { 48000 } else { 8000 + i as u32 })).collect();
+        let msg = check_sample_rates(&rates, None).unwrap_err().to_string();
+        assert!(msg.contains("1 of 9 are at 48000 Hz, but not r/train_1.wav (8001 Hz)"), "{msg}");
+        assert!(msg.contains("r/train_5.wav (8005 Hz) and 3 more;"), "{msg}");
     }
 }

@@ -43,10 +43,24 @@ pub fn series_rows(
         .collect()
 }
 
-/// A recording's WAV file as an `audio` row (what the file sources stream).
-pub fn wav_audio_row(utt_id: String, split: Split, path: &std::path::Path) -> crate::Result<AudioRow> {
+/// A recording's WAV file as an `audio` row (what the file sources stream),
+/// resampled on `threads` to `rate` when one is given and the file's differs.
+pub fn wav_audio_row(
+    utt_id: String,
+    split: Split,
+    path: &std::path::Path,
+    rate: Option<u32>,
+    threads: usize,
+) -> crate::Result<AudioRow> {
     let audio = crate::wav::read_wav(path)?;
-    Ok(AudioRow { utt_id, split, sample_rate: audio.sample_rate, samples: audio.samples })
+    let (sample_rate, samples) = match rate {
+        Some(to) if to != audio.sample_rate => {
+            let resampler = crate::resample::Resampler::new(audio.sample_rate, to)?;
+            (to, resampler.process(&audio.samples, threads))
+        }
+        _ => (audio.sample_rate, audio.samples),
+    };
+    Ok(AudioRow { utt_id, split, sample_rate, samples })
 }
 
 /// An output stream of `audio` batches, one per item, computed only when the

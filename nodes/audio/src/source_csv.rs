@@ -30,7 +30,7 @@ use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs, port};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::corpus::{self, LabelTrack, Recording, Split};
+use crate::corpus::{self, LabelRange, LabelTrack, Recording, Split};
 use crate::error::{Error, Result};
 use crate::ports::{lazy_audio, series_batch, series_rows, wav_audio_row};
 use crate::wav::{read_wav, read_wav_info};
@@ -52,6 +52,18 @@ pub struct CsvRecordingFiles {
     pub split: Split,
     pub wav: PathBuf,
     pub labels: LabelFiles,
+}
+
+impl CsvRecordingFiles {
+    /// Every file of the recording: its audio, then its label files.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        let labels: Vec<&Path> = match &self.labels {
+            LabelFiles::Combined(path) => vec![path],
+            LabelFiles::PerDim(files) => files.iter().map(|(_, path)| path.as_path()).collect(),
+            LabelFiles::None => Vec::new(),
+        };
+        std::iter::once(self.wav.as_path()).chain(labels)
+    }
 }
 
 /// Lists the recordings of `splits` under `root` (split order, then name).
@@ -124,9 +136,14 @@ fn label_files(dir: &Path, name: &str, split: Split, dims: &[String]) -> Result<
 }
 
 /// Reads one recording's audio and labels and checks their lengths agree.
-pub fn load(files: &CsvRecordingFiles, dims: &[String], frame_period: f64) -> Result<Recording> {
+pub fn load(
+    files: &CsvRecordingFiles,
+    dims: &[String],
+    frame_period: f64,
+    range: LabelRange,
+) -> Result<Recording> {
     let audio = read_wav(&files.wav)?;
-    let labels = load_labels(files, dims, frame_period, audio.duration_seconds())?;
+    let labels = load_labels(files, dims, frame_period, audio.duration_seconds(), range)?;
     Ok(Recording {
         name: files.name.clone(),
         split: files.split,
@@ -135,23 +152,24 @@ pub fn load(files: &CsvRecordingFiles, dims: &[String], frame_period: f64) -> Re
     })
 }
 
-/// Reads one recording's labels and checks them against the length of its
-/// audio.
+/// Reads one recording's labels (values within `range`) and checks them
+/// against the length of its audio.
 pub fn load_labels(
     files: &CsvRecordingFiles,
     dims: &[String],
     frame_period: f64,
     audio_seconds: f64,
+    range: LabelRange,
 ) -> Result<Vec<LabelTrack>> {
     let tracks: Vec<(LabelTrack, &Path)> = match &files.labels {
-        LabelFiles::Combined(path) => read_label_csv(path, dims, frame_period)?
+        LabelFiles::Combined(path) => read_label_csv(path, dims, frame_period, range)?
             .into_iter()
             .map(|t| (t, path.as_path()))
             .collect(),
         LabelFiles::PerDim(files) => files
             .iter()
             .map(|(dim, path)| {
-                let values = read_single_csv(path, frame_period)?;
+                let values = read_single_csv(path, frame_period, range)?;
                 Ok((
                     LabelTrack {
                         dim: dim.clone(),
@@ -176,7 +194,12 @@ pub fn load_labels(
 }
 
 /// Reads the requested dimension columns of a combined label file.
-pub fn read_label_csv(path: &Path, dims: &[String], frame_period: f64) -> Result<Vec<LabelTrack>> {
+pub fn read_label_csv(
+    path: &Path,
+    dims: &[String],
+    frame_period: f64,
+    range: LabelRange,
+) -> Result<Vec<LabelTrack>> {
     let table = Table::read(path)?;
     let columns = dims
         .iter()
@@ -194,7 +217,7 @@ pub fn read_label_csv(path: &Path, dims: &[String], frame_period: f64) -> Result
                 })
         })
         .collect::<Result<Vec<_>>>()?;
-    let values = table.columns(path, &columns, frame_period)?;
+    let values = table.columns(path, &columns, frame_period, range)?;
     Ok(dims
         .iter()
         .zip(values)
@@ -206,7 +229,7 @@ pub fn read_label_csv(path: &Path, dims: &[String], frame_period: f64) -> Result
 }
 
 /// Reads the value column of a one-dimension label file (`time,label`).
-pub fn read_single_csv(path: &Path, frame_period: f64) -> Result<Vec<f32>> {
+pub fn read_single_csv(path: &Path, frame_period: f64, range: LabelRange) -> Result<Vec<f32>> {
     let table = Table::read(path)?;
     if table.header.len() != 2 {
         return Err(Error::line(
@@ -218,7 +241,7 @@ pub fn read_single_csv(path: &Path, frame_period: f64) -> Result<Vec<f32>> {
             ),
         ));
     }
-    Ok(table.columns(path, &[1], frame_period)?.remove(0))
+    Ok(table.columns(path, &[1], frame_period, range)?.remove(0))
 }
 
 /// A parsed CSV file: the header and the data lines with their numbers.
@@ -231,7 +254,9 @@ struct Table {
 impl Table {
     fn read(path: &Path) -> Result<Table> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Spreadsheet programs save UTF-8 CSV with a byte order mark.
         let mut lines = text
+            .trim_start_matches('\u{feff}')
             .lines()
             .enumerate()
             .map(|(i, l)| (i + 1, l.trim()))
@@ -263,7 +288,13 @@ impl Table {
     }
 
     /// Parses the given columns of every row, checking times and values.
-    fn columns(&self, path: &Path, columns: &[usize], frame_period: f64) -> Result<Vec<Vec<f32>>> {
+    fn columns(
+        &self,
+        path: &Path,
+        columns: &[usize],
+        frame_period: f64,
+        range: LabelRange,
+    ) -> Result<Vec<Vec<f32>>> {
         let mut out = vec![Vec::with_capacity(self.rows.len()); columns.len()];
         for (index, (line, row)) in self.rows.iter().enumerate() {
             let fields: Vec<&str> = row.split(self.delimiter).map(str::trim).collect();
@@ -295,6 +326,7 @@ impl Table {
                     *line,
                     &self.header[col],
                     number(col)?,
+                    range,
                 )?);
             }
         }
@@ -320,6 +352,12 @@ pub struct CsvParams {
     #[serde(default = "default_period")]
     #[schemars(range(min = 0.001, max = 10.0))]
     pub frame_period: f64,
+    /// Resample every recording to this rate (Hz) on read. Without it, a corpus whose recordings differ in sample rate is refused (naming the odd files and the majority rate): feature.fbank builds a different filterbank per rate, so their features would not be comparable.
+    #[schemars(range(min = 1000, max = 768000))]
+    pub sample_rate: Option<u32>,
+    /// The interval [low, high] every label must lie in; a value outside it is refused with its file and line. The default fits AVEC's [-1, 1] with a wide margin.
+    #[serde(default = "corpus::default_label_range")]
+    pub label_range: LabelRange,
 }
 
 fn default_dims() -> Vec<String> {
@@ -346,14 +384,17 @@ impl Node for CsvSource {
         }
         let recordings = scan(&p.root, &p.dims, &p.splits)?;
         let mut series = Vec::new();
+        let mut rates = Vec::with_capacity(recordings.len());
         for (i, files) in recordings.iter().enumerate() {
             ctx.check_cancelled()?;
             let (rate, frames) = read_wav_info(&files.wav)?;
+            rates.push((files.wav.as_path(), rate));
             let tracks = load_labels(
                 files,
                 &p.dims,
                 p.frame_period,
                 frames as f64 / f64::from(rate),
+                p.label_range,
             )?;
             series.extend(series_rows(
                 &files.name,
@@ -363,11 +404,21 @@ impl Node for CsvSource {
             ));
             ctx.progress(i as u64 + 1, recordings.len() as u64, &files.name);
         }
+        corpus::check_sample_rates(&rates, p.sample_rate)?;
         tracing::info!(recordings = recordings.len(), label_tracks = series.len(), root = %p.root.display(), "CSV corpus");
-        let audio = lazy_audio(recordings, |files| wav_audio_row(files.name, files.split, &files.wav))?;
+        let (rate, threads) = (p.sample_rate, ctx.threads());
+        let audio = lazy_audio(recordings, move |files| {
+            wav_audio_row(files.name, files.split, &files.wav, rate, threads)
+        })?;
         Ok(Outputs::new()
             .with_stream("audio", audio)
             .with_batch("labels", series_batch(&series, p.frame_period)?))
+    }
+
+    fn input_files(&self) -> emoflow_sdk::Result<Vec<PathBuf>> {
+        let p = &self.0;
+        let recordings = scan(&p.root, &p.dims, &p.splits)?;
+        Ok(recordings.iter().flat_map(CsvRecordingFiles::paths).map(Path::to_path_buf).collect())
     }
 }
 
@@ -381,14 +432,17 @@ pub fn kind() -> KindSpec {
         .output(
             "audio",
             port::AUDIO,
-            "one row per recording: mono samples in [-1, 1] at the file's rate",
+            "one row per recording: mono samples in [-1, 1] at the corpus's one rate (or sample_rate)",
         )
         .output(
             "labels",
             port::SERIES,
             "one row per recording and dimension, at frame_period",
         )
-        .create(|p: CsvParams| Ok(CsvSource(p)))
+        .create(|p: CsvParams| {
+            corpus::check_label_range(p.label_range)?;
+            Ok(CsvSource(p))
+        })
 }
 
 #[cfg(test)]
@@ -433,7 +487,7 @@ mod tests {
         let want = dims(&["Valence", "arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
         assert_eq!(files.len(), 1);
-        let rec = load(&files[0], &want, 0.04).unwrap();
+        let rec = load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap();
         assert_eq!((rec.name.as_str(), rec.split), ("spk1", Split::Train));
         assert_eq!(rec.labels[0].dim, "Valence");
         assert_eq!(rec.labels[0].values[10], -0.05);
@@ -456,7 +510,7 @@ mod tests {
         );
         let want = dims(&["arousal", "valence"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
-        let rec = load(&files[0], &want, 0.1).unwrap();
+        let rec = load(&files[0], &want, 0.1, corpus::DEFAULT_LABEL_RANGE).unwrap();
         assert_eq!(rec.labels[1].dim, "valence");
         assert_eq!(rec.labels[1].values, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
     }
@@ -468,7 +522,7 @@ mod tests {
         let want = dims(&["arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
         assert_eq!(files[0].labels, LabelFiles::None);
-        assert!(load(&files[0], &want, 0.04).unwrap().labels.is_empty());
+        assert!(load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap().labels.is_empty());
 
         write_wav(&dir.path().join("dev/d.wav"), 0.2);
         let msg = scan(dir.path(), &want, &Split::ALL)
@@ -514,10 +568,14 @@ mod tests {
                 "time,valence\n0,0.1\n",
                 "l.csv:1: no column 'arousal' (columns: time, valence)",
             ),
+            (
+                "time,arousal\n0,0.1\n0.04,1e30\n",
+                "l.csv:3: arousal: label 1000000000000000000000000000000 is outside label_range [-10, 10]",
+            ),
         ];
         for (text, expected) in cases {
             std::fs::write(&path, text).unwrap();
-            let msg = read_label_csv(&path, &want, 0.04).unwrap_err().to_string();
+            let msg = read_label_csv(&path, &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
             let expected = format!("{}/{expected}", dir.path().display());
             assert!(msg.starts_with(&expected), "{text:?}: {msg}");
         }
@@ -530,10 +588,19 @@ mod tests {
         write(&dir.path().join("train/x.csv"), &combined(20));
         let want = dims(&["arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
-        let msg = load(&files[0], &want, 0.04).unwrap_err().to_string();
+        let msg = load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
         assert!(
             msg.starts_with("recording x: ") && msg.contains("20 label frames"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_not_part_of_the_time_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bom.csv");
+        std::fs::write(&path, "\u{feff}time,arousal\n0,0.1\n0.04,0.2\n").unwrap();
+        let tracks = read_label_csv(&path, &dims(&["arousal"]), 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap();
+        assert_eq!(tracks[0].values, vec![0.1, 0.2]);
     }
 }

@@ -109,11 +109,16 @@ fn test_split() -> Split {
 
 struct WavSource(WavParams);
 
+impl WavSource {
+    fn scan(&self) -> Result<Vec<WavFile>> {
+        scan(&self.0.paths.iter().map(PathBuf::from).collect::<Vec<_>>())
+    }
+}
+
 impl Node for WavSource {
     fn run(&mut self, ctx: &Context, _inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
-        let paths: Vec<PathBuf> = self.0.paths.iter().map(PathBuf::from).collect();
         let split = self.0.split;
-        let files = scan(&paths)?;
+        let files = self.scan()?;
         // Headers only, so a file that is not a WAV fails the run before
         // any downstream node starts; the samples stream later.
         for (i, file) in files.iter().enumerate() {
@@ -122,12 +127,17 @@ impl Node for WavSource {
             ctx.progress(i as u64 + 1, files.len() as u64, &file.name);
         }
         tracing::info!(recordings = files.len(), split = %split, "WAV files");
+        // Any rate: `emoflow predict` resamples to the training corpus's.
         let audio = lazy_audio(files, move |file| {
-            wav_audio_row(file.name, split, &file.path)
+            wav_audio_row(file.name, split, &file.path, None, 1)
         })?;
         Ok(Outputs::new()
             .with_stream("audio", audio)
             .with_batch("labels", series_batch(&[], LABEL_PERIOD)?))
+    }
+
+    fn input_files(&self) -> emoflow_sdk::Result<Vec<PathBuf>> {
+        Ok(self.scan()?.into_iter().map(|file| file.path).collect())
     }
 }
 

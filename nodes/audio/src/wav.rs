@@ -6,6 +6,7 @@
 //! `i / 32768` exactly, as Kaldi and torchaudio read it; `feature.fbank`
 //! multiplies by 32768 again to get Kaldi's int16 scale back.
 
+use std::io::Seek;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -62,10 +63,35 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
 }
 
 /// Sample rate and number of (multi-channel) frames a WAV header declares,
-/// without reading the samples.
+/// without reading the samples. A header that declares more sample bytes
+/// than the file holds after it (a truncated file, or a data-size field that
+/// lies) is an error naming the file and both sizes, before anything
+/// downstream trusts the length (a label check would blame the labels).
 pub fn read_wav_info(path: &Path) -> Result<(u32, usize)> {
     let reader = hound::WavReader::open(path).map_err(|e| header_error(path, e))?;
-    Ok((reader.spec().sample_rate, reader.duration() as usize))
+    let spec = reader.spec();
+    let frames = reader.duration() as usize;
+    let frame_bytes = u64::from(spec.channels) * u64::from(spec.bits_per_sample.div_ceil(8));
+    let declared = frames as u64 * frame_bytes;
+    // hound leaves the file positioned at the first sample.
+    let mut file = reader.into_inner();
+    let data_start = file.stream_position().map_err(|e| Error::io(path, e))?;
+    let file_bytes = file.get_ref().metadata().map_err(|e| Error::io(path, e))?.len();
+    let held = file_bytes.saturating_sub(data_start);
+    if declared > held {
+        let seconds = |bytes: u64| bytes as f64 / frame_bytes.max(1) as f64 / f64::from(spec.sample_rate.max(1));
+        return Err(Error::file(
+            path,
+            format!(
+                "bad WAV: its header declares {declared} bytes of samples ({:.3} s) but the file holds \
+                 {held} after the header ({:.3} s): the file is truncated or its header's data size is \
+                 wrong; re-export or re-copy it",
+                seconds(declared),
+                seconds(held),
+            ),
+        ));
+    }
+    Ok((spec.sample_rate, frames))
 }
 
 /// Writes mono 16-bit PCM.
@@ -248,6 +274,33 @@ mod tests {
         let msg = read_wav(&path).unwrap_err().to_string();
         assert!(msg.contains("cut.wav"), "{msg}");
         assert!(msg.contains("truncated WAV"), "{msg}");
+    }
+
+    #[test]
+    fn a_header_declaring_more_data_than_the_file_holds_is_a_bad_wav_with_both_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lies.wav");
+        write_wav_i16(&path, 16000, &[7i16; 1000]).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The data chunk's size field (bytes 40..44 of a plain 16-bit header).
+        bytes[40..44].copy_from_slice(&779_111_392u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let msg = read_wav_info(&path).unwrap_err().to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "{}: bad WAV: its header declares 779111392 bytes of samples (24347.231 s) but the file \
+                 holds 2000 after the header (0.062 s): the file is truncated or its header's data size \
+                 is wrong; re-export or re-copy it",
+                path.display()
+            )
+        );
+        // A truncated file is caught the same way, from its header alone.
+        write_wav_i16(&path, 16000, &[7i16; 1000]).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 501]).unwrap();
+        let msg = read_wav_info(&path).unwrap_err().to_string();
+        assert!(msg.contains("declares 2000 bytes of samples (0.062 s) but the file holds 1499"), "{msg}");
     }
 
     #[test]

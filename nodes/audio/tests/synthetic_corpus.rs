@@ -54,7 +54,7 @@ fn written_corpus_reads_back_as_the_in_memory_recordings() {
         ["train_1", "train_2", "dev_1", "dev_2", "test_1", "test_2"]
     );
     for (files, (split, number, name)) in files.iter().zip(opts.recordings()) {
-        let from_disk = avec2016::load(files).unwrap();
+        let from_disk = avec2016::load(files, emoflow_audio::corpus::DEFAULT_LABEL_RANGE).unwrap();
         let in_memory = synth_recording(&opts, split, number).to_recording();
         assert_eq!(from_disk.name, name);
         assert_eq!(from_disk, in_memory, "{name}");

@@ -19,7 +19,7 @@
 //! is a unigram even when unseen (a closed vocabulary, SRILM's `-vocab`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
@@ -334,6 +334,25 @@ impl Node for Ngram {
             dir.display()
         );
         Ok(Outputs::new().with_batch("lm", LmRow::write(&rows)?))
+    }
+
+    /// With `arpa_dir`, its `*.arpa` files: which of them a run loads
+    /// depends on the dimensions and tasks of its `classes` input, unknown
+    /// before it runs, so all are declared.
+    fn input_files(&self) -> Result<Vec<PathBuf>> {
+        let Some(dir) = &self.0.arpa_dir else {
+            return Ok(Vec::new());
+        };
+        let dir = Path::new(dir);
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "arpa") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
     }
 }
 

@@ -7,6 +7,7 @@ use emoflow_sdk::ErrorCode;
 use emoflow_sdk::arrow::array::{AsArray, RecordBatch};
 use emoflow_sdk::arrow::datatypes::{Float64Type, Int64Type};
 use emoflow_sdk::conventions::{ClassesRow, CodebookRow, PosteriorsRow, SeriesRow, Split};
+use emoflow_sdk::foreign::ForeignPlugin;
 use emoflow_sdk::harness::Harness;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -250,6 +251,14 @@ fn lm_ngram_writes_arpa_files_that_arpa_dir_reads_back() {
         .run()
         .unwrap();
     assert_eq!(LmRow::read_all(loaded.batches("lm")).unwrap(), rows);
+
+    // Declared to the host before it runs, so that new models rerun it.
+    let plugin = ForeignPlugin::from_table(emoflow_plugin(), "decode").unwrap();
+    let params = serde_json::json!({ "arpa_dir": trained.artifact_dir });
+    let declared = std::sync::Arc::new(plugin).create("lm.ngram", &params).unwrap().input_files().unwrap();
+    let mut expected: Vec<_> = rows.iter().map(|r| trained.artifact_dir.join(format!("valence_{}.arpa", r.task))).collect();
+    expected.sort();
+    assert_eq!(declared, expected);
 }
 
 #[test]

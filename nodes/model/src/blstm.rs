@@ -242,6 +242,19 @@ impl Node for BlstmNode {
             .with_batch("values", SeriesRow::write(&values)?)
             .with_batch("log", log_table(&log)?))
     }
+
+    /// With `weights`, the cards and weights `predict_saved` loads.
+    fn input_files(&self) -> Result<Vec<PathBuf>> {
+        let Some(dir) = &self.params.weights else {
+            return Ok(Vec::new());
+        };
+        let models = saved_models(Path::new(dir), self.params.dim.as_deref())?;
+        Ok(models
+            .into_values()
+            .flatten()
+            .flat_map(|(card, _)| [weights_beside(&card), card])
+            .collect())
+    }
 }
 
 impl BlstmNode {
@@ -923,9 +936,14 @@ fn saved_models(
     Ok(by_dim)
 }
 
+/// The weights file saved beside a model card.
+fn weights_beside(card_path: &Path) -> PathBuf {
+    card_path.with_extension("safetensors")
+}
+
 /// The network of a card (`card_path`) with the weights saved beside it.
 fn load_model(card_path: &Path, config: &BlstmConfig, device: Device) -> Result<Blstm> {
-    let path = card_path.with_extension("safetensors");
+    let path = weights_beside(card_path);
     let bad = |message: String| Error::data(format!("{}: {message}", path.display()));
     std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
     let mut saved: HashMap<String, Tensor> = Tensor::read_safetensors(&path)

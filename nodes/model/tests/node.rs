@@ -5,6 +5,7 @@
 mod common;
 
 use common::{DIM, FRAMES, class_of, means_and_priors, utterances};
+use emoflow_sdk::foreign::ForeignPlugin;
 use emoflow_sdk::harness::{Harness, HarnessOutput};
 use emoflow_sdk::prelude::*;
 
@@ -523,6 +524,14 @@ fn weights_mode_predicts_what_training_predicted_for_a_regressor() {
         .run()
         .unwrap();
     assert_same_predictions(&trained, &applied);
+
+    // What it declares to the host before running: each card it loads and
+    // the weights beside it, so that new weights rerun it.
+    let plugin = ForeignPlugin::from_table(emoflow_model::emoflow_plugin(), "model").unwrap();
+    let params = serde_json::json!({ "weights": trained.artifact_dir, "dim": "arousal" });
+    let node = std::sync::Arc::new(plugin).create("model.blstm", &params).unwrap();
+    let card = trained.artifact_dir.join("model-arousal.json");
+    assert_eq!(node.input_files().unwrap(), [card.with_extension("safetensors"), card]);
 }
 
 #[test]
