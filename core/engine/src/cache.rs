@@ -137,6 +137,17 @@ pub fn key(plugin_hash: &str, kind: &str, canonical_params: &str, inputs: &[(Str
     h.finalize().to_hex()[..32].to_string()
 }
 
+/// A node's key with the content of the files it reads (their
+/// fingerprint): the same node reading other files is another entry.
+pub fn with_files(key: &str, fingerprint: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in ["emoflow-cache-files-v1", key, fingerprint] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    h.finalize().to_hex()[..32].to_string()
+}
+
 /// The hash of a stored entry's port files, for the key of a frozen node.
 /// An unreadable file hashes as its error, so the run's own read reports it.
 pub fn content_hash(dir: &Path) -> String {

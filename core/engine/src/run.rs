@@ -20,12 +20,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use emoflow_sdk::conventions::{self, FileRow, MetricRow, PortRows, port};
-use emoflow_sdk::foreign::{Host, InputStream, RunSettings};
+use emoflow_sdk::foreign::{ForeignNode, Host, InputStream, RunSettings};
 use emoflow_sdk::{Error, ErrorCode, Result};
 
 use crate::cache::{self, Cache, Entry, Staging};
 use crate::graph::canonical_json;
-use crate::registry::{Provider, Registry};
+use crate::fingerprint::{Fingerprint, StatCache};
+use crate::registry::Registry;
 use crate::validate::{Plan, PlannedNode};
 use crate::worker::{self, InputSource, Job, Usage};
 
@@ -100,6 +101,10 @@ pub struct NodeReport {
     /// A node run in a worker process: that process's CPU time and peak memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<Usage>,
+    /// A node that reads files (a source): how many, how many were hashed
+    /// and how many the stat cache vouched for, and the seconds it took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_files: Option<Fingerprint>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -349,6 +354,8 @@ struct Shared<'a> {
     cache: Cache,
     work: Cache,
     workers: worker::Pool,
+    /// Sizes, times and hashes of the files nodes read, kept in the cache.
+    stat_cache: StatCache,
     started: Instant,
 }
 
@@ -376,12 +383,19 @@ struct Launch {
 /// A node's end, sent back to the scheduler.
 struct Done {
     index: usize,
-    key: String,
     threads: u32,
-    result: Result<(Status, Entry)>,
-    worker: Option<Usage>,
+    executed: Executed,
     started: f64,
     seconds: f64,
+}
+
+/// What running (or fetching) a node gave.
+struct Executed {
+    /// Its key: the launch's, with the fingerprint of the files it reads.
+    key: String,
+    result: Result<(Status, Entry)>,
+    worker: Option<Usage>,
+    input_files: Option<Fingerprint>,
 }
 
 /// The scheduler's state between events.
@@ -455,6 +469,7 @@ impl<'a> Scheduler<'a> {
             error,
             outputs: None,
             worker: None,
+            input_files: None,
         });
         self.overall.inc(1);
     }
@@ -532,8 +547,9 @@ impl<'a> Scheduler<'a> {
         self.overall.inc(1);
         let track = &mut self.nodes[done.index];
         self.free += std::mem::take(&mut track.reserved);
-        track.key = Some(done.key.clone());
-        let (status, error, outputs) = match done.result {
+        let Executed { key, result, worker, input_files } = done.executed;
+        track.key = Some(key.clone());
+        let (status, error, outputs) = match result {
             Ok((status, entry)) => {
                 let dir = entry.dir.clone();
                 track.entry = Some(entry);
@@ -555,10 +571,11 @@ impl<'a> Scheduler<'a> {
             started: done.started,
             seconds: done.seconds,
             threads: done.threads,
-            cache_key: done.key,
+            cache_key: key,
             error,
             outputs,
-            worker: done.worker,
+            worker,
+            input_files,
         });
     }
 
@@ -582,6 +599,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
         cache: Cache::new(&opts.cache_dir),
         work: Cache::new(opts.out.join(".work")),
         workers: worker::Pool::default(),
+        stat_cache: StatCache::open(&opts.cache_dir),
         started,
     };
     let mut scheduler = Scheduler::new(&shared);
@@ -594,10 +612,10 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                 let (tx, shared) = (tx.clone(), &shared);
                 scope.spawn(move || {
                     let t0 = Instant::now();
-                    let (index, key, threads) = (launch.index, launch.key.clone(), launch.threads);
-                    let (result, worker) = execute(shared, launch);
+                    let (index, threads) = (launch.index, launch.threads);
+                    let executed = execute(shared, launch);
                     let started = t0.duration_since(shared.started).as_secs_f64();
-                    let _ = tx.send(Done { index, key, threads, result, worker, started, seconds: t0.elapsed().as_secs_f64() });
+                    let _ = tx.send(Done { index, threads, executed, started, seconds: t0.elapsed().as_secs_f64() });
                 });
             }
             if scheduler.running == 0 {
@@ -614,6 +632,7 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     scheduler.overall.finish_and_clear();
     // Their CPU time counts below once they are reaped.
     shared.workers.shutdown();
+    shared.stat_cache.save();
     let wall = started.elapsed().as_secs_f64();
     let jobs = opts.jobs.max(1);
     let busy = busy_core_seconds() - busy_before;
@@ -691,19 +710,28 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
 }
 
 /// Runs (or fetches from the cache) one node: in this process, or in a
-/// worker process when its kind asks for one. Also returns the worker's usage.
-fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<Usage>) {
+/// worker process when its kind asks for one.
+fn execute(shared: &Shared, launch: Launch) -> Executed {
     let (plan, opts) = (shared.plan, shared.opts);
     let node = &plan.nodes[launch.index];
     let kind = &node.provider.kind;
     let span = tracing::info_span!("node", name = %node.name, kind = %kind.kind);
     let _guard = span.enter();
-    let mut worker = None;
-    let result = (|| {
+    let mut executed = Executed { key: launch.key.clone(), result: Err(Error::cancelled()), worker: None, input_files: None };
+    executed.result = (|| {
         if let Some(dir) = &node.frozen {
             return Ok((Status::Frozen, Entry::read(dir)?));
         }
-        let key = &launch.key;
+        // The node says which files it will read; their contents are part of
+        // its key, so an edited corpus is never served from the cache.
+        let created = node.provider.plugin.create(&kind.kind, &node.params)?;
+        let files = created.input_files()?;
+        if !files.is_empty() {
+            let fingerprint = shared.stat_cache.fingerprint(&files)?;
+            executed.key = cache::with_files(&launch.key, &fingerprint.hash);
+            executed.input_files = Some(fingerprint);
+        }
+        let key = &executed.key;
         let cacheable = opts.use_cache && kind.cacheable;
         let _held = match cacheable.then(|| shared.cache.claim(key, &node.name)).transpose()? {
             Some(cache::Claim::Hit(entry)) => {
@@ -732,6 +760,7 @@ fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<
         };
         tracing::info!("running");
         let result = if kind.own_process {
+            drop(created);
             let job = Job {
                 plugin_paths: shared.registry.plugin_paths.clone(),
                 library: node.provider.plugin.path().to_path_buf(),
@@ -745,10 +774,10 @@ fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<
                 inputs: launch.inputs.iter().map(|w| w.iter().map(InputSource::new).collect()).collect(),
             };
             let (ports, usage) = shared.workers.run(&job, &host, &opts.cancel);
-            worker = usage;
+            executed.worker = usage;
             ports.map(|ports| staging.add_ports(ports))
         } else {
-            run_node(&node.provider, &node.params, launch.inputs, &host, &settings, &mut staging)
+            run_node(created, launch.inputs, &host, &settings, &mut staging)
         };
         bar.finish_and_clear();
         opts.progress.remove(&bar);
@@ -757,22 +786,20 @@ fn execute(shared: &Shared, launch: Launch) -> (Result<(Status, Entry)>, Option<
         let entry = staging.commit(&node.name, &kind.kind, store)?;
         Ok((Status::Ran, entry))
     })();
-    (result, worker)
+    executed
 }
 
-/// Creates and runs one node in this process, writing its outputs into
-/// `staging` (the engine's own nodes, and a worker process's one).
+/// Runs a created node in this process, writing its outputs into `staging`
+/// (the engine's own nodes, and a worker process's one).
 pub(crate) fn run_node(
-    provider: &Provider,
-    params: &serde_json::Value,
+    mut node: ForeignNode,
     inputs: Vec<Vec<(Entry, String, Option<String>)>>,
     host: &dyn Host,
     settings: &RunSettings,
     staging: &mut Staging,
 ) -> Result<()> {
     let streams: Vec<Option<InputStream>> = inputs.into_iter().map(open_input).collect::<Result<_>>()?;
-    let mut foreign = provider.plugin.create(&provider.kind.kind, params)?;
-    let outputs = foreign.run(host, settings, streams)?;
+    let outputs = node.run(host, settings, streams)?;
     for stream in outputs {
         let port = stream.port().to_string();
         staging.write_port(&port, stream)?;

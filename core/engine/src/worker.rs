@@ -326,7 +326,8 @@ fn work(job: &Job, registry: &Registry, out: &Arc<Mutex<std::io::Stdout>>, cance
         cancel,
     };
     let mut staging = Staging::writer(job.staging_dir.clone());
-    crate::run::run_node(provider, &job.params, inputs, &host, &settings, &mut staging)?;
+    let node = provider.plugin.create(&job.kind, &job.params)?;
+    crate::run::run_node(node, inputs, &host, &settings, &mut staging)?;
     Ok(staging.into_ports())
 }
 
