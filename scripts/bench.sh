@@ -17,6 +17,7 @@
 #   demo     graphs/demo.toml, --jobs 1 and 2    bench/demo_overhead.py
 #   sweeps   demo and bench/graphs/sweep8.toml   bench/scaling.py
 #            at several --jobs
+#   sources  fingerprints of a corpus's files    bench/fingerprint.py
 # Raw results: target/bench/ (peer JSON, logs); criterion's own under
 # target/criterion/. bench/report.py only takes criterion estimates written
 # by this run. Not part of CI.
@@ -27,7 +28,7 @@ quick=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $arg (use --quick)" >&2; exit 2 ;;
     esac
 done
@@ -98,6 +99,9 @@ fi
 echo "== sweeps and --jobs"
 if [ "$quick" = 1 ]; then repeats=1; else repeats=3; fi
 "$py" bench/scaling.py "$work/scaling.json" --repeats "$repeats" --jobs 1 2 4 --work "$work/scaling"
+
+echo "== fingerprints of source files"
+"$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint"
 
 echo $(( $(date +%s) - started )) > "$work/elapsed"
 echo "== report"

@@ -161,6 +161,9 @@ enum Command {
         per_split: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Audio sample rate in Hz (8000 to 96000; AVEC 2016's audio is 44100).
+        #[arg(long, default_value_t = 16000)]
+        sample_rate: u32,
     },
     /// Plugin tools.
     Plugin {
@@ -496,9 +499,9 @@ fn main() -> ExitCode {
             }
             plugin_check_report(&library, &by_kind)
         }
-        Command::Synth { out_dir, seconds, per_split, seed } => {
+        Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
             use emoflow_audio::synthetic::{SynthOptions, write_corpus};
-            let opts = SynthOptions { seconds, per_split, seed, ..SynthOptions::default() };
+            let opts = SynthOptions { seconds, per_split, seed, sample_rate, ..SynthOptions::default() };
             match write_corpus(&out_dir, &opts) {
                 Ok(summary) => {
                     eprintln!("wrote {} recordings ({} files) to {}", summary.recordings, summary.files.len(), out_dir.display());
