@@ -5,6 +5,9 @@
 #
 #   scripts/bench.sh           about 15 minutes on 2 cores
 #   scripts/bench.sh --quick   shorter criterion runs and fewer peer runs
+#   scripts/bench.sh --only=sweeps,sources
+#                              only those sections, spliced into the document
+#                              (sweeps also reruns the training-step bench)
 #
 # Per area, emoflow's criterion bench runs right before its peer script, so
 # both see the same machine state:
@@ -25,11 +28,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
+only=()
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-        *) echo "unknown option $arg (use --quick)" >&2; exit 2 ;;
+        --only=*) IFS=, read -r -a only <<< "${arg#--only=}" ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        *) echo "unknown option $arg (use --quick, --only=sweeps,sources)" >&2; exit 2 ;;
     esac
 done
 
@@ -78,6 +83,23 @@ criterion() {  # NAME: one criterion bench, its output kept in the log
     # Criterion prints a short name and its time on one line, a long name above.
     grep -B1 -E "time: +\[" "$work/criterion-$1.log" | grep -v -E "^(--|Benchmarking )" || true
 }
+
+if [ ${#only[@]} -gt 0 ]; then
+    repeats=3
+    for section in "${only[@]}"; do
+        case "$section" in
+            sweeps)
+                criterion step
+                "$py" bench/scaling.py "$work/scaling.json" --repeats "$repeats" --jobs 1 2 4 --work "$work/scaling" ;;
+            sources)
+                "$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint" ;;
+            *) echo "unknown section $section (sweeps, sources)" >&2; exit 2 ;;
+        esac
+    done
+    echo $(( $(date +%s) - started )) > "$work/elapsed"
+    "$py" bench/report.py --work "$work" --only "${only[@]}"
+    exit 0
+fi
 
 criterion fbank
 "$py" bench/fbank_peers.py "$work/fbank_300s.wav" --runs "$runs_fbank" --json "$work/fbank.json" --sweep
