@@ -80,17 +80,36 @@ impl FFI_Str {
         Self { ptr: s.as_ptr(), len: s.len() }
     }
 
+    /// The string, checked: a plugin written by hand in another language
+    /// may hand over bytes that are not UTF-8.
+    ///
     /// # Safety
-    /// `self` must point to `len` bytes of valid UTF-8 that outlive `'a`
-    /// (or be null with `len == 0`).
-    pub unsafe fn as_str<'a>(self) -> &'a str {
+    /// `self` must point to `len` bytes that outlive `'a` (or be null with
+    /// `len == 0`).
+    pub unsafe fn to_str<'a>(self) -> Result<&'a str, Error> {
         if self.ptr.is_null() || self.len == 0 {
-            return "";
+            return Ok("");
         }
-        // SAFETY: the caller guarantees the bytes are valid UTF-8 and live for 'a.
-        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr, self.len)) }
+        // SAFETY: the caller guarantees `len` bytes live for 'a.
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
+        std::str::from_utf8(bytes).map_err(|e| {
+            Error::invalid(format!("a string passed across the plugin boundary is not UTF-8: {e}"))
+        })
+    }
+
+    /// The string, or [`NOT_UTF8`] in its place where it is not UTF-8 (for
+    /// logs and messages, which have nowhere to report the error).
+    ///
+    /// # Safety
+    /// As [`FFI_Str::to_str`].
+    pub unsafe fn as_str<'a>(self) -> &'a str {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.to_str() }.unwrap_or(NOT_UTF8)
     }
 }
+
+/// What [`FFI_Str::as_str`] gives for bytes that are not UTF-8.
+pub const NOT_UTF8: &str = "<not UTF-8>";
 
 /// An error crossing the boundary: a code and an owned UTF-8 message,
 /// allocated by its producer and freed by the producer's `free_error`.

@@ -162,7 +162,8 @@ impl ForeignPlugin {
         // 0 and `size` bytes in all.
         let table = unsafe { copy_table(table, size as usize) };
         // SAFETY: `describe` returns a string that lives as long as the plugin.
-        let json = unsafe { (table.describe)().as_str() };
+        let json = unsafe { (table.describe)().to_str() }
+            .map_err(|e| e.context(format!("plugin {}, its description", path.display())))?;
         let description: PluginDescription = serde_json::from_str(json).map_err(|e| {
             let reason = serde_json::from_str::<serde_json::Value>(json)
                 .ok()
@@ -481,7 +482,8 @@ unsafe extern "C" fn host_log(h: *const c_void, lvl: u32, target: FFI_Str, messa
 /// # Safety
 /// `sink` is the `Vec<PathBuf>` of that call; `path` is valid for this call.
 unsafe extern "C" fn push_path(sink: *mut c_void, path: FFI_Str) {
-    // SAFETY: guaranteed by the caller.
+    // SAFETY: guaranteed by the caller. A path that is not UTF-8 is kept
+    // as its replacement, which names no file: fingerprinting reports it.
     callback(|| unsafe { (*sink.cast::<Vec<PathBuf>>()).push(PathBuf::from(path.as_str())) })
 }
 
