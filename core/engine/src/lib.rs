@@ -13,6 +13,7 @@ pub mod lock;
 pub mod plugin_check;
 pub mod predict;
 pub mod registry;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod sweep;
