@@ -3,6 +3,7 @@
 //! line; the fuzz targets (`fuzz/`) drive the graph loader through it.
 
 pub mod cache;
+pub mod compare;
 pub mod diag;
 pub mod doctor;
 pub mod export;
