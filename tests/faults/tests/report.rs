@@ -139,3 +139,59 @@ fn compare_without_a_run_json_names_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(&dir.join("run.json").display().to_string()), "{}", stderr(&out));
 }
+
+/// Chromium, when installed (Debian's `chromium`; CI installs it).
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("chromium")).find(|p| p.exists())
+}
+
+/// Records script errors from the start, then, after the page's own script
+/// ran, sorts the trial table by its last column both ways and writes what
+/// the DOM holds into `<pre id="probe">` for `--dump-dom`.
+const PROBE_START: &str = "<script>window.errors=[];window.addEventListener('error',function(e){window.errors.push(String(e.message))});</script>";
+const PROBE_END: &str = "<script>(function(){var t=document.getElementById('trials'),th=t.tHead.rows[0].cells,\
+ids=function(){return Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent})};\
+var before=ids();th[th.length-1].click();var asc=ids();th[th.length-1].click();var desc=ids();\
+var p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({before:before,asc:asc,desc:desc,\
+models:document.querySelectorAll('h3.model').length,curves:document.querySelectorAll('h3.model + .charts svg.curve polyline').length,\
+graph:document.querySelectorAll('#graph-svg rect').length,errors:window.errors});document.body.appendChild(p)})();</script>";
+
+#[test]
+fn in_a_browser_the_page_shows_trials_and_curves_and_sorts_without_errors() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no `chromium` on PATH (apt-get install chromium)");
+        return;
+    };
+    let dir = Scratch::new("report", "browser");
+    let (out, report) = run(&graph("train_sweep.toml"), &dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let probed = page(&dir).replacen("<head>", &format!("<head>{PROBE_START}"), 1).replacen("</body>", &format!("{PROBE_END}</body>"), 1);
+    let file = dir.join("out/probed.html");
+    std::fs::write(&file, probed).unwrap();
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let probe = dom.split("<pre id=\"probe\">").nth(1).and_then(|p| p.split("</pre>").next()).expect("the probe ran");
+    let probe: serde_json::Value = serde_json::from_str(&probe.replace("&amp;", "&")).unwrap();
+
+    assert_eq!(probe["errors"], serde_json::json!([]), "no script error");
+    assert_eq!(probe["graph"].as_u64().unwrap() as usize, report["nodes"].as_object().unwrap().len(), "a box per node");
+    let trials = report["sweep"]["trials"].as_array().unwrap();
+    assert_eq!(probe["before"].as_array().unwrap().len(), trials.len(), "one row per trial");
+    assert_eq!(probe["models"], 4, "a curve section per trained model");
+    assert!(probe["curves"].as_u64().unwrap() >= 4 * 3, "loss, dev CCC and lr drawn for every model");
+
+    // The last column is the last rule's value for its last group.
+    let rule = report["sweep"]["select"].as_array().unwrap().last().unwrap()["node"].as_str().unwrap();
+    let value = |t: &serde_json::Value| t["values"][rule].as_object().unwrap().values().last().unwrap().as_f64().unwrap();
+    let mut by_value: Vec<&serde_json::Value> = trials.iter().collect();
+    by_value.sort_by(|a, b| value(a).total_cmp(&value(b)));
+    let ascending: Vec<&str> = by_value.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let descending: Vec<&str> = ascending.iter().rev().copied().collect();
+    assert_eq!(probe["asc"], serde_json::json!(ascending), "a first click sorts ascending");
+    assert_eq!(probe["desc"], serde_json::json!(descending), "a second click sorts descending");
+}
