@@ -134,56 +134,23 @@ impl Comparison {
     /// The comparison as aligned text columns.
     pub fn text(&self, changed_only: bool) -> String {
         let runs: Vec<String> = self.runs.iter().map(|r| r.display().to_string()).collect();
-        let mut table: Vec<Vec<String>> = Vec::new();
-        if self.params.is_empty() {
-            table.push(vec!["(no graph parameter differs)".into()]);
+        let row = |first: &str, rest: &mut dyn Iterator<Item = String>| -> Vec<String> {
+            std::iter::once(first.to_string()).chain(rest).collect()
+        };
+        let params = if self.params.is_empty() {
+            "(no graph parameter differs)\n".to_string()
         } else {
-            table.push(
-                std::iter::once("parameter".to_string())
-                    .chain(runs.iter().cloned())
-                    .collect(),
-            );
-            table.extend(self.params.iter().map(|(name, values)| {
-                std::iter::once(name.clone())
-                    .chain(values.iter().map(param))
-                    .collect()
-            }));
-        }
-        table.push(Vec::new());
+            let mut table = vec![row("parameter", &mut runs.iter().cloned())];
+            table.extend(self.params.iter().map(|(name, values)| row(name, &mut values.iter().map(param))));
+            aligned(&table)
+        };
         let deltas = runs.iter().skip(1).map(|r| format!("Δ {r}"));
-        table.push(
-            std::iter::once("metric".to_string())
-                .chain(runs.iter().cloned())
-                .chain(deltas)
-                .collect(),
-        );
+        let mut table = vec![row("metric", &mut runs.iter().cloned().chain(deltas))];
         for m in self.rows(changed_only) {
-            let values = m.values.iter().map(|v| number(*v));
-            table.push(
-                std::iter::once(m.label.clone())
-                    .chain(values)
-                    .chain(m.deltas().into_iter().map(delta))
-                    .collect(),
-            );
+            let mut cells = m.values.iter().map(|v| number(*v)).chain(m.deltas().into_iter().map(delta));
+            table.push(row(&m.label, &mut cells));
         }
-        let mut widths = Vec::new();
-        for row in &table {
-            widths.resize(widths.len().max(row.len()), 0);
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let mut text = String::new();
-        for row in &table {
-            let cells: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            text += cells.join("  ").trim_end();
-            text.push('\n');
-        }
-        text
+        format!("{params}\n{}", aligned(&table))
     }
 
     /// The comparison as a self-contained page (sortable metric table).
@@ -245,6 +212,24 @@ impl Comparison {
         body += "</tbody></table>";
         report::page("emoflow compare", &body)
     }
+}
+
+/// Rows as left-aligned columns, two spaces apart.
+fn aligned(table: &[Vec<String>]) -> String {
+    let mut widths = Vec::new();
+    for row in table {
+        widths.resize(widths.len().max(row.len()), 0);
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in table {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        text += cells.join("  ").trim_end();
+        text.push('\n');
+    }
+    text
 }
 
 /// Where `compare` writes its page unless told: beside the first run's page.

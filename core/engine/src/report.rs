@@ -166,8 +166,9 @@ const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}\
 table.sortable th{cursor:pointer}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 pre{white-space:pre-wrap;margin:0;max-width:60em}.scroll{overflow:auto;max-width:100%}\
-.st{padding:0 .4em;border-radius:3px;color:#fff}.ran,.ok{background:#2e7d32}.cached{background:#1565c0}.frozen{background:#6a1b9a}\
-.failed{background:#c62828}.skipped{background:#9e9e9e}.cancelled{background:#ef6c00}\
+.st{padding:0 .4em;border-radius:3px;color:#fff}.ran,.ok{background:#2e7d32;fill:#2e7d32}.cached{background:#1565c0;fill:#1565c0}\
+.frozen{background:#6a1b9a;fill:#6a1b9a}.failed{background:#c62828;fill:#c62828}.skipped{background:#9e9e9e;fill:#9e9e9e}\
+.cancelled{background:#ef6c00;fill:#ef6c00}tr.changed td:first-child{font-weight:600}\
 tr.sel td,td.sel{background:#fff3c4;font-weight:600}tr:target td{outline:2px solid #1565c0}\
 .charts{display:flex;flex-wrap:wrap;gap:.5em}.up{color:#2e7d32}.down{color:#c62828}img{max-width:100%}";
 
@@ -197,17 +198,6 @@ pub(crate) fn esc(s: &str) -> String {
 /// A node's anchor on the page.
 fn anchor(node: &str) -> String {
     format!("node-{}", esc(node))
-}
-
-fn status_colour(status: &str) -> &'static str {
-    match status {
-        "ran" => "#2e7d32",
-        "cached" => "#1565c0",
-        "frozen" => "#6a1b9a",
-        "failed" => "#c62828",
-        "cancelled" => "#ef6c00",
-        _ => "#9e9e9e",
-    }
 }
 
 /// The graph as a layered drawing: a node's layer is its longest path from
@@ -262,16 +252,26 @@ fn graph_section(run: &RunView) -> String {
         }
         rows[l] = members.into_iter().map(|(_, i)| i).collect();
     }
+    // A wide layer (a sweep's copies) wraps onto several bands of at most
+    // WRAP boxes, so that the drawing stays about a screen wide.
+    const WRAP: usize = 8;
+    let bands: Vec<&[usize]> = rows.iter().flat_map(|row| row.chunks(WRAP)).collect();
+    let mut place = vec![(0usize, 0usize); names.len()];
+    for (band, members) in bands.iter().enumerate() {
+        for (column, &i) in members.iter().enumerate() {
+            place[i] = (band, column);
+        }
+    }
     let (w, h, gap_x, gap_y) = (170.0, 38.0, 14.0, 50.0);
-    let widest = rows.iter().map(Vec::len).max().unwrap_or(0) as f64;
+    let widest = bands.iter().map(|b| b.len()).max().unwrap_or(0) as f64;
     let width = (widest * (w + gap_x)).max(w) + gap_x;
-    let height = layers as f64 * (h + gap_y) + gap_y;
+    let height = bands.len() as f64 * (h + gap_y) + gap_y;
     let xy = |i: usize| {
-        let row = &rows[layer[i]];
-        let offset = (width - row.len() as f64 * (w + gap_x)) / 2.0;
+        let (band, column) = place[i];
+        let offset = (width - bands[band].len() as f64 * (w + gap_x)) / 2.0;
         (
-            offset + position[i] * (w + gap_x) + gap_x / 2.0,
-            gap_y / 2.0 + layer[i] as f64 * (h + gap_y),
+            offset + column as f64 * (w + gap_x) + gap_x / 2.0,
+            gap_y / 2.0 + band as f64 * (h + gap_y),
         )
     };
     let mut svg = format!(
@@ -300,7 +300,7 @@ fn graph_section(run: &RunView) -> String {
         let _ = write!(
             svg,
             "<a href=\"#{}\"><g class=\"gnode\"><title>{} ({}): {}, {:.2} s</title>\
-             <rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w}\" height=\"{h}\" rx=\"5\" fill=\"{}\"/>\
+             <rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w}\" height=\"{h}\" rx=\"5\" class=\"{}\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" text-anchor=\"middle\">{}</text>\
              <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#fff\" text-anchor=\"middle\">{} · {:.2} s</text></g></a>",
             anchor(name),
@@ -308,7 +308,7 @@ fn graph_section(run: &RunView) -> String {
             esc(&node.kind),
             esc(&node.status),
             node.seconds,
-            status_colour(&node.status),
+            esc(&node.status),
             x + w / 2.0,
             y + 15.0,
             esc(&label),
@@ -319,7 +319,11 @@ fn graph_section(run: &RunView) -> String {
         );
     }
     svg += "</svg>";
-    format!("<h2 id=\"graph\">Graph</h2><div class=\"scroll\">{svg}</div>")
+    let legend: String = ["ran", "cached", "frozen", "failed", "skipped", "cancelled"]
+        .iter()
+        .map(|s| format!("<span class=\"st {s}\">{s}</span> "))
+        .collect();
+    format!("<h2 id=\"graph\">Graph</h2><p>{legend}· click a node for its row</p><div class=\"scroll\">{svg}</div>")
 }
 
 /// Where a written file is linked from the page: relative to OUT when
@@ -341,7 +345,7 @@ fn node_table(run: &RunView, out: &Path) -> String {
     let mut html = String::from(
         "<h2 id=\"nodes\">Nodes</h2><table class=\"sortable\" id=\"node-table\"><thead><tr><th>node</th><th>kind</th>\
          <th>status</th><th>started (s)</th><th>seconds</th><th>threads</th><th>worker CPU (s)</th><th>peak memory (MiB)</th>\
-         <th>cache key</th><th>error</th><th>files written</th></tr></thead><tbody>",
+         <th>files written</th><th>error</th><th>cache key</th></tr></thead><tbody>",
     );
     for (name, node) in &run.nodes {
         let (cpu, rss) = node
@@ -363,13 +367,18 @@ fn node_table(run: &RunView, out: &Path) -> String {
                     )
                 })
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join("<br>")
         });
+        // A sink's many files fold away behind their count.
+        let written = match files.get(name.as_str()).map_or(0, Vec::len) {
+            0 => written,
+            n => format!("<details><summary>{n} files</summary>{written}</details>"),
+        };
         let _ = write!(
             html,
             "<tr id=\"{}\"><td>{}</td><td>{}</td><td><span class=\"st {}\">{}</span></td><td class=\"n\">{:.2}</td>\
              <td class=\"n\">{:.3}</td><td class=\"n\">{}</td><td class=\"n\">{cpu}</td><td class=\"n\">{rss}</td>\
-             <td><code>{}</code></td><td><pre>{}</pre></td><td>{written}</td></tr>",
+             <td>{written}</td><td><pre>{}</pre></td><td><code>{}</code></td></tr>",
             anchor(name),
             esc(name),
             esc(&node.kind),
@@ -378,8 +387,8 @@ fn node_table(run: &RunView, out: &Path) -> String {
             node.started,
             node.seconds,
             node.threads,
-            esc(&node.cache_key),
             esc(node.error.as_deref().unwrap_or("")),
+            esc(&node.cache_key),
         );
     }
     html + "</tbody></table>"
