@@ -540,12 +540,15 @@ const PALETTE: [&str; 8] = [
     "#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457", "#5d4037",
 ];
 
-/// A line chart: one polyline per series, a ring at each marked point.
+/// A line chart: one polyline per series in its colour (an index into
+/// PALETTE), a ring at each series' marked point.
 fn line_chart(
     title: &str,
     series: &BTreeMap<String, Vec<(f64, f64)>>,
-    marks: &[(usize, (f64, f64))],
+    colour: &BTreeMap<&String, usize>,
+    marks: &BTreeMap<&String, (f64, f64)>,
 ) -> String {
+    let colour = |name: &String| PALETTE[colour.get(name).copied().unwrap_or(0) % PALETTE.len()];
     let (w, h, left, bottom, top, right) = (300.0, 170.0, 48.0, 22.0, 18.0, 8.0);
     let points = series
         .values()
@@ -592,7 +595,7 @@ fn line_chart(
         h - 6.0,
         short(x1),
     );
-    for (k, (name, points)) in series.iter().enumerate() {
+    for (name, points) in series {
         let path: Vec<String> = points
             .iter()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
@@ -601,18 +604,18 @@ fn line_chart(
         let _ = write!(
             svg,
             "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"><title>seed {}</title></polyline>",
-            PALETTE[k % PALETTE.len()],
+            colour(name),
             path.join(" "),
             esc(name)
         );
     }
-    for &(k, (x, y)) in marks {
+    for (name, &(x, y)) in marks {
         let _ = write!(
             svg,
             "<circle class=\"best\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"><title>best dev-CCC epoch {x}: {y:.4}</title></circle>",
             sx(x),
             sy(y),
-            PALETTE[k % PALETTE.len()]
+            colour(name)
         );
     }
     svg + "</svg>"
@@ -693,6 +696,9 @@ fn curves_section(run: &RunView) -> String {
 /// One row of charts per dimension, one chart per column.
 fn curve_charts(curves: &Curves) -> String {
     let dims: BTreeSet<&String> = curves.columns.values().flat_map(|d| d.keys()).collect();
+    // A seed keeps its colour across charts and in the legend.
+    let seeds: BTreeSet<&String> = curves.columns.values().flat_map(|d| d.values()).flat_map(|s| s.keys()).collect();
+    let colour: BTreeMap<&String, usize> = seeds.iter().enumerate().map(|(k, s)| (*s, k)).collect();
     let mut html = String::new();
     for dim in dims {
         let best = best_epochs(curves, dim);
@@ -701,13 +707,12 @@ fn curve_charts(curves: &Curves) -> String {
             let Some(series) = curves.columns[column].get(dim) else {
                 continue;
             };
-            let marks: Vec<(usize, (f64, f64))> = series
-                .keys()
-                .enumerate()
-                .filter_map(|(k, seed)| {
+            let marks: BTreeMap<&String, (f64, f64)> = series
+                .iter()
+                .filter_map(|(seed, points)| {
                     let (epoch, _) = best.get(seed)?;
-                    let y = series[seed].iter().find(|p| p.0 == *epoch)?.1;
-                    Some((k, (*epoch, y)))
+                    let y = points.iter().find(|p| p.0 == *epoch)?.1;
+                    Some((seed, (*epoch, y)))
                 })
                 .collect();
             let title = if dim.is_empty() {
@@ -715,12 +720,16 @@ fn curve_charts(curves: &Curves) -> String {
             } else {
                 format!("{dim}: {column}")
             };
-            html += &line_chart(&title, series, &marks);
+            html += &line_chart(&title, series, &colour, &marks);
         }
         html += "</div>";
     }
     if !curves.columns.is_empty() {
-        html += "<p class=\"sub\">One line per seed; ○ marks each seed's best dev-CCC epoch.</p>";
+        let legend: Vec<String> = colour
+            .iter()
+            .map(|(seed, k)| format!("<span style=\"color:{}\">━ seed {}</span>", PALETTE[k % PALETTE.len()], esc(seed)))
+            .collect();
+        let _ = write!(html, "<p class=\"sub\">{}; ○ marks each seed's best dev-CCC epoch.</p>", legend.join(" "));
     }
     html
 }
