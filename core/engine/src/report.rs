@@ -237,7 +237,7 @@ fn graph_section(run: &RunView) -> String {
     let layers = layer.iter().max().map_or(0, |m| m + 1);
     let mut position = vec![0f64; names.len()];
     let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    for l in 0..layers {
+    for (l, row) in rows.iter_mut().enumerate() {
         let mut members: Vec<(f64, usize)> = (0..names.len())
             .filter(|&i| layer[i] == l)
             .map(|i| {
@@ -250,7 +250,7 @@ fn graph_section(run: &RunView) -> String {
         for (k, &(_, i)) in members.iter().enumerate() {
             position[i] = k as f64;
         }
-        rows[l] = members.into_iter().map(|(_, i)| i).collect();
+        *row = members.into_iter().map(|(_, i)| i).collect();
     }
     // A wide layer (a sweep's copies) wraps onto several bands of at most
     // WRAP boxes, so that the drawing stays about a screen wide.
@@ -466,10 +466,13 @@ fn sweep_table(sweep: &SweepView) -> String {
     html + "</tbody></table></div>"
 }
 
+/// A chart's lines: seed → (epoch, value) points.
+type Lines = BTreeMap<String, Vec<(f64, f64)>>;
+
 /// One curve table's numbers: x = `epoch`, lines keyed by (`dim`, `seed`).
 struct Curves {
     /// Column name → (dim → seed → (epoch, value) points).
-    columns: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<(f64, f64)>>>>,
+    columns: BTreeMap<String, BTreeMap<String, Lines>>,
     /// The columns in the table's order (the charts' order).
     order: Vec<String>,
 }
@@ -478,7 +481,7 @@ struct Curves {
 const NOT_CURVES: [&str; 4] = ["epoch", "dim", "seed", "seconds"];
 
 fn read_curves(batches: &[RecordBatch]) -> Result<Curves> {
-    let mut columns: BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<(f64, f64)>>>> =
+    let mut columns: BTreeMap<String, BTreeMap<String, Lines>> =
         BTreeMap::new();
     let mut order = Vec::new();
     for batch in batches {
@@ -544,7 +547,7 @@ const PALETTE: [&str; 8] = [
 /// PALETTE), a ring at each series' marked point.
 fn line_chart(
     title: &str,
-    series: &BTreeMap<String, Vec<(f64, f64)>>,
+    series: &Lines,
     colour: &BTreeMap<&String, usize>,
     marks: &BTreeMap<&String, (f64, f64)>,
 ) -> String {

@@ -187,7 +187,7 @@ fn in_a_browser_the_page_shows_trials_and_curves_and_sorts_without_errors() {
 
     // The last column is the last rule's value for its last group.
     let rule = report["sweep"]["select"].as_array().unwrap().last().unwrap()["node"].as_str().unwrap();
-    let value = |t: &serde_json::Value| t["values"][rule].as_object().unwrap().values().last().unwrap().as_f64().unwrap();
+    let value = |t: &serde_json::Value| t["values"][rule].as_object().unwrap().values().next_back().unwrap().as_f64().unwrap();
     let mut by_value: Vec<&serde_json::Value> = trials.iter().collect();
     by_value.sort_by(|a, b| value(a).total_cmp(&value(b)));
     let ascending: Vec<&str> = by_value.iter().map(|t| t["id"].as_str().unwrap()).collect();
