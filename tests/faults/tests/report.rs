@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use emoflow_faults::{Scratch, emoflow, graph, repo_root, run, stderr};
+use emoflow_faults::{Scratch, bin_dir, emoflow, graph, repo_root, run, stderr};
 
 fn page(dir: &Scratch) -> String {
     std::fs::read_to_string(dir.join("out/index.html")).expect("the run wrote index.html")
@@ -169,12 +169,19 @@ fn in_a_browser_the_page_shows_trials_and_curves_and_sorts_without_errors() {
     let probed = page(&dir).replacen("<head>", &format!("<head>{PROBE_START}"), 1).replacen("</body>", &format!("{PROBE_END}</body>"), 1);
     let file = dir.join("out/probed.html");
     std::fs::write(&file, probed).unwrap();
-    let dom = std::process::Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", file.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let headless = |what: &str| {
+        let out = std::process::Command::new(&chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,3000", what])
+            .arg(format!("file://{}", file.display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Kept beside the binary for a person to look at (the scratch goes).
+    let screenshot = bin_dir().join("report-page.png");
+    headless(&format!("--screenshot={}", screenshot.display()));
+    assert!(screenshot.exists(), "chromium took the screenshot {}", screenshot.display());
+    let dom = headless("--dump-dom");
     let probe = dom.split("<pre id=\"probe\">").nth(1).and_then(|p| p.split("</pre>").next()).expect("the probe ran");
     let probe: serde_json::Value = serde_json::from_str(&probe.replace("&amp;", "&")).unwrap();
 
