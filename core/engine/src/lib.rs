@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod cache_cmd;
 pub mod console;
+pub mod compare;
 pub mod diag;
 pub mod doctor;
 pub mod export;
@@ -17,6 +18,7 @@ pub mod places;
 pub mod plugin_check;
 pub mod predict;
 pub mod registry;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod sweep;

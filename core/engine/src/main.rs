@@ -17,7 +17,7 @@ use emoflow_engine::diag::{self, Diagnostic, Sources};
 use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{cache_cmd, doctor, export, graph, graph_test, lock, places, plugin_check, predict, run, sweep};
+use emoflow_engine::{cache_cmd, compare, doctor, export, graph, graph_test, lock, places, plugin_check, predict, report, run, sweep};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -197,6 +197,24 @@ enum Command {
     /// Runs one node for `emoflow run` (started by it, not by hand).
     #[command(hide = true)]
     Worker,
+    /// Redraw OUT/index.html, the run's page, from OUT/run.json and the cache.
+    Report {
+        /// A run's --out directory.
+        out: PathBuf,
+    },
+    /// Graph parameters that differ between runs and every metric side by
+    /// side with its difference from the first run; also as a page.
+    Compare {
+        /// Run --out directories; the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Where to write the page (default: FIRST_RUN/compare.html).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Only the metrics that moved (or are missing from a run).
+        #[arg(long)]
+        changed: bool,
+    },
     /// Print a graph's DAG.
     Graph {
         #[command(flatten)]
@@ -514,6 +532,37 @@ fn main() -> ExitCode {
             }
         }
         Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
+        Command::Report { out } => match report::write(&out) {
+            Ok(path) => {
+                eprintln!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Compare { runs, html, changed } => {
+            let comparison = match compare::compare(&runs) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            print!("{}", comparison.text(changed));
+            let path = html.unwrap_or_else(|| compare::default_html(&runs[0]));
+            match emoflow_engine::cache::write_atomic(&path, comparison.html(changed).as_bytes()) {
+                Ok(()) => {
+                    eprintln!("wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Plugins { json } => {
             let registry = discover(&cli.plugin_path);
             list_plugins(&registry, json);

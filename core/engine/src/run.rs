@@ -105,6 +105,12 @@ pub struct NodeReport {
     /// and how many the stat cache vouched for, and the seconds it took.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_files: Option<Fingerprint>,
+    /// The nodes it reads from (the page draws the graph from these).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    /// Output port → how the page presents it (`KindSpec::shows`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub shows: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -320,7 +326,20 @@ const HEAVY: u64 = 100;
 /// (itself included): ready nodes start in this order, longest first.
 fn priorities(plan: &Plan) -> Vec<u64> {
     let n = plan.nodes.len();
-    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let consumers = consumers(plan);
+    let mut priority = vec![0; n];
+    // Topological order: consumers come after their producers.
+    for i in (0..n).rev() {
+        let weight = if plan.nodes[i].provider.kind.own_process { HEAVY } else { 1 };
+        priority[i] = weight + consumers[i].iter().map(|&c| priority[c]).max().unwrap_or(0);
+    }
+    priority
+}
+
+/// The nodes reading each node's outputs, a selected input reading every
+/// trial's producer.
+fn consumers(plan: &Plan) -> Vec<Vec<usize>> {
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); plan.nodes.len()];
     for (i, node) in plan.nodes.iter().enumerate() {
         for (from, _) in node.inputs.iter().flatten() {
             consumers[*from].push(i);
@@ -331,13 +350,7 @@ fn priorities(plan: &Plan) -> Vec<u64> {
             consumers[producer].push(input.node);
         }
     }
-    let mut priority = vec![0; n];
-    // Topological order: consumers come after their producers.
-    for i in (0..n).rev() {
-        let weight = if plan.nodes[i].provider.kind.own_process { HEAVY } else { 1 };
-        priority[i] = weight + consumers[i].iter().map(|&c| priority[c]).max().unwrap_or(0);
-    }
-    priority
+    consumers
 }
 
 /// The threads a node's kind fixes through its `threads_param`, if it does.
@@ -470,6 +483,8 @@ impl<'a> Scheduler<'a> {
             outputs: None,
             worker: None,
             input_files: None,
+            inputs: Vec::new(),
+            shows: BTreeMap::new(),
         });
         self.overall.inc(1);
     }
@@ -576,6 +591,8 @@ impl<'a> Scheduler<'a> {
             outputs,
             worker,
             input_files,
+            inputs: Vec::new(),
+            shows: BTreeMap::new(),
         });
     }
 
@@ -666,8 +683,17 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
             .map(|(path, seconds)| PluginLoad { library: path.display().to_string(), seconds: *seconds })
             .collect(),
     };
+    let mut inputs: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); plan.nodes.len()];
+    for (from, readers) in consumers(plan).into_iter().enumerate() {
+        for reader in readers {
+            inputs[reader].insert(&plan.nodes[from].name);
+        }
+    }
     for (i, (node, track)) in plan.nodes.iter().zip(scheduler.nodes).enumerate() {
-        let Some(node_report) = track.report else { continue };
+        let Some(mut node_report) = track.report else { continue };
+        node_report.inputs = inputs[i].iter().map(|s| s.to_string()).collect();
+        node_report.shows =
+            node.provider.kind.outputs.iter().filter_map(|o| Some((o.name.clone(), o.shows.clone()?))).collect();
         if let Some(entry) = &track.entry {
             let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
             collect_outputs(&node.name, trial, &node.provider.kind, entry, &mut report);
@@ -913,10 +939,11 @@ impl Host for EngineHost<'_> {
     }
 }
 
-/// Writes `run.json` atomically.
+/// Writes `run.json` atomically, then the page drawn from it (`index.html`).
 pub fn write_report(out: &Path, report: &RunReport) -> Result<PathBuf> {
     let path = out.join("run.json");
     let json = serde_json::to_vec_pretty(report).expect("reports serialize");
     cache::write_atomic(&path, &json)?;
+    crate::report::write(out)?;
     Ok(path)
 }

@@ -55,6 +55,14 @@ pub mod port {
     pub const ANY: &str = "any";
 }
 
+/// How a run's report presents an output (`KindSpec::shows`).
+pub mod shows {
+    /// A `table` of training curves: an `epoch` column for x, one line per
+    /// (`dim`, `seed`) where present, one chart per other numeric column
+    /// (`seconds` aside); the best `dev_ccc` epoch is marked when there is one.
+    pub const CURVES: &str = "curves";
+}
+
 /// Column names.
 pub mod column {
     pub const UTT_ID: &str = "utt_id";

@@ -43,6 +43,10 @@ pub struct PortDescription {
     pub doc: String,
     #[serde(default)]
     pub optional: bool,
+    /// How a run's report presents the output (`KindSpec::shows`). Absent in
+    /// descriptions from older plugins: shown as a plain output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shows: Option<String>,
 }
 
 impl KindDescription {
@@ -60,6 +64,7 @@ fn port(p: &PortSpec) -> PortDescription {
         port_type: p.port_type.to_string(),
         doc: p.doc.to_string(),
         optional: p.optional,
+        shows: p.shows.map(str::to_string),
     }
 }
 

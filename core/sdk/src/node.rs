@@ -40,6 +40,8 @@ pub struct PortSpec {
     pub doc: &'static str,
     /// An optional input may be left unwired.
     pub optional: bool,
+    /// How a run's report presents the output ([`KindSpec::shows`]).
+    pub shows: Option<&'static str>,
 }
 
 type Factory = Box<dyn Fn(serde_json::Value) -> Result<Box<dyn Node>> + Send + Sync>;
@@ -91,7 +93,7 @@ impl KindSpec {
     }
 
     pub fn input(mut self, name: &'static str, port_type: &'static str, doc: &'static str) -> Self {
-        self.inputs.push(PortSpec { name, port_type, doc, optional: false });
+        self.inputs.push(PortSpec { name, port_type, doc, optional: false, shows: None });
         self
     }
 
@@ -101,12 +103,21 @@ impl KindSpec {
         port_type: &'static str,
         doc: &'static str,
     ) -> Self {
-        self.inputs.push(PortSpec { name, port_type, doc, optional: true });
+        self.inputs.push(PortSpec { name, port_type, doc, optional: true, shows: None });
         self
     }
 
     pub fn output(mut self, name: &'static str, port_type: &'static str, doc: &'static str) -> Self {
-        self.outputs.push(PortSpec { name, port_type, doc, optional: false });
+        self.outputs.push(PortSpec { name, port_type, doc, optional: false, shows: None });
+        self
+    }
+
+    /// Declares how a run's report presents the output declared last, e.g.
+    /// [`conventions::shows::CURVES`](crate::conventions::shows::CURVES): the
+    /// host draws from this declaration and the port type, never from the
+    /// kind's name.
+    pub fn shows(mut self, view: &'static str) -> Self {
+        self.outputs.last_mut().expect("`shows` follows the `output` it describes").shows = Some(view);
         self
     }
 

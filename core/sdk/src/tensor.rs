@@ -51,6 +51,7 @@ impl KindSpec {
             port_type: port::LOSS,
             doc: "this tensor function with its parameters, for a trainer's `loss` input",
             optional: false,
+            shows: None,
         }];
         self.create = Box::new(move |value| {
             parse_params::<P>(kind, value.clone())?;

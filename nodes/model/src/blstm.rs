@@ -40,6 +40,7 @@ use std::sync::Arc;
 use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
 use emoflow_sdk::arrow::datatypes::{Field, Schema};
 use emoflow_sdk::prelude::*;
+use emoflow_sdk::conventions::shows;
 use emoflow_sdk_tch::ContextExt;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -183,6 +184,7 @@ pub fn spec() -> KindSpec {
         .output("posteriors", port::POSTERIORS, "classifier: class posteriors per task, not prior-scaled (empty for a regressor)")
         .output("values", port::SERIES, "continuous predictions of every utterance")
         .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds (empty with `weights`)")
+        .shows(shows::CURVES)
         // libtorch's thread pools are process-wide: two trainings in one
         // process share and fight over them (no speed-up at --jobs 2).
         .own_process()
