@@ -3,6 +3,7 @@
 //! line; the fuzz targets (`fuzz/`) drive the graph loader through it.
 
 pub mod cache;
+pub mod compose;
 pub mod diag;
 pub mod export;
 pub mod graph;
