@@ -131,3 +131,24 @@ fn extending_a_fragment_without_the_node_it_requires_is_reported_in_the_extendin
     assert!(err.contains("source.avec2016") && err.contains("source.synthetic"), "kinds that fit: {err}");
     assert!(err.contains("1 error found"), "nothing inside the fragment: {err}");
 }
+
+#[test]
+fn tied_sweep_parameters_read_as_a_list_and_the_comma_joined_key_still_works() {
+    let nodes = "[nodes.a]\nkind = \"test.source\"\nrows = 2\n\n[nodes.b]\nkind = \"test.source\"\nrows = 2\n\n\
+                 [nodes.sa]\nkind = \"test.sum\"\ninputs = { in = \"a.out\" }\n\n[nodes.sb]\nkind = \"test.sum\"\ninputs = { in = \"b.out\" }\n\n\
+                 [sweep]\nselect = { node = \"sa\", metric = \"sum\", split = \"train\", goal = \"min\" }\n";
+    let trials_and_nodes = |grid: &str| {
+        let dir = Scratch::new("compose", "tied");
+        let file = dir.join("tied.toml");
+        std::fs::write(&file, format!("{nodes}{grid}\n")).unwrap();
+        let (out, report) = run(&file, &dir, &[]);
+        assert!(out.status.success(), "{grid}: {}", stderr(&out));
+        let trials: Vec<String> = report["sweep"]["trials"].as_array().unwrap().iter().map(|t| t["id"].to_string()).collect();
+        let names: Vec<String> = report["nodes"].as_object().unwrap().keys().cloned().collect();
+        (trials, names)
+    };
+    let (trials, names) = trials_and_nodes("grid.offset = { params = [\"a.offset\", \"b.offset\"], values = [3.0, -1.0] }");
+    assert_eq!(trials, ["\"offset=3.0\"", "\"offset=-1.0\""]);
+    assert!(names.contains(&"b[offset=-1.0]".to_string()), "{names:?}");
+    assert_eq!((trials, names), trials_and_nodes("grid = { \"a.offset,b.offset\" = [3.0, -1.0] }"));
+}
