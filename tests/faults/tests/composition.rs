@@ -152,3 +152,13 @@ fn tied_sweep_parameters_read_as_a_list_and_the_comma_joined_key_still_works() {
     assert!(names.contains(&"b[offset=-1.0]".to_string()), "{names:?}");
     assert_eq!((trials, names), trials_and_nodes("grid = { \"a.offset,b.offset\" = [3.0, -1.0] }"));
 }
+
+#[test]
+fn the_metric_parameter_once_called_labels_is_refused_under_that_name_naming_the_new_one() {
+    let dir = Scratch::new("compose", "renamed");
+    let file = extending(&dir, "old_name.toml", "demo.toml", "[nodes.raw_ccc]\nlabels = { system = \"CLS-Raw\" }\n");
+    let (code, err) = check(&file, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&format!("{}:4:1: error: parameter `labels` of node `raw_ccc` is now called `row_labels`", file.display())), "{err}");
+    assert!(err.contains("rename it: row_labels = ..."), "{err}");
+}
