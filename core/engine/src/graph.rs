@@ -278,7 +278,8 @@ fn load_file(
                 diags.push(Diagnostic::at(&base.span, "`extends` takes a path or a list of paths"));
                 continue;
             };
-            let base_path = path.parent().unwrap_or(Path::new(".")).join(rel);
+            // Lexically normal, so that messages say graphs/common/x.toml.
+            let base_path = lexically_normal(&path.parent().unwrap_or(Path::new(".")).join(rel));
             let canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
             if stack.contains(&canonical) {
                 diags.push(Diagnostic::at(&base.span, format!("`{rel}` extends itself (a cycle of extends)")));
@@ -301,7 +302,7 @@ fn load_file(
     }
     let mut own = read_own(&root, path.parent().unwrap_or(Path::new(".")), diags);
     for need in &mut own.requires {
-        need.fragment = lexically_normal(path).display().to_string();
+        need.fragment = path.display().to_string();
     }
     merge(&mut graph, own);
     graph.path = path.to_path_buf();
@@ -309,7 +310,7 @@ fn load_file(
     graph
 }
 
-/// `graphs/paper/../common/x.toml` as `graphs/common/x.toml`, for messages.
+/// `graphs/paper/../common/x.toml` as `graphs/common/x.toml`.
 fn lexically_normal(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {

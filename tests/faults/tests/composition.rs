@@ -80,7 +80,7 @@ fn the_paper_graph_without_its_data_stops_before_any_node_runs_naming_the_parame
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("error: set `data` (an AVEC 2016 RECOLA copy): --set data=VALUE"), "{err}");
-    assert!(err.contains("table2.toml:11:1"), "at its declaration: {err}");
+    assert!(err.contains("graphs/common/recola.toml:7:1"), "at its declaration, the corpus fragment: {err}");
     assert!(report.is_null() && !dir.join("cache").exists(), "nothing ran");
 
     let (code, err) = check(&table2, &["--set", "data=some/RECOLA"]);
