@@ -375,8 +375,12 @@ fn merge(base: &mut Graph, top: Graph) {
             None => base.nodes.push(node),
         }
     }
-    if top.test.is_some() {
-        base.test = top.test;
+    // The [test] preset merges like the graph: a fragment's swaps the
+    // corpus once for every graph extending it.
+    match (&mut base.test, top.test) {
+        (Some(base), Some(top)) => overlay(base, top),
+        (base, top @ Some(_)) => *base = top,
+        (_, None) => {}
     }
     base.expects.extend(top.expects);
     if top.sweep.is_some() {
@@ -387,6 +391,21 @@ fn merge(base: &mut Graph, top: Graph) {
     }
     // Extending a fragment makes a whole graph.
     base.fragment = top.fragment;
+}
+
+/// Overlays one table on another key by key, tables within tables too.
+fn overlay(base: &mut Sv, top: Sv) {
+    match (&mut base.v, top.v) {
+        (V::Table(base), V::Table(top)) => {
+            for (k, v) in top {
+                match base.iter_mut().find(|(b, _)| b.name == k.name) {
+                    Some((_, existing)) => overlay(existing, v),
+                    None => base.push((k, v)),
+                }
+            }
+        }
+        (_, v) => *base = Sv { v, span: top.span },
+    }
 }
 
 /// Overlays defaults by kind, parameter by parameter.

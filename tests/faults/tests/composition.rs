@@ -162,3 +162,22 @@ fn the_metric_parameter_once_called_labels_is_refused_under_that_name_naming_the
     assert!(err.contains(&format!("{}:4:1: error: parameter `labels` of node `raw_ccc` is now called `row_labels`", file.display())), "{err}");
     assert!(err.contains("rename it: row_labels = ..."), "{err}");
 }
+
+#[test]
+fn a_test_preset_merges_with_the_one_of_the_file_it_extends() {
+    let dir = Scratch::new("compose", "test-merge");
+    std::fs::write(
+        dir.join("base.toml"),
+        "[params]\nrows = 5\n\n[nodes.source]\nkind = \"test.source\"\nrows = \"${rows}\"\nvalues = 2\n\n\
+         [nodes.sum]\nkind = \"test.sum\"\ninputs = { in = \"source.out\" }\n\n\
+         [test]\nparams = { rows = 2 }\nnodes.source = { offset = 10.0 }\n",
+    )
+    .unwrap();
+    let file = dir.join("top.toml");
+    std::fs::write(&file, "[graph]\nextends = \"base.toml\"\n\n[test]\nnodes.sum = { scale = 2.0 }\n").unwrap();
+    let (out, report) = run(&file, &dir, &["--preset-test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Both presets: 2 rows of (10 + 11), scaled by 2.
+    let sum = report["metrics"].as_array().unwrap().iter().find(|m| m["node"] == "sum").unwrap();
+    assert_eq!(sum["value"], 2.0 * 2.0 * 21.0);
+}
