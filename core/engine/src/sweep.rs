@@ -105,15 +105,21 @@ struct Dim {
     label: String,
 }
 
-/// One `grid` entry: the `NODE.PARAM`s it sets (each with its place), the
-/// values, and the label its copies carry when the entry names one. Either
-/// `"NODE.PARAM" = VALUES`, `NAME = { params = ["A.P", "B.P"], values =
-/// VALUES }` tying several to one list, or the older comma-joined key
-/// `"A.P,B.P" = VALUES`.
-fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Option<(Vec<(String, Span)>, &'a Sv, Option<String>)> {
+/// One `grid` entry: either `"NODE.PARAM" = VALUES`, `NAME = { params =
+/// ["A.P", "B.P"], values = VALUES }` tying several to one list, or the
+/// older comma-joined key `"A.P,B.P" = VALUES`.
+struct GridEntry<'a> {
+    /// The `NODE.PARAM`s it sets, each with its place.
+    names: Vec<(String, Span)>,
+    values: &'a Sv,
+    /// What its copies are labelled by, when the entry names it.
+    label: Option<String>,
+}
+
+fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Option<GridEntry<'a>> {
     let Some(table) = value.as_table() else {
         let names = key.name.split(',').map(|t| (t.trim().to_string(), key.span.clone())).collect();
-        return Some((names, value, None));
+        return Some(GridEntry { names, values: value, label: None });
     };
     let field = |name: &str| table.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
     let form = format!("{} = {{ params = [\"NODE.PARAM\", ...], values = [...] }} ties parameters to one list", key.name);
@@ -125,7 +131,7 @@ fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Opti
     };
     let unknown = table.iter().find(|(k, _)| k.name != "params" && k.name != "values");
     match (names, field("values"), unknown) {
-        (Some(names), Some(values), None) => Some((names, values, Some(key.name.clone()))),
+        (Some(names), Some(values), None) => Some(GridEntry { names, values, label: Some(key.name.clone()) }),
         (_, _, Some((k, _))) => {
             diags.push(Diagnostic::at(&k.span, format!("unknown key `{}` in a tied sweep entry", k.name)).help(form));
             None
@@ -163,7 +169,7 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             "grid" => match value.as_table() {
                 Some(grid) => {
                     for (k, v) in grid {
-                        let Some((names, values, label)) = grid_entry(k, v, &mut diags) else { continue };
+                        let Some(GridEntry { names, values, label }) = grid_entry(k, v, &mut diags) else { continue };
                         let mut targets = Vec::new();
                         for (target, span) in names {
                             match target.split_once('.') {

@@ -275,9 +275,16 @@ pub fn run_metric(
             ))
             .into());
         }
-        let others: Vec<&str> = present.into_iter().filter(|d| !dims.iter().any(|s| s == d)).collect();
+        let others: Vec<&str> = present
+            .into_iter()
+            .filter(|d| !dims.iter().any(|s| s == d))
+            .collect();
         if !others.is_empty() {
-            tracing::info!("scoring {} only; not scored: {}", dims.join(", "), others.join(", "));
+            tracing::info!(
+                "scoring {} only; not scored: {}",
+                dims.join(", "),
+                others.join(", ")
+            );
         }
         predictions.retain(|p| dims.contains(&p.dim));
         labels.retain(|l| dims.contains(&l.dim));
@@ -306,8 +313,16 @@ pub fn run_metric(
         .groups
         .iter()
         .map(|g| {
-            let mut row = MetricRow::new(name, g.dim, g.split.as_str(), g.aggregate(aggregate, &stat)?);
-            row.labels = row_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut row = MetricRow::new(
+                name,
+                g.dim,
+                g.split.as_str(),
+                g.aggregate(aggregate, &stat)?,
+            );
+            row.labels = row_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             Ok(row)
         })
         .collect::<Result<Vec<_>, Error>>()?;
