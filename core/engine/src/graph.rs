@@ -130,6 +130,20 @@ pub struct NodeDecl {
     /// entry in DIR (relative to the graph file), as an exported bundle
     /// keeps what was fitted on the training corpus.
     pub frozen: Option<(PathBuf, Span)>,
+    /// Set when an extending file redefined the node with another kind.
+    pub swap: Option<Swap>,
+}
+
+/// A node redefined with another kind keeps, of what it inherited, the
+/// inputs and parameters the new kind also has; which those are is known
+/// only from the plugins, so they wait here until [`crate::compose`].
+#[derive(Debug, Clone)]
+pub struct Swap {
+    pub from_kind: String,
+    /// The redefinition's `kind = ...`.
+    pub at: Span,
+    pub inputs: Vec<InputDecl>,
+    pub params: Vec<(Key, Sv)>,
 }
 
 /// `port = "node.port"`; a port wired to a list has one per source.
@@ -165,10 +179,35 @@ pub struct Graph {
     /// A fragment (`fragment = true`) is only extended by other graphs:
     /// `emoflow test` validates it but does not run it.
     pub fragment: bool,
+    /// `[defaults."KIND"]`: parameters for every node of a kind, each
+    /// overridden by the node's own.
+    pub defaults: Vec<(Key, Sv)>,
+    /// What the fragments this graph extends need from it.
+    pub requires: Vec<Requirement>,
 }
 
-const TOP_KEYS: [&str; 7] = ["graph", "params", "nodes", "test", "expect", "sweep", "slurm"];
-const GRAPH_KEYS: [&str; 4] = ["name", "doc", "extends", "fragment"];
+/// A fragment's `requires = { NODE = ["PORT", ...] }`: a node it reads
+/// from but leaves to the extending graph, with the outputs it reads.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub node: Key,
+    pub outputs: Vec<String>,
+    /// The fragment, as named by the outermost file that extends it.
+    pub extended_at: Span,
+    pub fragment: String,
+}
+
+/// `[params] NAME = { required = "what it is" }`: a parameter without a
+/// default, which a run must set.
+pub fn required_description(value: &Sv) -> Option<&str> {
+    match value.as_table()? {
+        [(k, v)] if k.name == "required" => v.as_str(),
+        _ => None,
+    }
+}
+
+const TOP_KEYS: [&str; 8] = ["graph", "params", "nodes", "defaults", "test", "expect", "sweep", "slurm"];
+const GRAPH_KEYS: [&str; 5] = ["name", "doc", "extends", "fragment", "requires"];
 
 /// Reads a graph file with everything it extends.
 pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
@@ -239,7 +278,8 @@ fn load_file(
                 diags.push(Diagnostic::at(&base.span, "`extends` takes a path or a list of paths"));
                 continue;
             };
-            let base_path = path.parent().unwrap_or(Path::new(".")).join(rel);
+            // Lexically normal, so that messages say graphs/common/x.toml.
+            let base_path = lexically_normal(&path.parent().unwrap_or(Path::new(".")).join(rel));
             let canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
             if stack.contains(&canonical) {
                 diags.push(Diagnostic::at(&base.span, format!("`{rel}` extends itself (a cycle of extends)")));
@@ -252,15 +292,37 @@ fn load_file(
                 );
                 continue;
             }
-            let base_graph = load_file(&base_path, sources, stack, diags);
+            let mut base_graph = load_file(&base_path, sources, stack, diags);
+            // Reported where the graph being run names the fragment.
+            for need in &mut base_graph.requires {
+                need.extended_at = base.span.clone();
+            }
             merge(&mut graph, base_graph);
         }
     }
-    let own = read_own(&root, path.parent().unwrap_or(Path::new(".")), diags);
+    let mut own = read_own(&root, path.parent().unwrap_or(Path::new(".")), diags);
+    for need in &mut own.requires {
+        need.fragment = path.display().to_string();
+    }
     merge(&mut graph, own);
     graph.path = path.to_path_buf();
     stack.pop();
     graph
+}
+
+/// `graphs/paper/../common/x.toml` as `graphs/common/x.toml`.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Overlays `top` on `base`: later files win key by key.
@@ -274,16 +336,35 @@ fn merge(base: &mut Graph, top: Graph) {
     for (k, v) in top.params {
         set(&mut base.params, k, v);
     }
-    for node in top.nodes {
+    overlay_defaults(&mut base.defaults, top.defaults);
+    base.requires.extend(top.requires);
+    for mut node in top.nodes {
         match base.nodes.iter_mut().find(|n| n.name.name == node.name.name) {
-            // Redefined with another kind: a new node under the old name.
-            Some(existing) if node.kind.as_ref().is_some_and(|(k, _)| existing.kind.as_ref().is_none_or(|(e, _)| e != k)) => {
+            // Redefined with another kind: the new kind's node inherits what
+            // this file does not set itself, to be sorted out against the
+            // new kind's ports and schema.
+            Some(existing) if matches!((&existing.kind, &node.kind), (Some((from, _)), Some((to, _))) if from != to) => {
+                let from_kind = existing.kind.take().map(|(k, _)| k).unwrap_or_default();
+                let at = node.kind.as_ref().map(|(_, span)| span.clone()).unwrap_or_default();
+                let earlier = existing.swap.take();
+                let mut inputs = existing.inputs.clone();
+                let mut params = existing.params.clone();
+                if let Some(earlier) = earlier {
+                    inputs.extend(earlier.inputs);
+                    params.extend(earlier.params);
+                }
+                inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
+                params.retain(|(k, _)| get(&node.params, &k.name).is_none());
+                node.swap = Some(Swap { from_kind, at, inputs, params });
                 *existing = node;
             }
             Some(existing) => {
                 // A port rewired here drops all its inherited sources.
                 existing.inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
                 existing.inputs.extend(node.inputs);
+                if node.kind.is_some() {
+                    existing.kind = node.kind;
+                }
                 for (k, v) in node.params {
                     set(&mut existing.params, k, v);
                 }
@@ -294,8 +375,12 @@ fn merge(base: &mut Graph, top: Graph) {
             None => base.nodes.push(node),
         }
     }
-    if top.test.is_some() {
-        base.test = top.test;
+    // The [test] preset merges like the graph: a fragment's swaps the
+    // corpus once for every graph extending it.
+    match (&mut base.test, top.test) {
+        (Some(base), Some(top)) => overlay(base, top),
+        (base, top @ Some(_)) => *base = top,
+        (_, None) => {}
     }
     base.expects.extend(top.expects);
     if top.sweep.is_some() {
@@ -306,6 +391,64 @@ fn merge(base: &mut Graph, top: Graph) {
     }
     // Extending a fragment makes a whole graph.
     base.fragment = top.fragment;
+}
+
+/// Overlays one table on another key by key, tables within tables too.
+fn overlay(base: &mut Sv, top: Sv) {
+    match (&mut base.v, top.v) {
+        (V::Table(base), V::Table(top)) => {
+            for (k, v) in top {
+                match base.iter_mut().find(|(b, _)| b.name == k.name) {
+                    Some((_, existing)) => overlay(existing, v),
+                    None => base.push((k, v)),
+                }
+            }
+        }
+        (_, v) => *base = Sv { v, span: top.span },
+    }
+}
+
+/// Overlays defaults by kind, parameter by parameter.
+fn overlay_defaults(base: &mut Vec<(Key, Sv)>, top: Vec<(Key, Sv)>) {
+    for (kind, params) in top {
+        match base.iter_mut().find(|(k, _)| k.name == kind.name) {
+            Some((_, existing)) => {
+                if let (V::Table(existing), V::Table(params)) = (&mut existing.v, params.v) {
+                    for (k, v) in params {
+                        set(existing, k, v);
+                    }
+                }
+            }
+            None => base.push((kind, params)),
+        }
+    }
+}
+
+/// Gives every node the `[defaults."KIND"]` parameters of its kind that it
+/// does not set itself. Run after the kinds are final (swaps, [test]).
+pub fn apply_defaults(graph: &mut Graph) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for (kind, params) in &graph.defaults {
+        let Some(params) = params.as_table() else { continue };
+        let mut used = false;
+        for node in graph.nodes.iter_mut().filter(|n| n.kind.as_ref().is_some_and(|(k, _)| *k == kind.name)) {
+            used = true;
+            for (k, v) in params {
+                if get(&node.params, &k.name).is_none() {
+                    node.params.push((k.clone(), v.clone()));
+                }
+            }
+        }
+        if !used {
+            let kinds: Vec<&str> = graph.nodes.iter().filter_map(|n| n.kind.as_ref().map(|(k, _)| k.as_str())).collect();
+            diags.push(
+                Diagnostic::at(&kind.span, format!("defaults for `{}`, but no node is of that kind", kind.name))
+                    .label("sets nothing")
+                    .suggest(&kind.name, kinds),
+            );
+        }
+    }
+    diags
 }
 
 fn table_at<'a>(root: &'a [(Key, Sv)], name: &str, diags: &mut Vec<Diagnostic>) -> &'a [(Key, Sv)] {
@@ -333,7 +476,19 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
             _ => diags.push(Diagnostic::at(&v.span, "`fragment` must be true or false")),
         }
     }
+    if let Some(v) = get(header, "requires") {
+        graph.requires = read_requires(v, diags);
+    }
     graph.params = table_at(root, "params", diags).to_vec();
+    for (kind, params) in table_at(root, "defaults", diags) {
+        match params.as_table() {
+            Some(_) => graph.defaults.push((kind.clone(), params.clone())),
+            None => diags.push(
+                Diagnostic::at(&params.span, format!("defaults for `{}` must be a table of its parameters", kind.name))
+                    .help("for example [defaults.\"model.blstm\"] with hidden = 32 below it"),
+            ),
+        }
+    }
     for (name, node) in table_at(root, "nodes", diags) {
         let Some(table) = node.as_table() else {
             diags.push(Diagnostic::at(&node.span, format!("node `{}` must be a table", name.name)));
@@ -360,6 +515,29 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
     graph
 }
 
+/// `requires = { corpus = ["audio", "labels"] }` in a fragment's header.
+fn read_requires(value: &Sv, diags: &mut Vec<Diagnostic>) -> Vec<Requirement> {
+    let form = "`requires` takes { NODE = [\"OUTPUT\", ...] }, e.g. { corpus = [\"audio\", \"labels\"] }";
+    let Some(table) = value.as_table() else {
+        diags.push(Diagnostic::at(&value.span, form));
+        return Vec::new();
+    };
+    table
+        .iter()
+        .filter_map(|(node, ports)| {
+            let outputs = match &ports.v {
+                V::Array(items) => items.iter().map(|p| p.as_str().map(str::to_string)).collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            if outputs.is_none() {
+                diags.push(Diagnostic::at(&ports.span, form));
+            }
+            // The fragment's path is filled in by `load_file`.
+            Some(Requirement { node: node.clone(), outputs: outputs?, extended_at: node.span.clone(), fragment: String::new() })
+        })
+        .collect()
+}
+
 fn string_or(v: &Sv, diags: &mut Vec<Diagnostic>, message: &str) -> String {
     v.as_str().map(str::to_string).unwrap_or_else(|| {
         diags.push(Diagnostic::at(&v.span, message));
@@ -368,7 +546,7 @@ fn string_or(v: &Sv, diags: &mut Vec<Diagnostic>, message: &str) -> String {
 }
 
 fn read_node(name: &Key, table: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> NodeDecl {
-    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new(), frozen: None };
+    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new(), frozen: None, swap: None };
     for (key, value) in table {
         match key.name.as_str() {
             "kind" => match value.as_str() {
@@ -453,18 +631,24 @@ fn convert(value: toml::Spanned<toml::de::DeValue<'_>>, file: usize) -> Sv {
     Sv { v, span }
 }
 
-/// Parses a `--set` value: TOML when it parses, a plain string otherwise.
-pub fn parse_cli_value(text: &str, file: usize, offset: usize) -> Sv {
+/// Parses a `--set` value: TOML when it parses, a plain string otherwise;
+/// a value that starts like a TOML array, table or quoted string must parse,
+/// so that a typo is not taken as a string.
+pub fn parse_cli_value(text: &str, file: usize, offset: usize) -> Result<Sv, Diagnostic> {
+    let span = Span { file, range: offset..offset + text.len() };
     match toml::de::DeValue::parse(text) {
         Ok(value) => {
             let mut sv = convert(value, file);
             shift(&mut sv, offset);
-            sv
+            Ok(sv)
         }
-        Err(_) => Sv {
-            v: V::Str(text.to_string()),
-            span: Span { file, range: offset..offset + text.len() },
-        },
+        Err(e) if text.trim_start().starts_with(['[', '{', '"', '\'']) => {
+            let at = e.span().map_or(span.clone(), |r| Span { file, range: r.start + offset..r.end + offset });
+            Err(Diagnostic::at(&at, format!("`--set` value is not valid TOML: {}", e.message().trim()))
+                .label("here")
+                .help("arrays are [1.0, 2.0], tables { a = 1 }, strings \"text\" or a plain word"))
+        }
+        Err(_) => Ok(Sv { v: V::Str(text.to_string()), span }),
     }
 }
 
@@ -493,7 +677,13 @@ pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> 
             continue;
         };
         let key_span = Span { file, range: 0..key.len() };
-        let value = parse_cli_value(value, file, key.len() + 1);
+        let value = match parse_cli_value(value, file, key.len() + 1) {
+            Ok(value) => value,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
         if let Some((node_name, param)) = key.split_once('.') {
             let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
             match graph.nodes.iter_mut().find(|n| n.name.name == node_name) {
@@ -543,6 +733,7 @@ pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
                     }
                 }
             }
+            ("defaults", Some(defaults)) => overlay_defaults(&mut graph.defaults, defaults.to_vec()),
             ("nodes", Some(nodes)) => {
                 for (name, overrides) in nodes {
                     let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
@@ -572,7 +763,7 @@ pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
             }
             _ => diags.push(
                 Diagnostic::at(&key.span, format!("unknown key `{}` in [test]", key.name))
-                    .help("[test] takes `params = {...}` and `[test.nodes.NAME]` tables"),
+                    .help("[test] takes `params = {...}`, `[test.defaults.\"KIND\"]` and `[test.nodes.NAME]` tables"),
             ),
         }
     }
@@ -581,39 +772,65 @@ pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
 
 /// Replaces `${param}` references in node parameters: a whole-string
 /// reference takes the parameter's value and type, an embedded one is
-/// interpolated as text.
+/// interpolated as text. A reference to a required parameter left unset is
+/// an error at its declaration; one nothing references is not (a [test]
+/// preset may replace the node that reads it).
 pub fn substitute_params(graph: &mut Graph) -> Vec<Diagnostic> {
-    let mut diags = Vec::new();
-    let params = graph.params.clone();
+    let mut refs = Refs { params: graph.params.clone(), diags: Vec::new(), unset: Vec::new() };
     for node in &mut graph.nodes {
         for (_, value) in &mut node.params {
-            substitute(value, &params, &mut diags);
+            substitute(value, &mut refs);
         }
     }
     // Swept values may name a graph parameter, so that [test] can shrink them.
     if let Some(sweep) = &mut graph.sweep {
-        substitute(sweep, &params, &mut diags);
+        substitute(sweep, &mut refs);
     }
-    diags
+    for (key, value) in graph.params.iter().filter(|(k, _)| refs.unset.contains(&k.name)) {
+        let name = &key.name;
+        let what = required_description(value).unwrap_or_default();
+        refs.diags.push(
+            Diagnostic::at(&key.span, format!("set `{name}` ({what}): --set {name}=VALUE"))
+                .label("required, no default")
+                .help(format!("run with --set {name}=VALUE; the graph declares it without a value")),
+        );
+    }
+    refs.diags
 }
 
-fn substitute(value: &mut Sv, params: &[(Key, Sv)], diags: &mut Vec<Diagnostic>) {
+struct Refs {
+    params: Vec<(Key, Sv)>,
+    diags: Vec<Diagnostic>,
+    /// Required parameters referenced but not set, once each.
+    unset: Vec<String>,
+}
+
+impl Refs {
+    fn lookup(&mut self, name: &str, at: &Span) -> Option<Sv> {
+        let Some(found) = get(&self.params, name) else {
+            let names: Vec<&str> = self.params.iter().map(|(k, _)| k.name.as_str()).collect();
+            self.diags.push(
+                Diagnostic::at(at, format!("unknown graph parameter `{name}`"))
+                    .label("referenced here")
+                    .suggest(name, names.iter().copied()),
+            );
+            return None;
+        };
+        if required_description(found).is_some() {
+            if !self.unset.iter().any(|n| n == name) {
+                self.unset.push(name.to_string());
+            }
+            return None;
+        }
+        Some(found.clone())
+    }
+}
+
+fn substitute(value: &mut Sv, refs: &mut Refs) {
     match &mut value.v {
         V::Str(s) if s.contains("${") => {
-            let lookup = |name: &str, diags: &mut Vec<Diagnostic>| -> Option<Sv> {
-                let found = get(params, name).cloned();
-                if found.is_none() {
-                    let names: Vec<&str> = params.iter().map(|(k, _)| k.name.as_str()).collect();
-                    diags.push(
-                        Diagnostic::at(&value.span, format!("unknown graph parameter `{name}`"))
-                            .label("referenced here")
-                            .suggest(name, names.iter().copied()),
-                    );
-                }
-                found
-            };
             if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).filter(|n| !n.contains('}')) {
-                if let Some(mut v) = lookup(name, diags) {
+                if let Some(mut v) = refs.lookup(name, &value.span) {
                     v.span = value.span.clone();
                     *value = v;
                 }
@@ -624,17 +841,17 @@ fn substitute(value: &mut Sv, params: &[(Key, Sv)], diags: &mut Vec<Diagnostic>)
             while let Some(start) = rest.find("${") {
                 out.push_str(&rest[..start]);
                 let Some(end) = rest[start..].find('}') else {
-                    diags.push(Diagnostic::at(&value.span, "unclosed `${` in a parameter reference"));
+                    refs.diags.push(Diagnostic::at(&value.span, "unclosed `${` in a parameter reference"));
                     return;
                 };
                 let name = &rest[start + 2..start + end];
-                if let Some(v) = lookup(name, diags) {
+                if let Some(v) = refs.lookup(name, &value.span) {
                     match &v.v {
                         V::Str(t) => out.push_str(t),
                         V::Int(i) => out.push_str(&i.to_string()),
                         V::Float(f) => out.push_str(&f.to_string()),
                         V::Bool(b) => out.push_str(&b.to_string()),
-                        _ => diags.push(Diagnostic::at(&value.span, format!("`{name}` is {} and cannot be put in a string", v.type_name()))),
+                        _ => refs.diags.push(Diagnostic::at(&value.span, format!("`{name}` is {} and cannot be put in a string", v.type_name()))),
                     }
                 }
                 rest = &rest[start + end + 1..];
@@ -642,8 +859,8 @@ fn substitute(value: &mut Sv, params: &[(Key, Sv)], diags: &mut Vec<Diagnostic>)
             out.push_str(rest);
             *s = out;
         }
-        V::Array(items) => items.iter_mut().for_each(|i| substitute(i, params, diags)),
-        V::Table(t) => t.iter_mut().for_each(|(_, v)| substitute(v, params, diags)),
+        V::Array(items) => items.iter_mut().for_each(|i| substitute(i, refs)),
+        V::Table(t) => t.iter_mut().for_each(|(_, v)| substitute(v, refs)),
         _ => {}
     }
 }

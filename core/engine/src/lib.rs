@@ -6,6 +6,7 @@ pub mod cache;
 pub mod cache_cmd;
 pub mod console;
 pub mod compare;
+pub mod compose;
 pub mod diag;
 pub mod doctor;
 pub mod export;

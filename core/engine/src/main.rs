@@ -17,7 +17,9 @@ use emoflow_engine::diag::{self, Diagnostic, Sources};
 use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
-use emoflow_engine::{cache_cmd, compare, doctor, export, graph, graph_test, lock, places, plugin_check, predict, report, run, sweep};
+use emoflow_engine::{
+    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, predict, report, run, sweep,
+};
 
 #[derive(Parser)]
 #[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
@@ -814,6 +816,11 @@ fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
             diags.extend(graph::apply_test_preset(&mut graph));
         }
         diags.extend(graph::apply_sets(&mut graph, &args.set, &mut sources));
+        for swap in compose::resolve_swaps(&mut graph, registry) {
+            tracing::info!("{}", swap.describe(&sources));
+        }
+        diags.extend(graph::apply_defaults(&mut graph));
+        diags.extend(compose::check_requirements(&graph, registry));
         diags.extend(graph::substitute_params(&mut graph));
         if !diags.is_empty() {
             return Err(diags);

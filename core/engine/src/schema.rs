@@ -122,6 +122,20 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
                 Some(sub) => check(sub, value, &format!("parameter `{}` of {what}", key.name), diags),
                 None => match schema.get("additionalProperties") {
                     Some(Value::Bool(false)) => {
+                        // A plugin names a parameter's old names in `x-renamed-from`.
+                        let renamed = properties.and_then(|p| {
+                            p.iter().find(|(_, s)| {
+                                s.get("x-renamed-from").and_then(Value::as_array).is_some_and(|old| old.iter().any(|o| o == key.name.as_str()))
+                            })
+                        });
+                        if let Some((new, _)) = renamed {
+                            diags.push(
+                                Diagnostic::at(&key.span, format!("parameter `{}` of {what} is now called `{new}`", key.name))
+                                    .label("the old name")
+                                    .help(format!("rename it: {new} = ...")),
+                            );
+                            continue;
+                        }
                         let known: Vec<&str> =
                             properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         let mut d = Diagnostic::at(&key.span, format!("{what} has no parameter `{}`", key.name))

@@ -5,7 +5,9 @@
 //! [sweep]
 //! # Every combination is a trial.
 //! grid = { "model.layers" = [3, 4, 5], "decode.alpha" = "${alphas}" }
-//! # Several parameters tied to one list: "cls.l2,reg.l2" = [0.0, 2e-5]
+//! # Several parameters tied to one list, its copies labelled `l2=...`:
+//! #   l2 = { params = ["cls.l2", "reg.l2"], values = [0.0, 2e-5] }
+//! # (the older comma-joined key "cls.l2,reg.l2" = [...] still works)
 //! # The trial kept: the best `ccc` on dev that node `ccc` computed, chosen
 //! # for each dimension on its own (per = "dim", the default) or overall
 //! # (per = "all"). A list of rules selects for each system on its own.
@@ -103,6 +105,44 @@ struct Dim {
     label: String,
 }
 
+/// One `grid` entry: either `"NODE.PARAM" = VALUES`, `NAME = { params =
+/// ["A.P", "B.P"], values = VALUES }` tying several to one list, or the
+/// older comma-joined key `"A.P,B.P" = VALUES`.
+struct GridEntry<'a> {
+    /// The `NODE.PARAM`s it sets, each with its place.
+    names: Vec<(String, Span)>,
+    values: &'a Sv,
+    /// What its copies are labelled by, when the entry names it.
+    label: Option<String>,
+}
+
+fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Option<GridEntry<'a>> {
+    let Some(table) = value.as_table() else {
+        let names = key.name.split(',').map(|t| (t.trim().to_string(), key.span.clone())).collect();
+        return Some(GridEntry { names, values: value, label: None });
+    };
+    let field = |name: &str| table.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
+    let form = format!("{} = {{ params = [\"NODE.PARAM\", ...], values = [...] }} ties parameters to one list", key.name);
+    let names: Option<Vec<(String, Span)>> = match field("params").map(|p| &p.v) {
+        Some(V::Array(items)) if !items.is_empty() => {
+            items.iter().map(|i| i.as_str().map(|s| (s.to_string(), i.span.clone()))).collect()
+        }
+        _ => None,
+    };
+    let unknown = table.iter().find(|(k, _)| k.name != "params" && k.name != "values");
+    match (names, field("values"), unknown) {
+        (Some(names), Some(values), None) => Some(GridEntry { names, values, label: Some(key.name.clone()) }),
+        (_, _, Some((k, _))) => {
+            diags.push(Diagnostic::at(&k.span, format!("unknown key `{}` in a tied sweep entry", k.name)).help(form));
+            None
+        }
+        _ => {
+            diags.push(Diagnostic::at(&value.span, format!("`{}` needs `params` (a list of \"NODE.PARAM\") and `values`", key.name)).help(form));
+            None
+        }
+    }
+}
+
 /// Expands `graph.sweep`, if any, into copies of the nodes it reaches.
 pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     let Some(sweep) = graph.sweep.clone() else { return Ok(None) };
@@ -129,32 +169,33 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
             "grid" => match value.as_table() {
                 Some(grid) => {
                     for (k, v) in grid {
+                        let Some(GridEntry { names, values, label }) = grid_entry(k, v, &mut diags) else { continue };
                         let mut targets = Vec::new();
-                        for target in k.name.split(',').map(str::trim) {
+                        for (target, span) in names {
                             match target.split_once('.') {
                                 Some((node, param)) if !param.is_empty() => {
-                                    if node_exists(node, &k.span, &mut diags) {
+                                    if node_exists(node, &span, &mut diags) {
                                         targets.push((node.to_string(), param.to_string()));
                                     }
                                 }
                                 _ => diags.push(
-                                    Diagnostic::at(&k.span, format!("sweep key `{target}` must be \"NODE.PARAM\""))
-                                        .help("for example \"model.layers\" = [3, 4, 5], or \"a.l2,b.l2\" = [0.0, 2e-5] to tie two"),
+                                    Diagnostic::at(&span, format!("sweep key `{target}` must be \"NODE.PARAM\""))
+                                        .help("for example \"model.layers\" = [3, 4, 5], or l2 = { params = [\"a.l2\", \"b.l2\"], values = [0.0, 2e-5] } to tie two"),
                                 ),
                             }
                         }
                         if targets.is_empty() {
                             continue;
                         }
-                        match &v.v {
-                            V::Array(values) if !values.is_empty() => dims.push(Dim {
-                                label: targets[0].1.clone(),
+                        match &values.v {
+                            V::Array(items) if !items.is_empty() => dims.push(Dim {
+                                label: label.unwrap_or_else(|| targets[0].1.clone()),
                                 targets,
-                                values: values.clone(),
+                                values: items.clone(),
                             }),
                             _ => diags.push(
-                                Diagnostic::at(&v.span, format!("`{}` must list the values to sweep", k.name))
-                                    .label(format!("{} here", v.type_name()))
+                                Diagnostic::at(&values.span, format!("`{}` must list the values to sweep", k.name))
+                                    .label(format!("{} here", values.type_name()))
                                     .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
                             ),
                         }

@@ -48,8 +48,16 @@ pub struct Params {
     pub max_length_mismatch: u32,
     /// Extra labels on every row, e.g. `{ system = "CLS-Raw" }`, so that
     /// `report.table` can tell the metrics of several systems apart.
+    /// (Formerly `labels`, the name of the input port.)
     #[serde(default)]
-    pub labels: std::collections::BTreeMap<String, String>,
+    #[schemars(extend("x-renamed-from" = ["labels"]))]
+    pub row_labels: std::collections::BTreeMap<String, String>,
+    /// The dimensions to score, e.g. `["arousal"]` for a model of one
+    /// dimension; the labels' other dimensions are left out (and logged).
+    /// Empty (the default): every dimension the labels have, each of which
+    /// must then have predictions.
+    #[serde(default)]
+    pub dims: Vec<String>,
 }
 
 struct CccNode(Params);
@@ -60,7 +68,8 @@ impl Node for CccNode {
             convention,
             aggregate,
             max_length_mismatch,
-            ref labels,
+            ref row_labels,
+            ref dims,
         } = self.0;
         let name = metric_name(convention, aggregate);
         matching::run_metric(
@@ -68,7 +77,8 @@ impl Node for CccNode {
             max_length_mismatch as usize,
             aggregate,
             &name,
-            labels,
+            row_labels,
+            dims,
             |s| ccc(s, convention),
         )
     }

@@ -177,7 +177,8 @@ pub fn match_series<'a>(
         }
         let Some(p) = by_key.get(&(l.utt_id.as_str(), l.dim.as_str())) else {
             return Err(Error::InvalidInput(format!(
-                "utterance '{}', dim '{}' ({}) has labels but no prediction",
+                "utterance '{}', dim '{}' ({}) has labels but no prediction \
+                 (`dims` limits the dimensions scored)",
                 l.utt_id, l.dim, l.split
             )));
         };
@@ -250,17 +251,44 @@ pub fn with_ports(spec: KindSpec) -> KindSpec {
 
 /// The whole run of a prediction-vs-label metric node: read both inputs,
 /// match them, log what the alignment rule did, and score each (split, dim)
-/// group with `stat`, naming the rows `name`.
+/// group with `stat`, naming the rows `name` and labelling them
+/// `row_labels`; `dims`, when not empty, limits the dimensions scored.
 pub fn run_metric(
     mut inputs: Inputs,
     max_length_mismatch: usize,
     aggregate: Aggregate,
     name: &str,
-    extra_labels: &std::collections::BTreeMap<String, String>,
+    row_labels: &std::collections::BTreeMap<String, String>,
+    dims: &[String],
     stat: impl Fn(Samples<'_, '_>) -> Result<f64, Error>,
 ) -> emoflow_sdk::Result<Outputs> {
-    let predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
-    let labels = SeriesRow::read_all(&inputs.batches("labels")?)?;
+    let mut predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
+    let mut labels = SeriesRow::read_all(&inputs.batches("labels")?)?;
+    if !dims.is_empty() {
+        let mut present: Vec<&str> = labels.iter().map(|l| l.dim.as_str()).collect();
+        present.sort_unstable();
+        present.dedup();
+        if let Some(missing) = dims.iter().find(|d| !present.contains(&d.as_str())) {
+            return Err(Error::InvalidInput(format!(
+                "`dims` lists '{missing}', which the labels lack (they have: {})",
+                present.join(", ")
+            ))
+            .into());
+        }
+        let others: Vec<&str> = present
+            .into_iter()
+            .filter(|d| !dims.iter().any(|s| s == d))
+            .collect();
+        if !others.is_empty() {
+            tracing::info!(
+                "scoring {} only; not scored: {}",
+                dims.join(", "),
+                others.join(", ")
+            );
+        }
+        predictions.retain(|p| dims.contains(&p.dim));
+        labels.retain(|l| dims.contains(&l.dim));
+    }
     let matching = match_series(&predictions, &labels, max_length_mismatch)?;
     for t in &matching.trimmed {
         tracing::info!(
@@ -285,8 +313,16 @@ pub fn run_metric(
         .groups
         .iter()
         .map(|g| {
-            let mut row = MetricRow::new(name, g.dim, g.split.as_str(), g.aggregate(aggregate, &stat)?);
-            row.labels = extra_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut row = MetricRow::new(
+                name,
+                g.dim,
+                g.split.as_str(),
+                g.aggregate(aggregate, &stat)?,
+            );
+            row.labels = row_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             Ok(row)
         })
         .collect::<Result<Vec<_>, Error>>()?;

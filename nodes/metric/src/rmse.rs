@@ -23,8 +23,16 @@ pub struct Params {
     pub max_length_mismatch: u32,
     /// Extra labels on every row, e.g. `{ system = "CLS-Raw" }`, so that
     /// `report.table` can tell the metrics of several systems apart.
+    /// (Formerly `labels`, the name of the input port.)
     #[serde(default)]
-    pub labels: std::collections::BTreeMap<String, String>,
+    #[schemars(extend("x-renamed-from" = ["labels"]))]
+    pub row_labels: std::collections::BTreeMap<String, String>,
+    /// The dimensions to score, e.g. `["arousal"]` for a model of one
+    /// dimension; the labels' other dimensions are left out (and logged).
+    /// Empty (the default): every dimension the labels have, each of which
+    /// must then have predictions.
+    #[serde(default)]
+    pub dims: Vec<String>,
 }
 
 struct RmseNode(Params);
@@ -34,14 +42,16 @@ impl Node for RmseNode {
         let Params {
             aggregate,
             max_length_mismatch,
-            ref labels,
+            ref row_labels,
+            ref dims,
         } = self.0;
         matching::run_metric(
             inputs,
             max_length_mismatch as usize,
             aggregate,
             &metric_name(aggregate),
-            labels,
+            row_labels,
+            dims,
             |s| rmse(s),
         )
     }

@@ -123,6 +123,55 @@ fn node_errors_name_the_problem() {
 }
 
 #[test]
+fn dims_limits_the_metric_to_the_dimensions_a_model_predicts() {
+    let mut labels = labels();
+    labels.push(series(
+        "dev_1",
+        Split::Dev,
+        "valence",
+        &[0.0, 0.1, 0.2, 0.3],
+    ));
+    let run = |kind: &str, dims: &[&str]| {
+        Harness::new(emoflow_plugin(), kind)
+            .param("dims", dims)
+            .param(
+                "row_labels",
+                serde_json::json!({ "system": "arousal-only" }),
+            )
+            .rows("predictions", &predictions())
+            .rows("labels", &labels)
+            .run()
+    };
+    for kind in ["metric.ccc", "metric.rmse"] {
+        let rows: Vec<MetricRow> = run(kind, &["arousal"]).unwrap().rows("metrics").unwrap();
+        let scored: Vec<(&str, &[(String, String)])> = rows
+            .iter()
+            .map(|r| (r.dim.as_str(), r.labels.as_slice()))
+            .collect();
+        assert_eq!(
+            scored,
+            [(
+                "arousal",
+                &[("system".to_string(), "arousal-only".to_string())][..]
+            )],
+            "{kind}"
+        );
+        let all = run(kind, &[]).unwrap_err().to_string();
+        assert!(
+            all.contains("dim 'valence' (dev) has labels but no prediction (`dims` limits"),
+            "{all}"
+        );
+        let absent = run(kind, &["dominance"]).unwrap_err().to_string();
+        assert!(
+            absent.contains(
+                "`dims` lists 'dominance', which the labels lack (they have: arousal, valence)"
+            ),
+            "{absent}"
+        );
+    }
+}
+
+#[test]
 fn reconstruction_node_reports_ccc_and_rmse_per_task() {
     let labels = vec![
         series("train_1", Split::Train, "valence", &[-0.2, -0.1, 0.1, 0.2]),
