@@ -1,8 +1,13 @@
 //! Worker processes. A node whose kind asks for a process of its own
 //! (`own_process`: `model.blstm`, on libtorch) runs in `emoflow worker`, a
-//! child of the running `emoflow`. libtorch's thread pools are process-wide:
-//! two trainings in one process shared them and ran no faster at `--jobs 2`
-//! than at `--jobs 1`; in two processes they run side by side.
+//! child of the running `emoflow`. libtorch's thread settings are
+//! process-wide, so one training's threads cannot be fixed without touching
+//! its neighbours'; a crash in libtorch should fail one node, not the run;
+//! and Ctrl-C or a kill must reach a training alone. Why `--jobs 2` used to
+//! be no faster than `--jobs 1` was the thread budget, though (see
+//! `nodes/model/examples/concurrent_training.rs`): the first node to start
+//! got every thread, and a 2-thread training beside a 1-thread one on two
+//! cores left OpenMP workers spin-waiting for a core.
 //!
 //! The protocol is JSON lines:
 //! * parent → worker (stdin): the [`Job`], then `cancel` when the run is

@@ -130,7 +130,7 @@ impl KindSpec {
 
     /// Asks the host to run each node of the kind in a worker process of its
     /// own. For kinds that keep process-wide state which concurrent nodes in
-    /// one process would share and fight over (libtorch's thread pools), and
+    /// one process would share (libtorch's thread settings), and
     /// for long work that Ctrl-C or a crash must stop alone. The host also
     /// starts such nodes first: they are the long work of a graph.
     pub fn own_process(mut self) -> Self {

@@ -185,8 +185,8 @@ pub fn spec() -> KindSpec {
         .output("values", port::SERIES, "continuous predictions of every utterance")
         .output("log", port::TABLE, "training log: dim, seed, epoch, loss, dev_ccc, lr, seconds (empty with `weights`)")
         .shows(shows::CURVES)
-        // libtorch's thread pools are process-wide: two trainings in one
-        // process share and fight over them (no speed-up at --jobs 2).
+        // libtorch's thread settings are process-wide, and a training is
+        // long work that Ctrl-C and crashes should reach alone.
         .own_process()
         .threads_param("threads")
         .create(BlstmNode::new)
