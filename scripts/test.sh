@@ -5,7 +5,8 @@
 #   3. the out-of-tree example plugin (plugins/decode-hysteresis): its tests;
 #   4. unit, property, golden-data and end-to-end tests (cargo nextest),
 #      the Slurm executor's included (scripts/slurm-local.sh starts a
-#      single-node Slurm, installing it if needed: root or sudo);
+#      single-node Slurm, installing it if needed: root or sudo), and the
+#      run page in headless Chromium (installed if needed, likewise);
 #   5. `emoflow test`: every graph's [test] preset and expectations, and the
 #      example plugin's graph, loaded with --plugin-path;
 #   6. the release bundle (scripts/dist.sh), unpacked into a temporary
@@ -19,6 +20,14 @@ plugin=plugins/decode-hysteresis/Cargo.toml
 cargo test --release --manifest-path "$plugin" --target-dir target/out-of-tree
 cargo build --release --manifest-path "$plugin" --target-dir target/out-of-tree
 ./scripts/slurm-local.sh start
+# The run page's browser test (tests/faults/tests/report.rs) opens it in
+# Debian's Chromium, headless; required here, so that it cannot skip.
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+        || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+export EMOFLOW_REQUIRE_CHROMIUM=1
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --release --workspace --no-fail-fast
 else
