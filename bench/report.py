@@ -369,7 +369,8 @@ def main():
     w("## GPU\n")
     w("Not measured. The GPU check (`scripts/gpu_check.sh`: the model's epoch on CUDA beside PyTorch's cuDNN "
       "LSTM) has not been run on a GPU machine yet: no device has been available to this project so far. "
-      "There are no GPU numbers in this document.\n")
+      "Nor has the sweep fixture above (`bench/graphs/sweep8.toml`) with its eight trainings sharing one GPU "
+      "from worker processes. There are no GPU numbers in this document.\n")
 
     w("## Caveats\n")
     w("- The scaling sweeps are short criterion runs (10 samples, 2 s) and the peers' sweeps use few runs; "
@@ -409,6 +410,9 @@ def fingerprint_section(run, w):
         w(f"| rerun {i}, nothing changed | {r['files']} | {r['hashed']} | {r['from_stat_cache']} | {r['seconds']:.4f} s |")
     w("")
     med = fp["median_rerun_fingerprint_seconds"]
+    w("A file hashed less than 2 s after it was last written is hashed again next time (an edit within the same "
+      "timestamp tick keeps size and modification time; git does the same), so the first rerun after writing "
+      "the corpus rehashes some files.\n")
     w(f"An unchanged rerun spends **{1e3 * med:.1f} ms** fingerprinting the corpus (target: under 0.2 s). "
       f"The demo reads no files (its corpus is generated); fully cached it reruns in "
       f"{fp['median_demo_rerun_wall_seconds']:.2f} s wall (median of {len(fp['demo_reruns'])}), "
