@@ -147,13 +147,18 @@ fn chromium() -> Option<std::path::PathBuf> {
 }
 
 /// Records script errors from the start, then, after the page's own script
-/// ran, sorts the trial table by its last column both ways and writes what
-/// the DOM holds into `<pre id="probe">` for `--dump-dom`.
+/// ran, sorts the trial table both ways by the metric column with the most
+/// distinct values (the trial column where every metric ties, as in the
+/// demo's tiny preset), and writes that column's cells and what the DOM
+/// holds into `<pre id="probe">` for `--dump-dom`.
 const PROBE_START: &str = "<script>window.errors=[];window.addEventListener('error',function(e){window.errors.push(String(e.message))});</script>";
 const PROBE_END: &str = "<script>(function(){var t=document.getElementById('trials'),th=t.tHead.rows[0].cells,\
 ids=function(){return Array.from(t.tBodies[0].rows).map(function(r){return r.cells[0].textContent})};\
-var before=ids();th[th.length-1].click();var asc=ids();th[th.length-1].click();var desc=ids();\
-var p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({before:before,asc:asc,desc:desc,\
+var rows=Array.from(t.tBodies[0].rows),best=0,most=1;\
+for(var c=1;c<th.length;c++){var n=new Set(rows.map(function(r){return r.cells[c].textContent})).size;if(n>most){most=n;best=c}}\
+var column=rows.map(function(r){return [r.cells[0].textContent,r.cells[best].textContent]});\
+var before=ids();th[best].click();var asc=ids();th[best].click();var desc=ids();\
+var p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({before:before,asc:asc,desc:desc,column:column,\
 models:document.querySelectorAll('h3.model').length,curves:document.querySelectorAll('h3.model + .charts svg.curve polyline').length,\
 graph:document.querySelectorAll('#graph-svg rect').length,errors:window.errors});document.body.appendChild(p)})();</script>";
 
@@ -198,13 +203,28 @@ fn in_a_browser_the_demo_page_shows_trials_and_curves_and_sorts_without_errors()
     assert_eq!(probe["models"], models, "a curve section per trained model");
     assert!(probe["curves"].as_u64().unwrap() >= models * 3, "loss, dev CCC and lr drawn for every model");
 
-    // The last column is the last rule's value for its last group.
-    let rule = report["sweep"]["select"].as_array().unwrap().last().unwrap()["node"].as_str().unwrap();
-    let value = |t: &serde_json::Value| t["values"][rule].as_object().unwrap().values().next_back().unwrap().as_f64().unwrap();
-    let mut by_value: Vec<&serde_json::Value> = trials.iter().collect();
-    by_value.sort_by(|a, b| value(a).total_cmp(&value(b)));
-    let ascending: Vec<&str> = by_value.iter().map(|t| t["id"].as_str().unwrap()).collect();
-    let descending: Vec<&str> = ascending.iter().rev().copied().collect();
-    assert_eq!(probe["asc"], serde_json::json!(ascending), "a first click sorts ascending");
-    assert_eq!(probe["desc"], serde_json::json!(descending), "a second click sorts descending");
+    // The clicked column's cells: numbers (a selected trial's carries ★),
+    // or the trial names; sorted as the page's stable sort does.
+    let column: Vec<(String, Result<f64, String>)> = probe["column"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cell| {
+            let text = cell[1].as_str().unwrap();
+            let number = text.trim_matches(|c: char| !(c.is_ascii_digit() || c == '-' || c == '.'));
+            (cell[0].as_str().unwrap().to_string(), number.parse::<f64>().map_err(|_| text.to_string()))
+        })
+        .collect();
+    let order = |a: &Result<f64, String>, b: &Result<f64, String>| match (a, b) {
+        (Ok(x), Ok(y)) => x.total_cmp(y),
+        (a, b) => format!("{a:?}").cmp(&format!("{b:?}")),
+    };
+    let mut ascending = column.clone();
+    ascending.sort_by(|a, b| order(&a.1, &b.1));
+    let mut descending = ascending.clone();
+    descending.sort_by(|a, b| order(&b.1, &a.1));
+    assert_ne!(ascending, descending, "a column whose values differ, so that sorting reorders: {column:?}");
+    let ids = |rows: &[(String, Result<f64, String>)]| rows.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+    assert_eq!(probe["asc"], serde_json::json!(ids(&ascending)), "a first click sorts ascending");
+    assert_eq!(probe["desc"], serde_json::json!(ids(&descending)), "a second click sorts descending");
 }
