@@ -578,7 +578,7 @@ impl<'a> Scheduler<'a> {
             }
             Err(e) => {
                 let message = e.to_string();
-                shared.opts.progress.suspend(|| eprintln!("error: node `{}` ({}) failed: {message}", node.name, node.provider.kind.kind));
+                shared.opts.progress.suspend(|| crate::eprintln!("error: node `{}` ({}) failed: {message}", node.name, node.provider.kind.kind));
                 (Status::Failed, Some(message), None)
             }
         };

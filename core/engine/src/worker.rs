@@ -286,7 +286,7 @@ pub fn serve() -> u8 {
         let job: Job = match serde_json::from_str(&line) {
             Ok(job) => job,
             Err(e) => {
-                eprintln!("error: `emoflow worker` is started by `emoflow run`, with jobs on stdin: {e}");
+                crate::eprintln!("error: `emoflow worker` is started by `emoflow run`, with jobs on stdin: {e}");
                 return 2;
             }
         };
