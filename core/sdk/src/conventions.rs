@@ -11,48 +11,244 @@
 //! fixed-size vector) per frame; their frame period in seconds is stored in
 //! the list field's metadata under [`FRAME_PERIOD_KEY`].
 //!
-//! | port type | columns |
-//! |---|---|
-//! | `audio` | utt_id, split, sample_rate UInt32, samples List<Float32> (mono, in [-1, 1]) |
-//! | `features` | utt_id, split, features List<FixedSizeList<Float32, D>> (+ frame period) |
-//! | `series` | utt_id, split, dim, values List<Float32> (+ frame period): labels and predictions |
-//! | `classes` | utt_id, split, dim, task, num_classes UInt32, classes List<UInt32> |
-//! | `posteriors` | utt_id, split, dim, task, num_classes UInt32, posteriors List<Float32> (frames x classes, row-major; + frame period) |
-//! | `codebook` | dim, task, num_classes UInt32, class UInt32, mean, lower, upper, prior Float64 |
-//! | `metrics` | name, dim, split, value Float64; more Utf8 columns allowed (system, task, ...) |
-//! | `files` | path, format: what a sink wrote |
-//! | `loss` | kind, params: a tensor function and its parameters (JSON) |
-//! | `table` | anything |
-//!
-//! Columns beyond those listed are allowed and carried along.
+//! The [`port`] module tables the columns of each port type, and each
+//! port type's row type (such as [`SeriesRow`]) reads and writes them: both,
+//! and the columns the host checks, are generated from one declaration
+//! (`port_types!` below). Columns beyond those listed are allowed and
+//! carried along.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, Float64Array, ListArray,
-    StringArray, UInt32Array,
+    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, ListArray, PrimitiveArray,
+    StringArray,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{
+    ArrowNativeType, ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef, UInt32Type,
+};
 use arrow::record_batch::RecordBatch;
 
 use crate::{Error, Result};
 
-/// Port type names.
-pub mod port {
-    pub const AUDIO: &str = "audio";
-    pub const FEATURES: &str = "features";
-    pub const SERIES: &str = "series";
-    pub const CLASSES: &str = "classes";
-    pub const POSTERIORS: &str = "posteriors";
-    pub const CODEBOOK: &str = "codebook";
-    pub const METRICS: &str = "metrics";
-    pub const FILES: &str = "files";
-    pub const LOSS: &str = "loss";
-    pub const TABLE: &str = "table";
-    /// For inputs only: accepts every port type.
-    pub const ANY: &str = "any";
+/// The Arrow type of a column kind ([`Col`]) as the docs spell it.
+macro_rules! describe {
+    (Utf8) => { "Utf8" };
+    (UInt32) => { "UInt32" };
+    (Float64) => { "Float64" };
+    (ListF32) => { "List<Float32>" };
+    (ListU32) => { "List<UInt32>" };
+    (ListVectorsF32) => { "List<FixedSizeList<Float32, D>>" };
+}
+
+/// `" (+ frame period)"` after a time series' column, in the docs.
+macro_rules! timed_doc {
+    () => { "" };
+    ($period:ident) => { " (+ frame period)" };
+}
+
+/// Whether a column carries a frame period.
+macro_rules! is_timed {
+    () => { false };
+    ($period:ident) => { true };
+}
+
+/// One row of the columns of a port type, for the docs: `` `name: Type` ``
+/// for each column.
+macro_rules! doc_columns {
+    ($($column:ident $codec:ident $($period:ident)?),*) => {
+        concat!($("`", stringify!($column), ": ", describe!($codec), "`", timed_doc!($($period)?), " ",)*)
+    };
+}
+
+/// Declares the port types. `rows` entries name a port type, its row type
+/// and the row's fields, one per column (named after the field), each with
+/// its Rust type and column kind; `timed by frame_period` adds that field,
+/// the column's frame period; `+ labels` collects the Utf8 columns beyond
+/// the declared ones. From them come the [`port`] constants and their
+/// table, the columns the host checks, the row structs and their
+/// [`PortRows`] impls. `by_hand` entries declare only the columns: their
+/// row types, whose fields are not one per column, are written below.
+macro_rules! port_types {
+    (
+        rows {$(
+            $(#[$meta:meta])*
+            $CONST:ident = $name:literal => $Row:ident {
+                $($(#[$fmeta:meta])* $field:ident: $ty:ty as $codec:ident $(timed by $period:ident)?),* $(,)?
+            } $(+ $labels:ident)?
+        )*}
+        by_hand {$(
+            $HCONST:ident = $hname:literal => $HRow:ident {
+                $($hcolumn:ident as $hcodec:ident $(timed by $hperiod:ident)?),* $(,)?
+            }
+        )*}
+    ) => {
+        /// Port type names, and the columns each one requires:
+        ///
+        #[doc = concat!(
+            "| port type | rows | columns |\n|---|---|---|\n",
+            $("| `", $name, "` | [`", stringify!($Row), "`](super::", stringify!($Row), ") | ",
+                doc_columns!($($field $codec $($period)?),*), $("and further Utf8 columns (", stringify!($labels), ")",)? "|\n",)*
+            $("| `", $hname, "` | [`", stringify!($HRow), "`](super::", stringify!($HRow), ") | ",
+                doc_columns!($($hcolumn $hcodec $($hperiod)?),*), "|\n",)*
+            "| `table` | | any |\n",
+        )]
+        pub mod port {
+            $(pub const $CONST: &str = $name;)*
+            $(pub const $HCONST: &str = $hname;)*
+            pub const TABLE: &str = "table";
+            /// For inputs only: accepts every port type.
+            pub const ANY: &str = "any";
+        }
+
+        /// Required columns of each port type; the last flag says whether
+        /// the column carries a frame period.
+        fn columns(port_type: &str) -> Option<&'static [(&'static str, Col, bool)]> {
+            Some(match port_type {
+                $(port::$CONST => &[$((stringify!($field), Col::$codec, is_timed!($($period)?))),*],)*
+                $(port::$HCONST => &[$((stringify!($hcolumn), Col::$hcodec, is_timed!($($hperiod)?))),*],)*
+                _ => return None,
+            })
+        }
+
+        $(
+            $(#[$meta])*
+            ///
+            #[doc = concat!("Port type [`", $name, "`](port::", stringify!($CONST), "): ",
+                doc_columns!($($field $codec $($period)?),*))]
+            #[derive(Debug, Clone, PartialEq)]
+            pub struct $Row {
+                $(
+                    $(
+                        /// Frame period in seconds.
+                        pub $period: f64,
+                    )?
+                    $(#[$fmeta])*
+                    pub $field: $ty,
+                )*
+                $(
+                    /// The Utf8 columns beyond the declared ones, as
+                    /// (column, value): `system`, `task`, ...
+                    pub $labels: Vec<(String, String)>,
+                )?
+            }
+
+            // Each field's Rust type writes the column kind declared for it.
+            const _: () = {$(assert!(matches!(<$ty as Column>::COL, Col::$codec));)*};
+
+            impl PortRows for $Row {
+                const PORT_TYPE: &'static str = port::$CONST;
+
+                fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
+                    $(
+                        $(let $period = period_at(batch, stringify!($field))?;)?
+                        let mut $field = <$ty as Column>::read(batch, stringify!($field))?.into_iter();
+                    )*
+                    $(let mut $labels = labels(batch, Self::PORT_TYPE)?.into_iter();)?
+                    Ok((0..batch.num_rows())
+                        .map(|_| Self {
+                            $($($period,)? $field: next(&mut $field),)*
+                            $($labels: next(&mut $labels),)?
+                        })
+                        .collect())
+                }
+
+                fn write(rows: &[Self]) -> Result<RecordBatch> {
+                    let mut columns = Vec::new();
+                    $(
+                        let array = <$ty as Column>::array(rows.iter().map(|r| &r.$field));
+                        let field = Field::new(stringify!($field), array.data_type().clone(), false);
+                        $(let field = with_period(field, common_period(rows.iter().map(|r| r.$period))?);)?
+                        columns.push((field, array));
+                    )*
+                    $(columns.extend(label_columns(rows.iter().map(|r| r.$labels.as_slice())));)?
+                    batch(columns)
+                }
+            }
+        )*
+    };
+}
+
+port_types! {
+    rows {
+        /// One recording's audio.
+        AUDIO = "audio" => AudioRow {
+            utt_id: String as Utf8,
+            split: Split as Utf8,
+            sample_rate: u32 as UInt32,
+            /// Mono samples in [-1, 1].
+            samples: Vec<f32> as ListF32,
+        }
+        /// One utterance's values of one dimension: labels or predictions.
+        SERIES = "series" => SeriesRow {
+            utt_id: String as Utf8,
+            split: Split as Utf8,
+            dim: String as Utf8,
+            values: Vec<f32> as ListF32 timed by frame_period,
+        }
+        /// One utterance's class sequence for one dimension and task.
+        CLASSES = "classes" => ClassesRow {
+            utt_id: String as Utf8,
+            split: Split as Utf8,
+            dim: String as Utf8,
+            task: String as Utf8,
+            num_classes: u32 as UInt32,
+            classes: Vec<u32> as ListU32,
+        }
+        /// One utterance's class posteriors for one dimension and task.
+        POSTERIORS = "posteriors" => PosteriorsRow {
+            utt_id: String as Utf8,
+            split: Split as Utf8,
+            dim: String as Utf8,
+            task: String as Utf8,
+            num_classes: u32 as UInt32,
+            /// Frames x classes, row-major.
+            posteriors: Vec<f32> as ListF32 timed by frame_period,
+        }
+        /// One class of a discretizer's codebook. Classes are numbered in
+        /// increasing order of their mean.
+        CODEBOOK = "codebook" => CodebookRow {
+            dim: String as Utf8,
+            task: String as Utf8,
+            num_classes: u32 as UInt32,
+            class: u32 as UInt32,
+            /// The value a class maps back to.
+            mean: f64 as Float64,
+            /// The class covers [lower, upper).
+            lower: f64 as Float64,
+            upper: f64 as Float64,
+            /// Its frequency in the training labels.
+            prior: f64 as Float64,
+        }
+        /// One metric value. `split` may name several splits (`train+dev`).
+        METRICS = "metrics" => MetricRow {
+            name: String as Utf8,
+            dim: String as Utf8,
+            split: String as Utf8,
+            value: f64 as Float64,
+        } + labels
+        /// A file a sink wrote.
+        FILES = "files" => FileRow {
+            path: String as Utf8,
+            /// `csv`, `md`, `png`, `arff`, ...
+            format: String as Utf8,
+        }
+        /// A tensor function and its parameters: what a loss node hands a
+        /// trainer, which calls it through [`Context::tensor_fn`](crate::Context).
+        LOSS = "loss" => LossRow {
+            kind: String as Utf8,
+            /// The parameters as a JSON object.
+            params: String as Utf8,
+        }
+    }
+    by_hand {
+        FEATURES = "features" => FeatureRow {
+            utt_id as Utf8,
+            split as Utf8,
+            features as ListVectorsF32 timed by frame_period,
+        }
+    }
 }
 
 /// How a run's report presents an output (`KindSpec::shows`).
@@ -88,7 +284,6 @@ pub mod column {
     pub const KIND: &str = "kind";
     pub const PARAMS: &str = "params";
 }
-
 /// Field metadata key holding a time series' frame period in seconds.
 pub const FRAME_PERIOD_KEY: &str = "emoflow.frame_period";
 
@@ -156,6 +351,7 @@ pub fn accepts(input: &str, output: &str) -> bool {
     input == port::ANY || input == output
 }
 
+/// The kinds of conventional columns.
 #[derive(Clone, Copy, PartialEq)]
 enum Col {
     Utf8,
@@ -169,12 +365,12 @@ enum Col {
 impl Col {
     fn describe(self) -> &'static str {
         match self {
-            Col::Utf8 => "Utf8",
-            Col::UInt32 => "UInt32",
-            Col::Float64 => "Float64",
-            Col::ListF32 => "List<Float32>",
-            Col::ListU32 => "List<UInt32>",
-            Col::ListVectorsF32 => "List<FixedSizeList<Float32, D>>",
+            Col::Utf8 => describe!(Utf8),
+            Col::UInt32 => describe!(UInt32),
+            Col::Float64 => describe!(Float64),
+            Col::ListF32 => describe!(ListF32),
+            Col::ListU32 => describe!(ListU32),
+            Col::ListVectorsF32 => describe!(ListVectorsF32),
         }
     }
 
@@ -195,61 +391,6 @@ impl Col {
 }
 
 use column as c;
-
-/// Required columns of each port type; the last flag says whether the
-/// column carries a frame period.
-fn columns(port_type: &str) -> Option<&'static [(&'static str, Col, bool)]> {
-    use Col::*;
-    Some(match port_type {
-        port::AUDIO => {
-            &[(c::UTT_ID, Utf8, false), (c::SPLIT, Utf8, false), (c::SAMPLE_RATE, UInt32, false), (c::SAMPLES, ListF32, false)]
-        }
-        port::FEATURES => {
-            &[(c::UTT_ID, Utf8, false), (c::SPLIT, Utf8, false), (c::FEATURES, ListVectorsF32, true)]
-        }
-        port::SERIES => &[
-            (c::UTT_ID, Utf8, false),
-            (c::SPLIT, Utf8, false),
-            (c::DIM, Utf8, false),
-            (c::VALUES, ListF32, true),
-        ],
-        port::CLASSES => &[
-            (c::UTT_ID, Utf8, false),
-            (c::SPLIT, Utf8, false),
-            (c::DIM, Utf8, false),
-            (c::TASK, Utf8, false),
-            (c::NUM_CLASSES, UInt32, false),
-            (c::CLASSES, ListU32, false),
-        ],
-        port::POSTERIORS => &[
-            (c::UTT_ID, Utf8, false),
-            (c::SPLIT, Utf8, false),
-            (c::DIM, Utf8, false),
-            (c::TASK, Utf8, false),
-            (c::NUM_CLASSES, UInt32, false),
-            (c::POSTERIORS, ListF32, true),
-        ],
-        port::CODEBOOK => &[
-            (c::DIM, Utf8, false),
-            (c::TASK, Utf8, false),
-            (c::NUM_CLASSES, UInt32, false),
-            (c::CLASS, UInt32, false),
-            (c::MEAN, Float64, false),
-            (c::LOWER, Float64, false),
-            (c::UPPER, Float64, false),
-            (c::PRIOR, Float64, false),
-        ],
-        port::METRICS => &[
-            (c::NAME, Utf8, false),
-            (c::DIM, Utf8, false),
-            (c::SPLIT, Utf8, false),
-            (c::VALUE, Float64, false),
-        ],
-        port::FILES => &[(c::PATH, Utf8, false), (c::FORMAT, Utf8, false)],
-        port::LOSS => &[(c::KIND, Utf8, false), (c::PARAMS, Utf8, false)],
-        _ => return None,
-    })
-}
 
 /// Checks a stream's schema against its port type; the message says which
 /// column is missing or mistyped. Unknown port types (a plugin's own) and
@@ -358,6 +499,99 @@ pub trait PortRows: Sized {
     }
 }
 
+/// A row field's Rust type, stored in one column of kind `COL`.
+trait Column: Sized {
+    const COL: Col;
+
+    /// Each row's value of column `name`.
+    fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>>;
+
+    /// The column of these values, one per row.
+    fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef
+    where
+        Self: 'a;
+}
+
+impl Column for String {
+    const COL: Col = Col::Utf8;
+    fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
+        Ok(strings(batch, name)?.iter().map(|s| s.unwrap_or_default().to_string()).collect())
+    }
+    fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
+        Arc::new(values.map(|v| Some(v.as_str())).collect::<StringArray>())
+    }
+}
+
+impl Column for Split {
+    const COL: Col = Col::Utf8;
+    fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
+        strings(batch, name)?.iter().map(|s| Split::parse(s.unwrap_or_default())).collect()
+    }
+    fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
+        Arc::new(values.map(|v| Some(v.as_str())).collect::<StringArray>())
+    }
+}
+
+/// A number stored alone in a column of kind `COL`.
+trait Scalar: ArrowNativeType {
+    type Arrow: ArrowPrimitiveType<Native = Self>;
+    const COL: Col;
+}
+
+impl Scalar for u32 {
+    type Arrow = UInt32Type;
+    const COL: Col = Col::UInt32;
+}
+
+impl Scalar for f64 {
+    type Arrow = Float64Type;
+    const COL: Col = Col::Float64;
+}
+
+impl<T: Scalar> Column for T {
+    const COL: Col = T::COL;
+    fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
+        let array = col(batch, name)?.as_primitive_opt::<T::Arrow>().ok_or_else(|| {
+            Error::data(format!("column `{name}` is not {}", T::COL.describe()))
+        })?;
+        Ok(array.values().to_vec())
+    }
+    fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
+        Arc::new(PrimitiveArray::<T::Arrow>::from_iter_values(values.copied()))
+    }
+}
+
+/// A number stored in list columns of kind `LIST`.
+trait ListItem: ArrowNativeType {
+    type Arrow: ArrowPrimitiveType<Native = Self>;
+    const LIST: Col;
+}
+
+impl ListItem for f32 {
+    type Arrow = Float32Type;
+    const LIST: Col = Col::ListF32;
+}
+
+impl ListItem for u32 {
+    type Arrow = UInt32Type;
+    const LIST: Col = Col::ListU32;
+}
+
+impl<T: ListItem> Column for Vec<T> {
+    const COL: Col = T::LIST;
+    fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
+        Ok(lists::<T::Arrow>(batch, name)?.into_iter().map(<[T]>::to_vec).collect())
+    }
+    fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
+        list_array::<T::Arrow>(&values.map(Vec::as_slice).collect::<Vec<_>>())
+    }
+}
+
+/// The next row's value of a column read whole.
+fn next<T>(column: &mut impl Iterator<Item = T>) -> T {
+    column.next().expect("a column holds one value per row")
+}
+
 fn col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     batch
         .column_by_name(name)
@@ -370,30 +604,8 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
         .ok_or_else(|| Error::data(format!("column `{name}` is not Utf8")))
 }
 
-fn string_at(batch: &RecordBatch, name: &str) -> Result<Vec<String>> {
-    Ok(strings(batch, name)?.iter().map(|s| s.unwrap_or_default().to_string()).collect())
-}
-
-fn u32s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a [u32]> {
-    Ok(col(batch, name)?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| Error::data(format!("column `{name}` is not UInt32")))?
-        .values())
-}
-
-fn f64s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a [f64]> {
-    Ok(col(batch, name)?
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| Error::data(format!("column `{name}` is not Float64")))?
-        .values())
-}
-
 /// Each row's slice of a list column.
-fn lists<'a, T: arrow::datatypes::ArrowPrimitiveType>(
-    batch: &'a RecordBatch,
-    name: &str,
-) -> Result<Vec<&'a [T::Native]>> {
+fn lists<'a, T: ArrowPrimitiveType>(batch: &'a RecordBatch, name: &str) -> Result<Vec<&'a [T::Native]>> {
     let list = col(batch, name)?
         .as_list_opt::<i32>()
         .ok_or_else(|| Error::data(format!("column `{name}` is not a List")))?;
@@ -406,46 +618,22 @@ fn lists<'a, T: arrow::datatypes::ArrowPrimitiveType>(
     Ok((0..list.len()).map(|i| &values[offsets[i] as usize..offsets[i + 1] as usize]).collect())
 }
 
-fn frame_period(batch: &RecordBatch, name: &str) -> Result<f64> {
+/// The frame period of time-series column `name`.
+fn period_at(batch: &RecordBatch, name: &str) -> Result<f64> {
     frame_period_of(batch.schema().field_with_name(name).map_err(Error::from)?)
 }
 
-fn splits(batch: &RecordBatch) -> Result<Vec<Split>> {
-    strings(batch, c::SPLIT)?.iter().map(|s| Split::parse(s.unwrap_or_default())).collect()
-}
-
-fn utf8(name: &str, values: impl IntoIterator<Item = impl AsRef<str>>) -> (Field, ArrayRef) {
-    let array: StringArray = values.into_iter().map(|v| Some(v.as_ref().to_string())).collect();
-    (Field::new(name, DataType::Utf8, false), Arc::new(array))
-}
-
-fn u32_column(name: &str, values: Vec<u32>) -> (Field, ArrayRef) {
-    (Field::new(name, DataType::UInt32, false), Arc::new(UInt32Array::from(values)))
-}
-
-fn f64_column(name: &str, values: Vec<f64>) -> (Field, ArrayRef) {
-    (Field::new(name, DataType::Float64, false), Arc::new(Float64Array::from(values)))
-}
-
-fn with_period(field: Field, period: Option<f64>) -> Field {
-    match period {
-        Some(p) => field.with_metadata(HashMap::from([(FRAME_PERIOD_KEY.to_string(), p.to_string())])),
-        None => field,
-    }
+fn with_period(field: Field, period: f64) -> Field {
+    field.with_metadata(HashMap::from([(FRAME_PERIOD_KEY.to_string(), period.to_string())]))
 }
 
 /// A list column from each row's values, flattened without copies beyond one.
-fn list_column<T: arrow::datatypes::ArrowPrimitiveType>(
-    name: &str,
-    rows: &[&[T::Native]],
-    period: Option<f64>,
-) -> (Field, ArrayRef) {
+fn list_array<T: ArrowPrimitiveType>(rows: &[&[T::Native]]) -> ArrayRef {
     let item = Arc::new(Field::new("item", T::DATA_TYPE, false));
     let flat: Vec<T::Native> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     let offsets = OffsetBuffer::from_lengths(rows.iter().map(|r| r.len()));
-    let values = arrow::array::PrimitiveArray::<T>::from_iter_values(flat);
-    let list = ListArray::new(item.clone(), offsets, Arc::new(values), None);
-    (with_period(Field::new(name, DataType::List(item), false), period), Arc::new(list))
+    let values = PrimitiveArray::<T>::from_iter_values(flat);
+    Arc::new(ListArray::new(item, offsets, Arc::new(values), None))
 }
 
 fn batch(columns: Vec<(Field, ArrayRef)>) -> Result<RecordBatch> {
@@ -470,45 +658,65 @@ fn common_period(periods: impl Iterator<Item = f64>) -> Result<f64> {
     Ok(common.unwrap_or(0.0))
 }
 
-/// One recording's audio (`audio`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AudioRow {
-    pub utt_id: String,
-    pub split: Split,
-    pub sample_rate: u32,
-    /// Mono samples in [-1, 1].
-    pub samples: Vec<f32>,
+/// Each row's values of the Utf8 columns its port type does not declare,
+/// as (column, value).
+fn labels(batch: &RecordBatch, port_type: &str) -> Result<Vec<Vec<(String, String)>>> {
+    let declared: Vec<&str> = columns(port_type).unwrap_or_default().iter().map(|c| c.0).collect();
+    let schema = batch.schema();
+    let extra: Vec<(String, Vec<String>)> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &DataType::Utf8 && !declared.contains(&f.name().as_str()))
+        .map(|f| Ok((f.name().clone(), String::read(batch, f.name())?)))
+        .collect::<Result<_>>()?;
+    Ok((0..batch.num_rows())
+        .map(|i| extra.iter().map(|(k, v)| (k.clone(), v[i].clone())).collect())
+        .collect())
 }
 
-impl PortRows for AudioRow {
-    const PORT_TYPE: &'static str = port::AUDIO;
+/// One Utf8 column per label key, in order of first appearance; a row
+/// without a key has an empty value there.
+fn label_columns<'a>(rows: impl Iterator<Item = &'a [(String, String)]> + Clone) -> Vec<(Field, ArrayRef)> {
+    let mut keys: Vec<&str> = Vec::new();
+    for (k, _) in rows.clone().flatten() {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    keys.into_iter()
+        .map(|key| {
+            let values = rows.clone().map(|labels| {
+                labels.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
+            });
+            let array: ArrayRef = Arc::new(values.map(Some).collect::<StringArray>());
+            (Field::new(key, DataType::Utf8, false), array)
+        })
+        .collect()
+}
 
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let ids = string_at(batch, c::UTT_ID)?;
-        let splits = splits(batch)?;
-        let rates = u32s(batch, c::SAMPLE_RATE)?;
-        let samples = lists::<Float32Type>(batch, c::SAMPLES)?;
-        Ok((0..batch.num_rows())
-            .map(|i| AudioRow {
-                utt_id: ids[i].clone(),
-                split: splits[i],
-                sample_rate: rates[i],
-                samples: samples[i].to_vec(),
-            })
-            .collect())
+impl MetricRow {
+    pub fn new(name: &str, dim: &str, split: &str, value: f64) -> Self {
+        Self { name: name.into(), dim: dim.into(), split: split.into(), value, labels: Vec::new() }
     }
 
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        batch(vec![
-            utf8(c::UTT_ID, rows.iter().map(|r| &r.utt_id)),
-            utf8(c::SPLIT, rows.iter().map(|r| r.split.as_str())),
-            u32_column(c::SAMPLE_RATE, rows.iter().map(|r| r.sample_rate).collect()),
-            list_column::<Float32Type>(
-                c::SAMPLES,
-                &rows.iter().map(|r| r.samples.as_slice()).collect::<Vec<_>>(),
-                None,
-            ),
-        ])
+    pub fn label(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.labels.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn get_label(&self, key: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl PosteriorsRow {
+    pub fn num_frames(&self) -> usize {
+        self.posteriors.len() / self.num_classes.max(1) as usize
+    }
+    /// The posteriors of frame `t`.
+    pub fn frame(&self, t: usize) -> &[f32] {
+        let k = self.num_classes as usize;
+        &self.posteriors[t * k..(t + 1) * k]
     }
 }
 
@@ -554,10 +762,10 @@ impl FeatureRow {
         let offsets = OffsetBuffer::from_lengths(rows.iter().map(|r| r.num_frames()));
         let list = ListArray::new(vector_field.clone(), offsets, Arc::new(vectors), None);
         vec![
-            utf8(c::UTT_ID, rows.iter().map(|r| &r.utt_id)),
-            utf8(c::SPLIT, rows.iter().map(|r| r.split.as_str())),
+            (Field::new(c::UTT_ID, DataType::Utf8, false), String::array(rows.iter().map(|r| &r.utt_id))),
+            (Field::new(c::SPLIT, DataType::Utf8, false), Split::array(rows.iter().map(|r| &r.split))),
             (
-                with_period(Field::new(c::FEATURES, DataType::List(vector_field), false), Some(frame_period)),
+                with_period(Field::new(c::FEATURES, DataType::List(vector_field), false), frame_period),
                 Arc::new(list),
             ),
         ]
@@ -568,9 +776,9 @@ impl PortRows for FeatureRow {
     const PORT_TYPE: &'static str = port::FEATURES;
 
     fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let ids = string_at(batch, c::UTT_ID)?;
-        let splits = splits(batch)?;
-        let period = frame_period(batch, c::FEATURES)?;
+        let ids = String::read(batch, c::UTT_ID)?;
+        let splits = Split::read(batch, c::SPLIT)?;
+        let period = period_at(batch, c::FEATURES)?;
         let list = col(batch, c::FEATURES)?
             .as_list_opt::<i32>()
             .ok_or_else(|| Error::data("column `features` is not a List"))?;
@@ -610,346 +818,6 @@ impl PortRows for FeatureRow {
         }
         let period = common_period(rows.iter().map(|r| r.frame_period))?;
         batch(Self::columns(rows, dims, period))
-    }
-}
-
-/// One utterance's values of one dimension (`series`): labels or predictions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesRow {
-    pub utt_id: String,
-    pub split: Split,
-    pub dim: String,
-    pub frame_period: f64,
-    pub values: Vec<f32>,
-}
-
-impl PortRows for SeriesRow {
-    const PORT_TYPE: &'static str = port::SERIES;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let ids = string_at(batch, c::UTT_ID)?;
-        let splits = splits(batch)?;
-        let dims = string_at(batch, c::DIM)?;
-        let period = frame_period(batch, c::VALUES)?;
-        let values = lists::<Float32Type>(batch, c::VALUES)?;
-        Ok((0..batch.num_rows())
-            .map(|i| SeriesRow {
-                utt_id: ids[i].clone(),
-                split: splits[i],
-                dim: dims[i].clone(),
-                frame_period: period,
-                values: values[i].to_vec(),
-            })
-            .collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        let period = common_period(rows.iter().map(|r| r.frame_period))?;
-        batch(vec![
-            utf8(c::UTT_ID, rows.iter().map(|r| &r.utt_id)),
-            utf8(c::SPLIT, rows.iter().map(|r| r.split.as_str())),
-            utf8(c::DIM, rows.iter().map(|r| &r.dim)),
-            list_column::<Float32Type>(
-                c::VALUES,
-                &rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>(),
-                Some(period),
-            ),
-        ])
-    }
-}
-
-/// One utterance's class sequence for one dimension and task (`classes`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClassesRow {
-    pub utt_id: String,
-    pub split: Split,
-    pub dim: String,
-    pub task: String,
-    pub num_classes: u32,
-    pub classes: Vec<u32>,
-}
-
-impl PortRows for ClassesRow {
-    const PORT_TYPE: &'static str = port::CLASSES;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let ids = string_at(batch, c::UTT_ID)?;
-        let splits = splits(batch)?;
-        let dims = string_at(batch, c::DIM)?;
-        let tasks = string_at(batch, c::TASK)?;
-        let k = u32s(batch, c::NUM_CLASSES)?;
-        let classes = lists::<UInt32Type>(batch, c::CLASSES)?;
-        Ok((0..batch.num_rows())
-            .map(|i| ClassesRow {
-                utt_id: ids[i].clone(),
-                split: splits[i],
-                dim: dims[i].clone(),
-                task: tasks[i].clone(),
-                num_classes: k[i],
-                classes: classes[i].to_vec(),
-            })
-            .collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        batch(vec![
-            utf8(c::UTT_ID, rows.iter().map(|r| &r.utt_id)),
-            utf8(c::SPLIT, rows.iter().map(|r| r.split.as_str())),
-            utf8(c::DIM, rows.iter().map(|r| &r.dim)),
-            utf8(c::TASK, rows.iter().map(|r| &r.task)),
-            u32_column(c::NUM_CLASSES, rows.iter().map(|r| r.num_classes).collect()),
-            list_column::<UInt32Type>(
-                c::CLASSES,
-                &rows.iter().map(|r| r.classes.as_slice()).collect::<Vec<_>>(),
-                None,
-            ),
-        ])
-    }
-}
-
-/// One utterance's class posteriors for one dimension and task (`posteriors`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PosteriorsRow {
-    pub utt_id: String,
-    pub split: Split,
-    pub dim: String,
-    pub task: String,
-    pub num_classes: u32,
-    pub frame_period: f64,
-    /// Frames x classes, row-major.
-    pub posteriors: Vec<f32>,
-}
-
-impl PosteriorsRow {
-    pub fn num_frames(&self) -> usize {
-        self.posteriors.len() / self.num_classes.max(1) as usize
-    }
-    /// The posteriors of frame `t`.
-    pub fn frame(&self, t: usize) -> &[f32] {
-        let k = self.num_classes as usize;
-        &self.posteriors[t * k..(t + 1) * k]
-    }
-}
-
-impl PortRows for PosteriorsRow {
-    const PORT_TYPE: &'static str = port::POSTERIORS;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let ids = string_at(batch, c::UTT_ID)?;
-        let splits = splits(batch)?;
-        let dims = string_at(batch, c::DIM)?;
-        let tasks = string_at(batch, c::TASK)?;
-        let k = u32s(batch, c::NUM_CLASSES)?;
-        let period = frame_period(batch, c::POSTERIORS)?;
-        let post = lists::<Float32Type>(batch, c::POSTERIORS)?;
-        Ok((0..batch.num_rows())
-            .map(|i| PosteriorsRow {
-                utt_id: ids[i].clone(),
-                split: splits[i],
-                dim: dims[i].clone(),
-                task: tasks[i].clone(),
-                num_classes: k[i],
-                frame_period: period,
-                posteriors: post[i].to_vec(),
-            })
-            .collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        let period = common_period(rows.iter().map(|r| r.frame_period))?;
-        batch(vec![
-            utf8(c::UTT_ID, rows.iter().map(|r| &r.utt_id)),
-            utf8(c::SPLIT, rows.iter().map(|r| r.split.as_str())),
-            utf8(c::DIM, rows.iter().map(|r| &r.dim)),
-            utf8(c::TASK, rows.iter().map(|r| &r.task)),
-            u32_column(c::NUM_CLASSES, rows.iter().map(|r| r.num_classes).collect()),
-            list_column::<Float32Type>(
-                c::POSTERIORS,
-                &rows.iter().map(|r| r.posteriors.as_slice()).collect::<Vec<_>>(),
-                Some(period),
-            ),
-        ])
-    }
-}
-
-/// One class of a discretizer's codebook (`codebook`). Classes are numbered
-/// in increasing order of their mean.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CodebookRow {
-    pub dim: String,
-    pub task: String,
-    pub num_classes: u32,
-    pub class: u32,
-    /// The value a class maps back to.
-    pub mean: f64,
-    /// The class covers [lower, upper).
-    pub lower: f64,
-    pub upper: f64,
-    /// Its frequency in the training labels.
-    pub prior: f64,
-}
-
-impl PortRows for CodebookRow {
-    const PORT_TYPE: &'static str = port::CODEBOOK;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let dims = string_at(batch, c::DIM)?;
-        let tasks = string_at(batch, c::TASK)?;
-        let k = u32s(batch, c::NUM_CLASSES)?;
-        let class = u32s(batch, c::CLASS)?;
-        let (mean, lower) = (f64s(batch, c::MEAN)?, f64s(batch, c::LOWER)?);
-        let (upper, prior) = (f64s(batch, c::UPPER)?, f64s(batch, c::PRIOR)?);
-        Ok((0..batch.num_rows())
-            .map(|i| CodebookRow {
-                dim: dims[i].clone(),
-                task: tasks[i].clone(),
-                num_classes: k[i],
-                class: class[i],
-                mean: mean[i],
-                lower: lower[i],
-                upper: upper[i],
-                prior: prior[i],
-            })
-            .collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        batch(vec![
-            utf8(c::DIM, rows.iter().map(|r| &r.dim)),
-            utf8(c::TASK, rows.iter().map(|r| &r.task)),
-            u32_column(c::NUM_CLASSES, rows.iter().map(|r| r.num_classes).collect()),
-            u32_column(c::CLASS, rows.iter().map(|r| r.class).collect()),
-            f64_column(c::MEAN, rows.iter().map(|r| r.mean).collect()),
-            f64_column(c::LOWER, rows.iter().map(|r| r.lower).collect()),
-            f64_column(c::UPPER, rows.iter().map(|r| r.upper).collect()),
-            f64_column(c::PRIOR, rows.iter().map(|r| r.prior).collect()),
-        ])
-    }
-}
-
-/// One metric value (`metrics`). `split` may name several splits
-/// (`train+dev`); `labels` are extra Utf8 columns such as `system` or `task`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricRow {
-    pub name: String,
-    pub dim: String,
-    pub split: String,
-    pub value: f64,
-    pub labels: Vec<(String, String)>,
-}
-
-impl MetricRow {
-    pub fn new(name: &str, dim: &str, split: &str, value: f64) -> Self {
-        Self { name: name.into(), dim: dim.into(), split: split.into(), value, labels: Vec::new() }
-    }
-
-    pub fn label(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.labels.push((key.to_string(), value.into()));
-        self
-    }
-
-    pub fn get_label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-}
-
-impl PortRows for MetricRow {
-    const PORT_TYPE: &'static str = port::METRICS;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let names = string_at(batch, c::NAME)?;
-        let dims = string_at(batch, c::DIM)?;
-        let splits = string_at(batch, c::SPLIT)?;
-        let values = f64s(batch, c::VALUE)?;
-        let schema = batch.schema();
-        let extra: Vec<(String, Vec<String>)> = schema
-            .fields()
-            .iter()
-            .filter(|f| {
-                f.data_type() == &DataType::Utf8
-                    && ![c::NAME, c::DIM, c::SPLIT].contains(&f.name().as_str())
-            })
-            .map(|f| Ok((f.name().clone(), string_at(batch, f.name())?)))
-            .collect::<Result<_>>()?;
-        Ok((0..batch.num_rows())
-            .map(|i| MetricRow {
-                name: names[i].clone(),
-                dim: dims[i].clone(),
-                split: splits[i].clone(),
-                value: values[i],
-                labels: extra.iter().map(|(k, v)| (k.clone(), v[i].clone())).collect(),
-            })
-            .collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        let mut keys: Vec<&str> = Vec::new();
-        for (k, _) in rows.iter().flat_map(|r| &r.labels) {
-            if !keys.contains(&k.as_str()) {
-                keys.push(k);
-            }
-        }
-        let mut columns = vec![
-            utf8(c::NAME, rows.iter().map(|r| &r.name)),
-            utf8(c::DIM, rows.iter().map(|r| &r.dim)),
-            utf8(c::SPLIT, rows.iter().map(|r| &r.split)),
-            f64_column(c::VALUE, rows.iter().map(|r| r.value).collect()),
-        ];
-        for key in keys {
-            columns.push(utf8(key, rows.iter().map(|r| r.get_label(key).unwrap_or(""))));
-        }
-        batch(columns)
-    }
-}
-
-/// A file a sink wrote (`files`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileRow {
-    pub path: String,
-    /// `csv`, `md`, `png`, `arff`, ...
-    pub format: String,
-}
-
-impl PortRows for FileRow {
-    const PORT_TYPE: &'static str = port::FILES;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let paths = string_at(batch, c::PATH)?;
-        let formats = string_at(batch, c::FORMAT)?;
-        Ok(paths.into_iter().zip(formats).map(|(path, format)| FileRow { path, format }).collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        batch(vec![
-            utf8(c::PATH, rows.iter().map(|r| &r.path)),
-            utf8(c::FORMAT, rows.iter().map(|r| &r.format)),
-        ])
-    }
-}
-
-/// A tensor function and its parameters (`loss`): what a loss node hands a
-/// trainer, which calls it through [`Context::tensor_fn`](crate::Context).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LossRow {
-    pub kind: String,
-    /// The parameters as a JSON object.
-    pub params: String,
-}
-
-impl PortRows for LossRow {
-    const PORT_TYPE: &'static str = port::LOSS;
-
-    fn read(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let kinds = string_at(batch, c::KIND)?;
-        let params = string_at(batch, c::PARAMS)?;
-        Ok(kinds.into_iter().zip(params).map(|(kind, params)| LossRow { kind, params }).collect())
-    }
-
-    fn write(rows: &[Self]) -> Result<RecordBatch> {
-        batch(vec![
-            utf8(c::KIND, rows.iter().map(|r| &r.kind)),
-            utf8(c::PARAMS, rows.iter().map(|r| &r.params)),
-        ])
     }
 }
 
@@ -995,6 +863,27 @@ mod tests {
         let back = FeatureRow::read(&batch).unwrap();
         assert_eq!(back, vec![row]);
         assert_eq!(back[0].frame(2), &[6.0, 7.0, 8.0]);
+    }
+
+    /// The declared columns, which the host checks, and the columns each
+    /// row type writes come from one declaration; this holds them together.
+    #[test]
+    fn every_row_type_writes_the_columns_its_port_type_checks() {
+        fn check<R: PortRows>() {
+            let batch = empty::<R>().unwrap();
+            check_batch(R::PORT_TYPE, &batch).unwrap();
+            let declared = columns(R::PORT_TYPE).unwrap();
+            assert_eq!(batch.num_columns(), declared.len(), "{}", R::PORT_TYPE);
+        }
+        check::<AudioRow>();
+        check::<FeatureRow>();
+        check::<SeriesRow>();
+        check::<ClassesRow>();
+        check::<PosteriorsRow>();
+        check::<CodebookRow>();
+        check::<MetricRow>();
+        check::<FileRow>();
+        check::<LossRow>();
     }
 
     #[test]
