@@ -51,8 +51,7 @@ pub fn default_fit_splits() -> Vec<Split> {
 
 impl Params {
     pub fn plan(&self) -> emoflow_sdk::Result<Plan> {
-        Plan::new(&self.k, &self.fit_splits, self.dims.clone())
-            .map_err(|e| emoflow_sdk::Error::invalid(e.to_string()))
+        Ok(Plan::new(&self.k, &self.fit_splits, self.dims.clone())?)
     }
 }
 
@@ -66,7 +65,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(ks: &[u32], fit_splits: &[Split], dims: Option<Vec<String>>) -> Result<Self, Error> {
-        let invalid = |msg: String| Err(Error::InvalidInput(msg));
+        let invalid = |msg: String| Err(Error::Invalid(msg));
         if ks.is_empty() {
             return invalid("k: at least one number of classes is needed".into());
         }
@@ -168,7 +167,7 @@ fn validate_labels(labels: &[SeriesRow]) -> Result<(), Error> {
     let mut seen = HashSet::new();
     for s in labels {
         if !seen.insert((s.utt_id.as_str(), s.dim.as_str())) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "utterance '{}' has two label series for dim '{}'",
                 s.utt_id, s.dim
             )));
@@ -192,12 +191,12 @@ fn select_dims(labels: &[SeriesRow], wanted: Option<&[String]>) -> Result<Vec<St
     }
     match wanted {
         None if present.is_empty() => {
-            Err(Error::InvalidInput("no label series in the input".into()))
+            Err(Error::Data("no label series in the input".into()))
         }
         None => Ok(present.into_iter().map(str::to_owned).collect()),
         Some(wanted) => {
             if let Some(missing) = wanted.iter().find(|d| !present.contains(&d.as_str())) {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::Invalid(format!(
                     "dims: '{missing}' is not in the labels (present: {})",
                     present.join(", ")
                 )));

@@ -121,12 +121,12 @@ impl Default for KmeansConfig {
 pub fn partition(data: &Weighted1d, k: usize, config: &KmeansConfig) -> Result<Partition, Error> {
     data.require_classes(k)?;
     if config.n_init == 0 || config.max_iter == 0 {
-        return Err(Error::InvalidInput(
+        return Err(Error::Invalid(
             "n_init and max_iter must be at least 1".into(),
         ));
     }
     if !(config.tol >= 0.0 && config.tol.is_finite()) {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::Invalid(format!(
             "tol must be finite and >= 0, not {}",
             config.tol
         )));

@@ -17,17 +17,23 @@ pub mod quantile;
 pub mod uniform;
 pub mod weighted;
 
-/// Errors of the discretizers; messages name the utterance, dim or task.
+/// Errors of the discretizers; messages name the parameter, or the
+/// utterance, dim or task.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Parameters or settings that cannot work (`k` listed twice, `dims`
+    /// naming a dimension the labels lack).
+    #[error("{0}")]
+    Invalid(String),
+    /// Labels that cannot be discretized as they are.
+    #[error("{0}")]
+    Data(String),
     #[error("{location}: not a finite number ({value})")]
     NonFinite { location: String, value: f64 },
     #[error("no label values to fit")]
     EmptyFitData,
     #[error("k = {k} classes requested but the fit data has only {distinct} distinct value(s)")]
     TooFewDistinct { k: usize, distinct: usize },
-    #[error("{0}")]
-    InvalidInput(String),
     #[error("{context}: {source}")]
     In {
         context: String,
@@ -36,9 +42,22 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The ABI code that says whose problem it is.
+    fn code(&self) -> emoflow_sdk::ErrorCode {
+        match self {
+            Error::Invalid(_) => emoflow_sdk::ErrorCode::Invalid,
+            Error::Data(_) | Error::NonFinite { .. } | Error::EmptyFitData | Error::TooFewDistinct { .. } => {
+                emoflow_sdk::ErrorCode::Data
+            }
+            Error::In { source, .. } => source.code(),
+        }
+    }
+}
+
 impl From<Error> for emoflow_sdk::Error {
     fn from(e: Error) -> Self {
-        emoflow_sdk::Error::data(e.to_string())
+        emoflow_sdk::Error::new(e.code(), e.to_string())
     }
 }
 

@@ -95,7 +95,7 @@ impl Weighted1d {
     /// their weights added.
     pub fn from_weighted(values: &[f64], weights: &[f64]) -> Result<Self, Error> {
         if values.len() != weights.len() {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "{} values but {} weights",
                 values.len(),
                 weights.len()
@@ -110,7 +110,7 @@ impl Weighted1d {
                 });
             }
             if !(w.is_finite() && w > 0.0) {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::Data(format!(
                     "weight #{i} is {w}: weights must be finite and positive"
                 )));
             }
@@ -251,7 +251,7 @@ impl Weighted1d {
     /// Fails unless `k` non-empty classes can be formed.
     pub fn require_classes(&self, k: usize) -> Result<(), Error> {
         if k == 0 {
-            return Err(Error::InvalidInput(
+            return Err(Error::Invalid(
                 "the number of classes must be at least 1".into(),
             ));
         }

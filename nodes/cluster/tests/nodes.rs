@@ -1,6 +1,7 @@
 //! The discretizer kinds run in-process through the plugin ABI (SDK harness).
 
 use emoflow_cluster::emoflow_plugin;
+use emoflow_sdk::ErrorCode;
 use emoflow_sdk::harness::{Harness, HarnessOutput};
 use emoflow_sdk::prelude::{ClassesRow, CodebookRow, SeriesRow, Split};
 use serde_json::{Value, json};
@@ -164,4 +165,23 @@ fn bad_input_and_parameters_are_reported() {
     );
     let err = run("cluster.kmeans", json!({"n_inits": 3}), &few).unwrap_err();
     assert!(err.to_string().contains("unknown field `n_inits`"), "{err}");
+}
+
+/// The host receives a parameter's fault as `Invalid` (fix the graph) and
+/// the labels' as `Data` (fix the data), whichever layer finds it.
+#[test]
+fn parameter_errors_reach_the_host_as_invalid_and_label_errors_as_data() {
+    let cases = [
+        ("cluster.uniform", json!({"k": [4, 4]}), "k: 4 is listed twice"),
+        ("cluster.quantile", json!({"k": [2], "dims": ["dominance"]}), "dims: 'dominance'"),
+        ("cluster.kmeans", json!({"k": [2], "n_init": 0}), "n_init and max_iter"),
+    ];
+    for (kind, params, says) in cases {
+        let err = run(kind, params, &labels()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{kind}: {err}");
+        assert!(err.message.contains(says), "{kind}: {err}");
+    }
+    let nan = vec![series("dev_4", Split::Dev, "arousal", vec![0.1, f32::NAN])];
+    let err = run("cluster.quantile", json!({"k": [2]}), &nan).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Data, "{err}");
 }

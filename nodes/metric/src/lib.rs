@@ -11,12 +11,17 @@ pub mod matching;
 pub mod reconstruction;
 pub mod rmse;
 
-/// Errors of the metric nodes; messages name the utterance, split and dim.
+/// Errors of the metric nodes; messages name the parameter, or the
+/// utterance, split and dim.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Parameters that cannot work (`dims` naming a dimension the labels
+    /// lack).
+    #[error("{0}")]
+    Invalid(String),
     /// Input that breaks the matching rules or a codebook's invariants.
     #[error("{0}")]
-    InvalidInput(String),
+    Data(String),
     /// A metric that has no value on the data (e.g. CCC of two equal constants).
     #[error("{0}")]
     Undefined(String),
@@ -24,7 +29,11 @@ pub enum Error {
 
 impl From<Error> for emoflow_sdk::Error {
     fn from(e: Error) -> Self {
-        emoflow_sdk::Error::data(e.to_string())
+        let code = match &e {
+            Error::Invalid(_) => emoflow_sdk::ErrorCode::Invalid,
+            Error::Data(_) | Error::Undefined(_) => emoflow_sdk::ErrorCode::Data,
+        };
+        emoflow_sdk::Error::new(code, e.to_string())
     }
 }
 

@@ -147,7 +147,7 @@ impl Group<'_> {
 pub fn check_finite(series: &SeriesRow, role: &str) -> Result<(), Error> {
     match series.values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(frame) => Err(Error::InvalidInput(format!(
+        Some(frame) => Err(Error::Data(format!(
             "{role} of utterance '{}', dim '{}', frame {frame}: not a finite number ({})",
             series.utt_id, series.dim, series.values[frame]
         ))),
@@ -176,21 +176,21 @@ pub fn match_series<'a>(
             return Err(duplicate("labels", l));
         }
         let Some(p) = by_key.get(&(l.utt_id.as_str(), l.dim.as_str())) else {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "utterance '{}', dim '{}' ({}) has labels but no prediction \
                  (`dims` limits the dimensions scored)",
                 l.utt_id, l.dim, l.split
             )));
         };
         if p.split != l.split {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "utterance '{}' is in split '{}' in the predictions but '{}' in the labels",
                 l.utt_id, p.split, l.split
             )));
         }
         let (np, nl) = (p.values.len(), l.values.len());
         if np.abs_diff(nl) > max_length_mismatch {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "utterance '{}', dim '{}': {np} predicted frames but {nl} labels, more than the \
                  {max_length_mismatch} frame(s) of difference allowed (max_length_mismatch)",
                 l.utt_id, l.dim
@@ -269,7 +269,7 @@ pub fn run_metric(
         present.sort_unstable();
         present.dedup();
         if let Some(missing) = dims.iter().find(|d| !present.contains(&d.as_str())) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Invalid(format!(
                 "`dims` lists '{missing}', which the labels lack (they have: {})",
                 present.join(", ")
             ))
@@ -330,7 +330,7 @@ pub fn run_metric(
 }
 
 fn duplicate(input: &str, s: &SeriesRow) -> Error {
-    Error::InvalidInput(format!(
+    Error::Data(format!(
         "{input}: utterance '{}' appears twice for dim '{}'",
         s.utt_id, s.dim
     ))

@@ -61,7 +61,7 @@ impl CodebookView {
                     .collect();
                 classes.sort_by_key(|r| r.class);
                 Self::check(&classes).map_err(|msg| {
-                    Error::InvalidInput(format!("codebook of dim '{dim}', task '{task}': {msg}"))
+                    Error::Data(format!("codebook of dim '{dim}', task '{task}': {msg}"))
                 })?;
                 Ok(Self {
                     dim: dim.to_owned(),
@@ -148,7 +148,7 @@ pub fn reconstruction(
             .flat_map(|l| l.values.iter().map(|&v| v as f64))
             .collect();
         if values.is_empty() {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::Data(format!(
                 "no labels of dim '{}' in split(s) {split_name} to reconstruct with task '{}'",
                 cb.dim, cb.task
             )));
@@ -205,9 +205,7 @@ pub fn spec() -> KindSpec {
         )
         .create(|p: Params| {
             if p.splits.is_empty() {
-                return Err(emoflow_sdk::Error::invalid(
-                    "splits: at least one split is needed",
-                ));
+                return Err(Error::Invalid("splits: at least one split is needed".into()).into());
             }
             Ok(ReconstructionNode(p))
         })

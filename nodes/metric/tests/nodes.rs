@@ -1,6 +1,7 @@
 //! The metric kinds run in-process through the plugin ABI (SDK harness).
 
 use emoflow_metric::emoflow_plugin;
+use emoflow_sdk::ErrorCode;
 use emoflow_sdk::harness::Harness;
 use emoflow_sdk::prelude::{CodebookRow, MetricRow, SeriesRow, Split};
 
@@ -218,4 +219,24 @@ fn reconstruction_node_reports_ccc_and_rmse_per_task() {
         "{}",
         rows[1].value
     );
+}
+
+/// The host receives a parameter's fault as `Invalid` (fix the graph) and
+/// the inputs' as `Data` (fix the data).
+#[test]
+fn parameter_errors_reach_the_host_as_invalid_and_input_errors_as_data() {
+    let err = Harness::new(emoflow_plugin(), "metric.ccc")
+        .param("dims", ["dominance"])
+        .rows("predictions", &predictions())
+        .rows("labels", &labels())
+        .run()
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid, "{err}");
+    assert!(err.message.contains("`dims` lists 'dominance'"), "{err}");
+    let err = Harness::new(emoflow_plugin(), "metric.rmse")
+        .rows("predictions", &predictions()[1..])
+        .rows("labels", &labels())
+        .run()
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Data, "{err}");
 }
