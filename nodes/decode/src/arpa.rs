@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::error::{Result, bail};
+use crate::error::{Error, Result};
 
 pub const BOS: &str = "<s>";
 pub const EOS: &str = "</s>";
@@ -36,10 +36,10 @@ impl Vocab {
     pub fn new(num_classes: usize) -> Result<Self> {
         // Beam states pack tokens in 16 bits, with one value kept for padding.
         if num_classes == 0 || num_classes > (u16::MAX - 2) as usize {
-            bail!(
+            return Err(Error::data(format!(
                 "{num_classes} classes: a model needs 1 to {} classes",
                 u16::MAX - 2
-            );
+            )));
         }
         Ok(Self {
             num_classes: num_classes as u32,
@@ -105,25 +105,25 @@ impl NgramLm {
     /// each n-gram's context must be listed (as both SRILM and KenLM expect).
     pub fn new(vocab: Vocab, order: usize, entries: HashMap<Vec<Token>, Entry>) -> Result<Self> {
         if !(1..=MAX_ORDER).contains(&order) {
-            bail!("n-gram order {order} is outside 1..={MAX_ORDER}");
+            return Err(Error::data(format!("n-gram order {order} is outside 1..={MAX_ORDER}")));
         }
         for token in (0..vocab.num_classes as Token).chain([vocab.eos()]) {
             if !entries.contains_key([token].as_slice()) {
-                bail!(
+                return Err(Error::data(format!(
                     "the model has no unigram {:?}: list every class as a word (SRILM: -vocab)",
                     vocab.word(token)
-                );
+                )));
             }
         }
         for ngram in entries.keys() {
             if ngram.len() > order || ngram.is_empty() {
-                bail!("n-gram {} does not fit order {order}", words(vocab, ngram));
+                return Err(Error::data(format!("n-gram {} does not fit order {order}", words(vocab, ngram))));
             }
             if ngram.len() > 1 && !entries.contains_key(&ngram[..ngram.len() - 1]) {
-                bail!(
+                return Err(Error::data(format!(
                     "n-gram {} is listed without its context",
                     words(vocab, ngram)
-                );
+                )));
             }
         }
         Ok(Self {
@@ -208,14 +208,14 @@ impl NgramLm {
             }
             if line == "\\data\\" {
                 if part != Part::Preamble {
-                    bail!("{}: a second \\data\\ section", at());
+                    return Err(Error::data(format!("{}: a second \\data\\ section", at())));
                 }
                 part = Part::Data;
                 continue;
             }
             if line == "\\end\\" {
                 if part == Part::Preamble {
-                    bail!("{}: \\end\\ before \\data\\", at());
+                    return Err(Error::data(format!("{}: \\end\\ before \\data\\", at())));
                 }
                 part = Part::End;
                 continue;
@@ -225,10 +225,10 @@ impl NgramLm {
                 .and_then(|s| s.strip_suffix("-grams:"))
             {
                 let Ok(n) = n.parse::<usize>() else {
-                    bail!("{}: bad section header {line:?}", at());
+                    return Err(Error::data(format!("{}: bad section header {line:?}", at())));
                 };
                 if part == Part::Preamble || part == Part::End || n == 0 || n > declared.len() {
-                    bail!("{}: section \\{n}-grams: is not declared in \\data\\", at());
+                    return Err(Error::data(format!("{}: section \\{n}-grams: is not declared in \\data\\", at())));
                 }
                 part = Part::Ngrams(n);
                 continue;
@@ -251,25 +251,25 @@ impl NgramLm {
                             declared.push(count);
                             seen.push(0);
                         }
-                        _ => bail!(
+                        _ => return Err(Error::data(format!(
                             "{}: expected \"ngram {}=COUNT\", found {line:?}",
                             at(),
                             declared.len() + 1
-                        ),
+                        ))),
                     }
                 }
                 Part::Ngrams(n) => {
                     let fields: Vec<&str> = line.split_whitespace().collect();
                     if fields.len() != n + 1 && fields.len() != n + 2 {
-                        bail!(
+                        return Err(Error::data(format!(
                             "{}: a {n}-gram line needs a log10 probability, {n} words and maybe a back-off weight",
                             at()
-                        );
+                        )));
                     }
                     let number = |field: &str| -> Result<f64> {
                         match field.parse::<f64>() {
                             Ok(value) if !value.is_nan() => Ok(value),
-                            _ => bail!("{}: {field:?} is not a number", at()),
+                            _ => return Err(Error::data(format!("{}: {field:?} is not a number", at()))),
                         }
                     };
                     let log10_prob = number(fields[0])?;
@@ -284,7 +284,7 @@ impl NgramLm {
                         match vocab.parse(word) {
                             Ok(Some(token)) => ngram.push(token),
                             Ok(None) => known = false,
-                            Err(message) => bail!("{}: {message}", at()),
+                            Err(message) => return Err(Error::data(format!("{}: {message}", at()))),
                         }
                     }
                     seen[n - 1] += 1;
@@ -299,23 +299,23 @@ impl NgramLm {
                             )
                             .is_some()
                     {
-                        bail!("{}: n-gram listed twice", at());
+                        return Err(Error::data(format!("{}: n-gram listed twice", at())));
                     }
                 }
             }
         }
         if part != Part::End {
-            bail!("{source}: no \\end\\ line (truncated file?)");
+            return Err(Error::data(format!("{source}: no \\end\\ line (truncated file?)")));
         }
         if declared.is_empty() {
-            bail!("{source}: no \\data\\ section with n-gram counts");
+            return Err(Error::data(format!("{source}: no \\data\\ section with n-gram counts")));
         }
         for (n, (&want, &got)) in declared.iter().zip(&seen).enumerate() {
             if want != got {
-                bail!(
+                return Err(Error::data(format!(
                     "{source}: \\data\\ declares {want} {}-grams but the file lists {got}",
                     n + 1
-                );
+                )));
             }
         }
         Self::new(vocab, declared.len(), entries).map_err(|e| e.context(source))

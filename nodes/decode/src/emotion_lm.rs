@@ -14,7 +14,7 @@ use crate::arpa::NgramLm;
 use crate::common::{
     Codebooks, OnRow, TaskKey, node_progress, predictions_output, read_decoder_inputs,
 };
-use crate::error::{Result, bail};
+use crate::error::Result;
 use crate::ngram::LmRow;
 use crate::search::{Scorer, Search, decode_series};
 use crate::transitions::{default_fit_splits, default_smoothing, fit_transitions};
@@ -67,17 +67,17 @@ pub fn parse_models(lm: &[LmRow], codebooks: &Codebooks) -> Result<BTreeMap<Task
         let k = codebooks.get(&row.dim, &row.task)?.num_classes();
         let model = NgramLm::parse_arpa(&row.arpa, k, &source)?;
         if model.order() != row.order as usize {
-            bail!(
+            return Err(Error::data(format!(
                 "{source}: the table says order {} but the ARPA text has order {}",
                 row.order,
                 model.order()
-            );
+            )));
         }
         if models
             .insert((row.dim.clone(), row.task.clone()), model)
             .is_some()
         {
-            bail!("{source}: listed twice");
+            return Err(Error::data(format!("{source}: listed twice")));
         }
     }
     Ok(models)
@@ -97,7 +97,7 @@ pub fn decode_emotion_lm(
     for (key, t) in &transitions {
         let what = format!("{}/{}", key.0, key.1);
         let Some(model) = models.get(key) else {
-            bail!("{what}: the lm input has no model for it");
+            return Err(Error::data(format!("{what}: the lm input has no model for it")));
         };
         scorers.insert(
             key.clone(),

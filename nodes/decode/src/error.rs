@@ -1,12 +1,7 @@
-//! Errors are the SDK's [`Error`]; problems with input data carry the `Data`
-//! code and a message naming the file, line, utterance or dimension/task.
+//! Errors are the SDK's [`Error`], whose code says whose problem it is:
+//! `Error::invalid` for parameters that cannot work (an even median window,
+//! a negative `alpha`), `Error::data` for inputs that break a rule (a
+//! codebook, posteriors, an ARPA file), `Error::io` for files; messages name
+//! the parameter, file, line, utterance or dimension/task.
 
 pub use emoflow_sdk::{Error, Result};
-
-/// `return Err(Error::data(format!(...)))`.
-macro_rules! bail {
-    ($($arg:tt)*) => {
-        return Err($crate::error::Error::data(format!($($arg)*)))
-    };
-}
-pub(crate) use bail;

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::common::smooth_series;
-use crate::error::{Result, bail};
+use crate::error::Result;
 
 fn default_sigma() -> f64 {
     3.0
@@ -38,10 +38,10 @@ pub struct Params {
 /// The Gaussian filter of `values`, computed in f64.
 pub fn gaussian_filter(values: &[f32], sigma: f64, truncate: f64) -> Result<Vec<f32>> {
     if !(sigma.is_finite() && sigma > 0.0) {
-        bail!("gaussian sigma {sigma} must be finite and > 0 frames");
+        return Err(Error::invalid(format!("gaussian sigma {sigma} must be finite and > 0 frames")));
     }
     if !(truncate.is_finite() && truncate > 0.0) {
-        bail!("gaussian truncate {truncate} must be finite and > 0");
+        return Err(Error::invalid(format!("gaussian truncate {truncate} must be finite and > 0")));
     }
     if values.is_empty() {
         return Ok(Vec::new());
@@ -85,8 +85,7 @@ pub fn spec() -> KindSpec {
         )
         .create(|params: Params| {
             // The filter checks again; failing here names the parameter at graph build time.
-            gaussian_filter(&[], params.sigma, params.truncate)
-                .map_err(|e| Error::invalid(e.message))?;
+            gaussian_filter(&[], params.sigma, params.truncate)?;
             Ok(Gaussian(params))
         })
 }

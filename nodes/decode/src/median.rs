@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::common::smooth_series;
-use crate::error::{Result, bail};
+use crate::error::Result;
 
 fn default_window() -> usize {
     9
@@ -29,7 +29,7 @@ pub struct Params {
 /// The median filter of `values`; `window` must be odd.
 pub fn median_filter(values: &[f32], window: usize) -> Result<Vec<f32>> {
     if window.is_multiple_of(2) {
-        bail!("median window {window} must be odd, so that it is centred");
+        return Err(Error::invalid(format!("median window {window} must be odd, so that it is centred")));
     }
     if values.is_empty() {
         return Ok(Vec::new());

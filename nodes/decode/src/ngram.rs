@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use crate::arpa::{BOS_LOG10_PROB, Entry, MAX_ORDER, NgramLm, Token, Vocab, backoff_log10_prob};
 use crate::common::TaskKey;
-use crate::error::{Result, bail};
+use crate::error::Result;
 
 /// `B(l)`: the label of each run of identical frame labels.
 pub fn regions(classes: &[u32]) -> Vec<u32> {
@@ -48,7 +48,7 @@ pub fn train_witten_bell<'a>(
     order: usize,
 ) -> Result<NgramLm> {
     if !(1..=MAX_ORDER).contains(&order) {
-        bail!("n-gram order {order} is outside 1..={MAX_ORDER}");
+        return Err(Error::invalid(format!("n-gram order {order} is outside 1..={MAX_ORDER}")));
     }
     let mut counts: HashMap<Vec<Token>, u64> = HashMap::new();
     let mut padded = Vec::new();
@@ -57,7 +57,7 @@ pub fn train_witten_bell<'a>(
             .iter()
             .find(|&&t| t as usize >= vocab.num_classes())
         {
-            bail!("class {bad} out of range 0..{}", vocab.num_classes());
+            return Err(Error::data(format!("class {bad} out of range 0..{}", vocab.num_classes())));
         }
         padded.clear();
         padded.push(vocab.bos());
@@ -80,7 +80,7 @@ pub fn train_witten_bell<'a>(
         stats.1 += 1;
     }
     let Some(&(total, types)) = contexts.get([].as_slice()) else {
-        bail!("no training sentences");
+        return Err(Error::data("no training sentences"));
     };
     let log10_bow = |ngram: &[Token]| match contexts.get(ngram) {
         Some(&(count, types)) => (types as f64 / (count + types) as f64).log10(),
@@ -148,13 +148,13 @@ pub fn train_per_task(
             .entry((row.dim.clone(), row.task.clone()))
             .or_insert((row.num_classes as usize, Vec::new()));
         if *k != row.num_classes as usize {
-            bail!(
+            return Err(Error::data(format!(
                 "classes of utterance {} ({}/{}): num_classes {} but other utterances have {k}",
                 row.utt_id,
                 row.dim,
                 row.task,
                 row.num_classes
-            );
+            )));
         }
         if splits.contains(&row.split) {
             sentences.push(regions(&row.classes));
@@ -165,7 +165,7 @@ pub fn train_per_task(
         .map(|((dim, task), (k, sentences))| {
             let what = format!("language model of {dim}/{task}");
             if sentences.is_empty() {
-                bail!("{what}: no utterance in the splits {splits:?}");
+                return Err(Error::data(format!("{what}: no utterance in the splits {splits:?}")));
             }
             let lm = Vocab::new(k)
                 .and_then(|vocab| {
@@ -232,7 +232,7 @@ impl LmRow {
                 .as_primitive_opt::<UInt32Type>()
                 .ok_or_else(|| Error::data("lm table column `order` is not UInt32"))?;
             if orders.null_count() > 0 {
-                bail!("lm table column `order` has nulls");
+                return Err(Error::data("lm table column `order` has nulls"));
             }
             let (dims, tasks, arpas) = (text("dim")?, text("task")?, text("arpa")?);
             for i in 0..batch.num_rows() {

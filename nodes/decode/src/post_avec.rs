@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::check_finite;
-use crate::error::{Result, bail};
+use crate::error::Result;
 
 /// How the bias and scale are fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -158,7 +158,7 @@ pub fn calibrate(
     fit_split: Split,
 ) -> Result<Vec<Calibration>> {
     if delays.is_empty() {
-        bail!("post.avec needs at least one delay");
+        return Err(Error::invalid("post.avec needs at least one delay"));
     }
     let mut dims: Vec<&str> = Vec::new();
     for row in predictions {
@@ -177,23 +177,23 @@ pub fn calibrate(
                 .iter()
                 .find(|l| l.utt_id == row.utt_id && l.dim == dim)
             else {
-                bail!(
+                return Err(Error::data(format!(
                     "utterance {} ({dim}): no labels to fit the post-processing on",
                     row.utt_id
-                );
+                )));
             };
             if label.values.len() != row.values.len() {
-                bail!(
+                return Err(Error::data(format!(
                     "utterance {} ({dim}): {} predictions but {} labels",
                     row.utt_id,
                     row.values.len(),
                     label.values.len()
-                );
+                )));
             }
             pairs.push((row, label));
         }
         if pairs.is_empty() {
-            bail!("{dim}: no predictions in split {fit_split} to fit the post-processing on");
+            return Err(Error::data(format!("{dim}: no predictions in split {fit_split} to fit the post-processing on")));
         }
         let y: Vec<f64> = pairs
             .iter()
@@ -230,7 +230,7 @@ pub fn apply(predictions: &[SeriesRow], calibrations: &[Calibration]) -> Result<
         .iter()
         .map(|row| {
             let Some(c) = calibrations.iter().find(|c| c.dim == row.dim) else {
-                bail!("utterance {}: no calibration for {}", row.utt_id, row.dim);
+                return Err(Error::data(format!("utterance {}: no calibration for {}", row.utt_id, row.dim)));
             };
             let values = shift(&row.values, c.delay)
                 .into_iter()

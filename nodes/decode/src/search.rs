@@ -27,7 +27,7 @@ use rustc_hash::FxHashMap;
 
 use crate::arpa::{NgramLm, Token};
 use crate::common::{Codebooks, OnRow, TaskKey, decode_and_average};
-use crate::error::{Result, bail};
+use crate::error::{Error, Result};
 use crate::ngram::regions;
 use crate::transitions::Transitions;
 
@@ -48,16 +48,16 @@ impl<'a> Scorer<'a> {
         what: &str,
     ) -> Result<Self> {
         if !(alpha.is_finite() && alpha >= 0.0) {
-            bail!("{what}: alpha {alpha} must be finite and >= 0");
+            return Err(Error::invalid(format!("{what}: alpha {alpha} must be finite and >= 0")));
         }
         if let Some(lm) = lm
             && lm.vocab().num_classes() != transitions.num_classes()
         {
-            bail!(
+            return Err(Error::data(format!(
                 "{what}: the language model has {} classes but the transitions have {}",
                 lm.vocab().num_classes(),
                 transitions.num_classes()
-            );
+            )));
         }
         // alpha = 0 drops the model (and avoids 0 * -inf for zero LM probabilities).
         let lm = lm.filter(|_| alpha > 0.0).map(|lm| (lm, alpha));
@@ -296,9 +296,9 @@ impl<'a> Lattice<'a> {
         let hists = histories(len, k, scorer.bos());
         let states = hists.len() * kp;
         if states.saturating_mul(kp) > MAX_LATTICE_CELLS {
-            bail!(
+            return Err(Error::data(format!(
                 "{what}: exact search over {states} states of {k} classes is too large; use search = \"beam\""
-            );
+            )));
         }
         let index: HashMap<&[Token], usize> = hists
             .iter()
@@ -370,11 +370,11 @@ impl<'a> Lattice<'a> {
     pub fn decode(&mut self, emissions: &[f64]) -> Result<Path> {
         let frames = emissions.len() / self.k;
         if frames.saturating_mul(self.end.len()) > MAX_DELTA_CELLS {
-            bail!(
+            return Err(Error::data(format!(
                 "exact search over {} states x {frames} frames needs more than {} MiB; use search = \"beam\"",
                 self.num_states(),
                 (MAX_DELTA_CELLS * 4) >> 20
-            );
+            )));
         }
         let classes = self.best_classes(emissions);
         let score = self.scorer.objective(&classes, emissions);
@@ -581,19 +581,19 @@ pub fn decode_series(
         let key = (row.dim.clone(), row.task.clone());
         let what = format!("{}/{}", row.dim, row.task);
         let Some(scorer) = scorers.get(&key) else {
-            bail!(
+            return Err(Error::data(format!(
                 "utterance {}: nothing to decode {what} with (no class sequences of it in the \
                  fitting splits, or no language model)",
                 row.utt_id
-            );
+            )));
         };
         if scorer.num_classes() != row.num_classes as usize {
-            bail!(
+            return Err(Error::data(format!(
                 "utterance {} ({what}): {} classes but the transitions have {}",
                 row.utt_id,
                 row.num_classes,
                 scorer.num_classes()
-            );
+            )));
         }
         Ok(match search {
             Search::Exact => {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use emoflow_sdk::conventions::{ClassesRow, Split};
 
 use crate::common::TaskKey;
-use crate::error::{Result, bail};
+use crate::error::{Error, Result};
 
 /// Natural-log transition probabilities of one dimension/task.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,13 +28,13 @@ impl Transitions {
         what: &str,
     ) -> Result<Self> {
         if !(smoothing.is_finite() && smoothing >= 0.0) {
-            bail!("{what}: transition smoothing {smoothing} must be finite and >= 0");
+            return Err(Error::invalid(format!("{what}: transition smoothing {smoothing} must be finite and >= 0")));
         }
         let k = num_classes;
         let mut counts = vec![0u64; k * k];
         for sequence in sequences {
             if let Some(&bad) = sequence.iter().find(|&&c| c as usize >= k) {
-                bail!("{what}: class {bad} out of range 0..{k}");
+                return Err(Error::data(format!("{what}: class {bad} out of range 0..{k}")));
             }
             for pair in sequence.windows(2) {
                 counts[pair[0] as usize * k + pair[1] as usize] += 1;
@@ -44,10 +44,10 @@ impl Transitions {
         for (from, row) in counts.chunks_exact(k).enumerate() {
             let total = row.iter().sum::<u64>() as f64 + smoothing * k as f64;
             if total == 0.0 {
-                bail!(
+                return Err(Error::data(format!(
                     "{what}: class {from} is never followed by another frame in the training \
                      sequences and smoothing is 0, so its transitions are undefined"
-                );
+                )));
             }
             log_probs.extend(row.iter().map(|&n| ((n as f64 + smoothing) / total).ln()));
         }
@@ -90,13 +90,13 @@ pub fn fit_transitions(
             .entry((row.dim.clone(), row.task.clone()))
             .or_insert((row.num_classes as usize, Vec::new()));
         if *k != row.num_classes as usize {
-            bail!(
+            return Err(Error::data(format!(
                 "classes of utterance {} ({}/{}): num_classes {} but other utterances have {k}",
                 row.utt_id,
                 row.dim,
                 row.task,
                 row.num_classes
-            );
+            )));
         }
         rows.push(&row.classes);
     }

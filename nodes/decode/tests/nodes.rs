@@ -436,3 +436,20 @@ fn post_avec_fits_delay_and_line_on_dev_and_reports_them() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid);
 }
+
+/// A parameter that only the fitting finds unusable still reaches the host
+/// as `Invalid` (fix the graph), not as bad data.
+#[test]
+fn parameter_errors_found_while_fitting_reach_the_host_as_invalid() {
+    let corpus = corpus(5);
+    let err = decoder("decode.viterbi", &corpus).param("smoothing", -1.0).run().unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
+    assert!(err.message.contains("transition smoothing -1 must be finite and >= 0"), "{}", err.message);
+    let err = Harness::new(emoflow_plugin(), "lm.ngram")
+        .param("order", 0)
+        .rows("classes", &corpus.classes)
+        .run()
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
+    assert!(err.message.contains("n-gram order 0"), "{}", err.message);
+}
