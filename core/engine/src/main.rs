@@ -520,18 +520,14 @@ fn main() -> ExitCode {
             plugin_check_report(&library, &by_kind)
         }
         Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
-            use emoflow_audio::synthetic::{SynthOptions, write_corpus};
-            let opts = SynthOptions { seconds, per_split, seed, sample_rate, ..SynthOptions::default() };
-            match write_corpus(&out_dir, &opts) {
-                Ok(summary) => {
-                    eprintln!("wrote {} recordings ({} files) to {}", summary.recordings, summary.files.len(), out_dir.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let sets = [
+                format!("out={}", toml::Value::from(out_dir.display().to_string())),
+                format!("seconds={seconds}"),
+                format!("per_split={per_split}"),
+                format!("seed={seed}"),
+                format!("sample_rate={sample_rate}"),
+            ];
+            synth(&out_dir, sets.to_vec(), &cli.plugin_path)
         }
         Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
         Command::Report { out } => match report::write(&out) {
@@ -685,7 +681,11 @@ fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, devic
 /// `emoflow predict`: the bundle's graph once per recording, so that a
 /// recording that fails (too short, unreadable) costs only its own outputs.
 fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: usize, plugin_paths: &[PathBuf]) -> ExitCode {
-    let (manifest, files) = match predict::open_bundle(bundle).and_then(|m| Ok((m, predict::recordings(audio)?))) {
+    let registry = discover(plugin_paths);
+    let (manifest, files) = match predict::open_bundle(bundle).and_then(|m| {
+        let files = predict::recordings(&m, &registry, audio)?;
+        Ok((m, files))
+    }) {
         Ok(found) => found,
         Err(e) => {
             eprintln!("error: {e}");
@@ -693,7 +693,6 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
         }
     };
     let absolute = |p: &Path| toml::Value::from(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()).to_string();
-    let registry = discover(plugin_paths);
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
     let bar = progress().add(indicatif::ProgressBar::new(files.len() as u64));
@@ -747,15 +746,9 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
         eprintln!("error: {e}");
         return ExitCode::from(1);
     }
-    eprintln!(
-        "predicted {ok} of {} recordings with `{}`: {}/csv, {}/arff, {}/plot; wrote {}",
-        files.len(),
-        manifest.system,
-        out.display(),
-        out.display(),
-        out.display(),
-        path.display()
-    );
+    let written: Vec<String> =
+        manifest.nodes.iter().filter(|n| n.role == export::Role::Output).map(|n| format!("{}/{}", out.display(), n.name)).collect();
+    eprintln!("predicted {ok} of {} recordings with `{}`: {}; wrote {}", files.len(), manifest.system, written.join(", "), path.display());
     if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
@@ -809,37 +802,77 @@ fn prepare(args: &GraphArgs, plugin_paths: &[PathBuf]) -> Result<(Plan, Registry
 /// Loads, composes and validates a graph; prints every problem.
 fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
     let mut sources = Sources::default();
-    let result = (|| {
-        let mut graph = graph::load(&args.graph, &mut sources)?;
-        let mut diags = Vec::new();
-        if args.preset_test {
-            diags.extend(graph::apply_test_preset(&mut graph));
-        }
-        diags.extend(graph::apply_sets(&mut graph, &args.set, &mut sources));
-        for swap in compose::resolve_swaps(&mut graph, registry) {
-            tracing::info!("{}", swap.describe(&sources));
-        }
-        diags.extend(graph::apply_defaults(&mut graph));
-        diags.extend(compose::check_requirements(&graph, registry));
-        diags.extend(graph::substitute_params(&mut graph));
-        if !diags.is_empty() {
-            return Err(diags);
-        }
-        if graph.name.is_empty() {
-            graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
-        }
-        if graph.sweep.is_none() {
-            return validate::validate(graph, registry);
-        }
-        // Once as written, so that a mistake is reported once, not per trial;
-        // then expanded, which checks the swept values.
-        validate::validate(graph.clone(), registry)?;
-        let expanded = sweep::expand(&mut graph)?;
-        let mut plan = validate::validate(graph, registry)?;
-        plan.sweep = expanded.map(|e| e.resolve(&plan));
-        Ok(plan)
-    })();
+    let result = graph::load(&args.graph, &mut sources).and_then(|graph| plan_graph(graph, args, registry, &mut sources));
     result.map_err(|diags| report(&sources, &diags))
+}
+
+/// Composes and validates a loaded graph with `args`' settings.
+fn plan_graph(mut graph: graph::Graph, args: &GraphArgs, registry: &Registry, sources: &mut Sources) -> Result<Plan, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    if args.preset_test {
+        diags.extend(graph::apply_test_preset(&mut graph));
+    }
+    diags.extend(graph::apply_sets(&mut graph, &args.set, sources));
+    for swap in compose::resolve_swaps(&mut graph, registry) {
+        tracing::info!("{}", swap.describe(sources));
+    }
+    diags.extend(graph::apply_defaults(&mut graph));
+    diags.extend(compose::check_requirements(&graph, registry));
+    diags.extend(graph::substitute_params(&mut graph));
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    if graph.name.is_empty() {
+        graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
+    }
+    if graph.sweep.is_none() {
+        return validate::validate(graph, registry);
+    }
+    // Once as written, so that a mistake is reported once, not per trial;
+    // then expanded, which checks the swept values.
+    validate::validate(graph.clone(), registry)?;
+    let expanded = sweep::expand(&mut graph)?;
+    let mut plan = validate::validate(graph, registry)?;
+    plan.sweep = expanded.map(|e| e.resolve(&plan));
+    Ok(plan)
+}
+
+/// The graph `emoflow synth` runs, built in so that the command works
+/// wherever the executable is installed.
+const SYNTH_GRAPH: &str = include_str!("../../../graphs/synth.toml");
+
+/// `emoflow synth`: the built-in graph (`graphs/synth.toml`) with `sets`,
+/// run with neither cache nor report, its scratch files in a temporary
+/// directory.
+fn synth(out_dir: &Path, sets: Vec<String>, plugin_paths: &[PathBuf]) -> ExitCode {
+    let registry = discover(plugin_paths);
+    let args = GraphArgs { graph: PathBuf::from("graphs/synth.toml"), set: sets, preset_test: false };
+    let mut sources = Sources::default();
+    let planned = graph::load_text(&args.graph, SYNTH_GRAPH, &mut sources)
+        .and_then(|graph| plan_graph(graph, &args, &registry, &mut sources));
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(diags) => {
+            report(&sources, &diags);
+            return ExitCode::from(2);
+        }
+    };
+    let work = std::env::temp_dir().join(format!("emoflow-synth-{}", std::process::id()));
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let opts = local_run(&work, work.clone(), false, 1, "cpu".into(), cancel);
+    let report = run::run(&plan, &registry, &opts);
+    let _ = std::fs::remove_dir_all(&work);
+    if !report.succeeded() {
+        for error in report.nodes.values().filter_map(|n| n.error.as_ref()) {
+            eprintln!("error: {error}");
+        }
+        return ExitCode::from(1);
+    }
+    // The writer lists one `wav` file per recording.
+    let recordings = report.files.iter().filter(|f| f.format == "wav").count();
+    eprintln!("wrote {recordings} recordings ({} files) to {}", report.files.len(), out_dir.display());
+    ExitCode::SUCCESS
 }
 
 fn report(sources: &Sources, diags: &[Diagnostic]) {

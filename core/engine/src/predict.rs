@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::export::{BUNDLE_FORMAT, BundleManifest, MANIFEST};
+use crate::export::{BUNDLE_FORMAT, BundleManifest, MANIFEST, Role};
+use crate::registry::Registry;
 
 /// Reads a bundle's manifest and checks that it is this version's and that
 /// every file it lists is there, unchanged.
@@ -50,10 +51,14 @@ pub fn open_bundle(dir: &Path) -> Result<BundleManifest, String> {
     Ok(manifest)
 }
 
-/// The recordings named on the command line, found as `source.wav` finds
-/// them: files as given, directories by their `*.wav` files (sorted, not
-/// recursive); two with the same stem (the recording's id) are refused.
-pub fn recordings(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    let found = emoflow_audio::source_wav::scan(inputs).map_err(|e| e.to_string())?;
-    Ok(found.into_iter().map(|f| f.path).collect())
+/// The recordings named on the command line, found as the bundle's source
+/// finds them: its kind, given the paths, lists the files it would read
+/// (for WAV files: files as given, directories by their `*.wav` files).
+pub fn recordings(manifest: &BundleManifest, registry: &Registry, inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let source = manifest.nodes.iter().find(|n| n.role == Role::Source).ok_or("the bundle has no source node")?;
+    let param = source.paths.as_deref().ok_or_else(|| format!("the bundle's source `{}` names no recordings parameter", source.name))?;
+    let provider = registry.get(&source.kind).ok_or_else(|| format!("the bundle's source kind `{}` is not installed", source.kind))?;
+    let paths: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let node = provider.plugin.create(&source.kind, &serde_json::json!({ param: paths })).map_err(|e| e.to_string())?;
+    node.input_files().map_err(|e| e.to_string())
 }

@@ -47,7 +47,7 @@ use tch::{Device, TchError, Tensor};
 
 use crate::device::DeviceChoice;
 use crate::ensemble::{Ensemble, predict};
-use crate::model_card::{load_model, model_tag, save_model, saved_models, weights_beside};
+use crate::model_card::{self, load_model, model_tag, save_model, saved_models, weights_beside};
 use crate::network::Output;
 use crate::problem::{Problem, classifier_readout};
 use crate::readout::Readout;
@@ -190,6 +190,7 @@ pub fn spec() -> KindSpec {
         // long work that Ctrl-C and crashes should reach alone.
         .own_process()
         .threads_param("threads")
+        .export(ModelExport::new("weights", &model_card::ARTIFACTS).dim("dim"))
         .create(BlstmNode::new)
 }
 

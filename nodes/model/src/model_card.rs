@@ -16,6 +16,12 @@ use crate::network::{Blstm, BlstmConfig};
 use crate::problem::Problem;
 use crate::train::{TrainError, Trained};
 
+/// The artifact files of a dimension's models, as the kind declares them to
+/// `emoflow export` (`{dim}`: the dimension): the weights and card
+/// (`model-<tag>.safetensors`, `model-<tag>.json`) whose tag is the
+/// dimension, or `<dim>-seed<N>` in an ensemble ([`model_tag`]).
+pub(crate) const ARTIFACTS: [&str; 2] = ["model-{dim}.*", "model-{dim}-seed*.*"];
+
 /// What `model-<tag>.json` records beside the weights; weights mode
 /// rebuilds the network from it.
 #[derive(Serialize, Deserialize)]
