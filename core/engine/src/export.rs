@@ -48,6 +48,7 @@ use emoflow_sdk::conventions::port;
 use emoflow_sdk::describe::{ExportRole, ModelExport, SourceExport};
 
 use crate::cache;
+use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::run::RunReport;
 use crate::validate::Plan;
@@ -139,12 +140,12 @@ struct Id {
 }
 
 /// Writes the bundle of `request.system` from a finished run of `plan`.
-pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &ExportRequest) -> Result<BundleManifest, String> {
+pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &ExportRequest) -> Result<BundleManifest> {
     if !report.succeeded() {
-        return Err(format!("the run {}: export needs every node of the system to have run", report.status));
+        return Err(Error::Export(format!("the run {}: export needs every node of the system to have run", report.status)));
     }
     if request.bundle.exists() && !request.bundle.join(MANIFEST).is_file() {
-        return Err(format!("{} exists and is not a bundle; choose another path", request.bundle.display()));
+        return Err(Error::Export(format!("{} exists and is not a bundle; choose another path", request.bundle.display())));
     }
     let groups = systems(plan, report, request.system)?;
     let ids = roles(plan, &groups)?;
@@ -173,7 +174,7 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
             graph += &bundle.node(id, *role, &mut nodes)?;
         }
         graph += &outputs(plan, &groups, &ids, &names, request.system, &mut nodes, registry)?;
-        std::fs::write(tmp.join(GRAPH), &graph).map_err(|e| format!("{}: {e}", tmp.join(GRAPH).display()))?;
+        std::fs::write(tmp.join(GRAPH), &graph).map_err(|e| Error::io(tmp.join(GRAPH), e))?;
         let manifest = BundleManifest {
             format: BUNDLE_FORMAT,
             emoflow_version: env!("CARGO_PKG_VERSION").into(),
@@ -190,7 +191,7 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
             files: hash_files(&tmp)?,
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
-        cache::write_atomic(&tmp.join(MANIFEST), &json).map_err(|e| e.to_string())?;
+        cache::write_atomic(&tmp.join(MANIFEST), &json)?;
         publish(&tmp, request.bundle)?;
         Ok(manifest)
     })();
@@ -203,7 +204,7 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
 /// The bundle's nodes with their roles: every node upstream of each
 /// group's system, per group where the model feeds it. Refuses a node fed by
 /// the audio whose kind fits on the corpus it reads.
-fn roles(plan: &Plan, groups: &[System]) -> Result<BTreeMap<Id, Role>, String> {
+fn roles(plan: &Plan, groups: &[System]) -> Result<BTreeMap<Id, Role>> {
     let per_dim = groups.iter().any(|s| s.group != "all");
     let mut ids: BTreeMap<Id, Role> = BTreeMap::new();
     for System { group, node: system, .. } in groups {
@@ -227,7 +228,7 @@ fn roles(plan: &Plan, groups: &[System]) -> Result<BTreeMap<Id, Role>, String> {
             && let ExportRole::Fitted(fitted) = &node.provider.kind.export
             && fitted.fits(&node.params)
         {
-            return Err(format!("node `{}` ({}) cannot be exported: {}", node.name, node.provider.kind.kind, fitted.why));
+            return Err(Error::Export(format!("node `{}` ({}) cannot be exported: {}", node.name, node.provider.kind.kind, fitted.why)));
         }
     }
     Ok(ids)
@@ -248,7 +249,7 @@ struct Bundle<'a> {
 impl Bundle<'_> {
     /// The `[nodes.NAME]` table(s) of one node, copying the files it needs;
     /// adds it (and a source's resampler) to `nodes`.
-    fn node(&self, id: &Id, role: Role, nodes: &mut Vec<BundleNode>) -> Result<String, String> {
+    fn node(&self, id: &Id, role: Role, nodes: &mut Vec<BundleNode>) -> Result<String> {
         let node = &self.plan.nodes[id.node];
         let name = &self.names[id];
         let mut table = NodeToml::new(name);
@@ -285,7 +286,7 @@ impl Bundle<'_> {
 
     /// An applied node, wired to the bundle's copies of its inputs; a model
     /// also gets its saved weights (and its dimension).
-    fn applied(&self, id: &Id, role: Role, table: &mut NodeToml) -> Result<(), String> {
+    fn applied(&self, id: &Id, role: Role, table: &mut NodeToml) -> Result<()> {
         let node = &self.plan.nodes[id.node];
         let name = &self.names[id];
         let mut set = Vec::new();
@@ -297,10 +298,10 @@ impl Bundle<'_> {
                     Some(group.as_str())
                 }
                 (Some(_), None) => {
-                    return Err(format!(
+                    return Err(Error::Export(format!(
                         "node `{}` ({}) declares no dimension parameter, so its dimensions cannot come from different trials",
                         node.name, node.provider.kind.kind
-                    ));
+                    )));
                 }
                 (None, _) => None,
             };
@@ -332,22 +333,22 @@ struct System {
     trial: Option<usize>,
 }
 
-fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>, String> {
+fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>> {
     let copies: Vec<usize> = (0..plan.nodes.len()).filter(|&n| base_name(&plan.nodes[n].name) == system).collect();
     match copies.as_slice() {
         [] => {
             let names: BTreeSet<&str> = plan.nodes.iter().map(|n| base_name(&n.name)).collect();
             let hint = crate::diag::did_you_mean(system, names.iter().copied())
                 .map_or_else(String::new, |best| format!(" (did you mean `{best}`?)"));
-            return Err(format!(
+            return Err(Error::Export(format!(
                 "the graph has no node `{system}`{hint}; --system takes the node whose predictions to export, e.g. `decoded`"
-            ));
+            )));
         }
         [one] => return Ok(vec![System { group: "all".into(), node: *one, trial: None }]),
         _ => {}
     }
     let sweep = plan.sweep.as_ref().expect("only a sweep copies nodes");
-    let selected = report.sweep.as_ref().map(|s| &s.selected).ok_or("the run made no selection")?;
+    let selected = report.sweep.as_ref().map(|s| &s.selected).ok_or_else(|| Error::Export("the run made no selection".into()))?;
     // The rule whose select node reads the system most directly.
     let rule = (0..sweep.rules.len())
         .filter_map(|r| {
@@ -356,17 +357,17 @@ fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>,
         })
         .min()
         .map(|(_, r)| r)
-        .ok_or_else(|| format!("`{system}` is swept, but no [sweep] select rule reads it, so no trial of it is selected"))?;
+        .ok_or_else(|| Error::Export(format!("`{system}` is swept, but no [sweep] select rule reads it, so no trial of it is selected")))?;
     let rule_node = &sweep.rules[rule].node;
-    let chosen = selected.get(rule_node).ok_or_else(|| format!("the run selected nothing for `{rule_node}`"))?;
+    let chosen = selected.get(rule_node).ok_or_else(|| Error::Export(format!("the run selected nothing for `{rule_node}`")))?;
     chosen
         .iter()
         .map(|(group, trial_id)| {
-            let t = sweep.trials.iter().position(|t| &t.id == trial_id).ok_or_else(|| format!("unknown trial `{trial_id}`"))?;
+            let t = sweep.trials.iter().position(|t| &t.id == trial_id).ok_or_else(|| Error::Export(format!("unknown trial `{trial_id}`")))?;
             let copy = ancestors(plan, sweep.select_nodes[rule][t])
                 .into_iter()
                 .find(|&n| base_name(&plan.nodes[n].name) == system)
-                .ok_or_else(|| format!("trial `{trial_id}` has no copy of `{system}`"))?;
+                .ok_or_else(|| Error::Export(format!("trial `{trial_id}` has no copy of `{system}`")))?;
             Ok(System { group: group.clone(), node: copy, trial: Some(t) })
         })
         .collect()
@@ -419,7 +420,7 @@ fn resampling(
     report: &RunReport,
     ids: &BTreeMap<Id, Role>,
     names: &BTreeMap<Id, String>,
-) -> Result<Option<Resample>, String> {
+) -> Result<Option<Resample>> {
     let mut sources = ids.iter().filter(|(_, role)| **role == Role::Source);
     let (Some((id, _)), None) = (sources.next(), sources.next()) else { return Ok(None) };
     let Some(resampler) = source_export(plan, id.node).and_then(|s| s.resampler.as_ref()) else { return Ok(None) };
@@ -437,10 +438,10 @@ fn resampling(
     };
     let declared = registry.get(&resampler.kind).map(|p| (audio_port(&p.kind.inputs), audio_port(&p.kind.outputs)));
     let Some((Some(input), Some(output))) = declared else {
-        return Err(format!(
+        return Err(Error::Export(format!(
             "the source `{}` ({}) names the resampler `{}`, which is not installed with an audio input and output",
             plan.nodes[id.node].name, kind.kind, resampler.kind
-        ));
+        )));
     };
     let rates = sample_rates(&entry_of(report, &plan.nodes[id.node].name)?, &port)?;
     let [rate] = rates.as_slice() else { return Ok(None) };
@@ -454,23 +455,23 @@ fn resampling(
 
 /// The distinct sample rates of a stored `audio` output, reading only that
 /// column (the samples of a corpus can run to gigabytes).
-fn sample_rates(entry: &Path, port: &str) -> Result<Vec<u32>, String> {
+fn sample_rates(entry: &Path, port: &str) -> Result<Vec<u32>> {
     use arrow::array::{Array, UInt32Array};
     use arrow::ipc::reader::FileReader;
-    let stored = cache::Entry::read(entry).map_err(|e| e.to_string())?;
-    let path = stored.port_path(port).ok_or_else(|| format!("{}: no `{port}` output", entry.display()))?;
+    let stored = cache::Entry::read(entry)?;
+    let path = stored.port_path(port).ok_or_else(|| Error::Export(format!("{}: no `{port}` output", entry.display())))?;
     let open = |projection| {
-        let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        FileReader::try_new(std::io::BufReader::new(file), projection).map_err(|e| format!("{}: {e}", path.display()))
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        FileReader::try_new(std::io::BufReader::new(file), projection).map_err(|e| Error::Export(format!("{}: {e}", path.display())))
     };
     let column = open(None)?
         .schema()
         .index_of(emoflow_sdk::conventions::column::SAMPLE_RATE)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
     let mut rates = BTreeSet::new();
     for batch in open(Some(vec![column]))? {
-        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
-        let column = batch.column(0).as_any().downcast_ref::<UInt32Array>().ok_or("sample_rate is not UInt32")?;
+        let batch = batch.map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
+        let column = batch.column(0).as_any().downcast_ref::<UInt32Array>().ok_or_else(|| Error::Export("sample_rate is not UInt32".into()))?;
         rates.extend(column.iter().flatten());
     }
     Ok(rates.into_iter().collect())
@@ -525,7 +526,7 @@ fn source_export(plan: &Plan, n: usize) -> Option<&SourceExport> {
     }
 }
 
-fn role(plan: &Plan, n: usize, fed: bool) -> Result<Role, String> {
+fn role(plan: &Plan, n: usize, fed: bool) -> Result<Role> {
     let node = &plan.nodes[n];
     let kind = &node.provider.kind;
     Ok(match &kind.export {
@@ -533,10 +534,10 @@ fn role(plan: &Plan, n: usize, fed: bool) -> Result<Role, String> {
         // Read as it is, the training corpus would stand in for the new
         // recordings.
         _ if kind.inputs.is_empty() && kind.outputs.iter().any(|o| o.port_type == port::AUDIO) => {
-            return Err(format!(
+            return Err(Error::Export(format!(
                 "node `{}` ({}) reads recordings, but its kind declares no reader for new ones (ExportRole::Source)",
                 node.name, kind.kind
-            ));
+            )));
         }
         _ if !fed => Role::Frozen,
         ExportRole::Model(_) => Role::Model,
@@ -583,7 +584,7 @@ fn outputs(
     system: &str,
     nodes: &mut Vec<BundleNode>,
     registry: &Registry,
-) -> Result<String, String> {
+) -> Result<String> {
     let mut sources = Vec::new();
     for System { group, node, .. } in groups {
         let kind = &plan.nodes[*node].provider.kind;
@@ -591,7 +592,7 @@ fn outputs(
             .outputs
             .iter()
             .find(|o| o.port_type == port::SERIES)
-            .ok_or_else(|| format!("`{system}` ({}) has no `series` output: export a node that predicts values", kind.kind))?;
+            .ok_or_else(|| Error::Export(format!("`{system}` ({}) has no `series` output: export a node that predicts values", kind.kind)))?;
         let id = upstream(ids, *node, Some(group));
         let wire = format!("{}.{}", names[&id], port.name);
         if !sources.contains(&wire) {
@@ -600,13 +601,13 @@ fn outputs(
     }
     let declared: Vec<_> = registry.kinds().flat_map(|p| p.kind.bundle_outputs.iter().map(move |o| (&p.kind.kind, o))).collect();
     if declared.is_empty() {
-        return Err("no installed kind declares a bundle output (KindSpec::bundle_output) to write the predictions".into());
+        return Err(Error::Export("no installed kind declares a bundle output (KindSpec::bundle_output) to write the predictions".into()));
     }
     let mut text = String::new();
     for (kind, output) in declared {
         let name = &output.name;
         if names.values().any(|n| n == name) {
-            return Err(format!("the system has a node named `{name}`, which the bundle's outputs use; rename it"));
+            return Err(Error::Export(format!("the system has a node named `{name}`, which the bundle's outputs use; rename it")));
         }
         let mut table = NodeToml::new(name);
         table.kind(kind);
@@ -708,30 +709,30 @@ fn to_toml(value: &serde_json::Value) -> Option<toml::Value> {
     })
 }
 
-fn entry_of(report: &RunReport, node: &str) -> Result<PathBuf, String> {
+fn entry_of(report: &RunReport, node: &str) -> Result<PathBuf> {
     report
         .nodes
         .get(node)
         .and_then(|r| r.outputs.clone())
-        .ok_or_else(|| format!("node `{node}` has no stored outputs in this run"))
+        .ok_or_else(|| Error::Export(format!("node `{node}` has no stored outputs in this run")))
 }
 
 /// A stored entry's manifest and port files (not its artifacts).
-fn copy_entry(entry: &Path, to: &Path) -> Result<(), String> {
-    let stored = cache::Entry::read(entry).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+fn copy_entry(entry: &Path, to: &Path) -> Result<()> {
+    let stored = cache::Entry::read(entry)?;
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     let files = stored.manifest.ports.iter().map(|p| p.file.as_str()).chain([cache::MANIFEST]);
     for file in files {
-        std::fs::copy(entry.join(file), to.join(file)).map_err(|e| format!("copying {}: {e}", entry.join(file).display()))?;
+        std::fs::copy(entry.join(file), to.join(file)).map_err(|e| Error::Export(format!("copying {}: {e}", entry.join(file).display())))?;
     }
     Ok(())
 }
 
 /// The weights a model node saved: its artifacts matching what its kind
 /// declares, only those of `dim` when given.
-fn copy_models(artifacts: &Path, to: &Path, model: &ModelExport, dim: Option<&str>, node: &str) -> Result<(), String> {
-    let entries = std::fs::read_dir(artifacts).map_err(|e| format!("node `{node}`: {}: {e}", artifacts.display()))?;
-    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+fn copy_models(artifacts: &Path, to: &Path, model: &ModelExport, dim: Option<&str>, node: &str) -> Result<()> {
+    let entries = std::fs::read_dir(artifacts).map_err(|e| Error::Export(format!("node `{node}`: {}: {e}", artifacts.display())))?;
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     let patterns: Vec<String> = model.artifacts.iter().map(|p| p.replace("{dim}", dim.unwrap_or("*"))).collect();
     let mut copied = 0;
     for entry in entries.flatten() {
@@ -739,16 +740,16 @@ fn copy_models(artifacts: &Path, to: &Path, model: &ModelExport, dim: Option<&st
         if !patterns.iter().any(|p| glob_match(p, &name)) {
             continue;
         }
-        std::fs::copy(entry.path(), to.join(&name)).map_err(|e| format!("copying {}: {e}", entry.path().display()))?;
+        std::fs::copy(entry.path(), to.join(&name)).map_err(|e| Error::Export(format!("copying {}: {e}", entry.path().display())))?;
         copied += 1;
     }
     if copied == 0 {
-        return Err(format!(
+        return Err(Error::Export(format!(
             "node `{node}` saved no model{} in {} (its kind's artifacts: {})",
             dim.map_or_else(String::new, |d| format!(" of dimension `{d}`")),
             artifacts.display(),
             model.artifacts.join(", ")
-        ));
+        )));
     }
     Ok(())
 }
@@ -765,11 +766,11 @@ fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// Every file under `dir` (the manifest aside), with its size and hash.
-pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>, String> {
+pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -780,7 +781,7 @@ pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>, String> {
             if rel == MANIFEST {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             files.push(BundleFile { path: rel, bytes: bytes.len() as u64, blake3: blake3::hash(&bytes).to_hex().to_string() });
         }
     }
@@ -789,21 +790,21 @@ pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>, String> {
 }
 
 /// `BUNDLE.partial` beside the bundle, empty.
-fn staging_dir(bundle: &Path) -> Result<PathBuf, String> {
-    let name = bundle.file_name().ok_or_else(|| format!("{} is not a directory name", bundle.display()))?;
+fn staging_dir(bundle: &Path) -> Result<PathBuf> {
+    let name = bundle.file_name().ok_or_else(|| Error::Export(format!("{} is not a directory name", bundle.display())))?;
     let tmp = bundle.with_file_name(format!("{}.partial", name.to_string_lossy()));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     Ok(tmp)
 }
 
 /// Renames the finished bundle into place, replacing an earlier bundle
 /// (`export` refused anything else there).
-fn publish(tmp: &Path, bundle: &Path) -> Result<(), String> {
+fn publish(tmp: &Path, bundle: &Path) -> Result<()> {
     if bundle.exists() {
-        std::fs::remove_dir_all(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+        std::fs::remove_dir_all(bundle).map_err(|e| Error::io(bundle, e))?;
     }
-    std::fs::rename(tmp, bundle).map_err(|e| format!("{}: {e}", bundle.display()))
+    std::fs::rename(tmp, bundle).map_err(|e| Error::io(bundle, e))
 }

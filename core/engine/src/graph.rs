@@ -12,7 +12,7 @@
 //! seed = 1
 //!
 //! [nodes.model]
-//! kind = "model.blstm"
+//! kind = "example.model"
 //! inputs = { features = "znorm.features" }
 //! seed = "${seed}"              # a graph parameter, typed
 //! ```
@@ -502,7 +502,7 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
             Some(_) => graph.defaults.push((kind.clone(), params.clone())),
             None => diags.push(
                 Diagnostic::at(&params.span, format!("defaults for `{}` must be a table of its parameters", kind.name))
-                    .help("for example [defaults.\"model.blstm\"] with hidden = 32 below it"),
+                    .help("for example [defaults.\"family.kind\"] with `param = value` lines below it"),
             ),
         }
     }

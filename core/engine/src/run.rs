@@ -3,7 +3,7 @@
 //! and a clean stop on Ctrl-C. Ends with `run.json`.
 //!
 //! `--jobs` is a budget of threads. A node whose kind fixes its thread count
-//! (`threads_param`, e.g. `model.blstm`'s `threads`) holds that many while it
+//! (`threads_param`, e.g. a training kind's `threads`) holds that many while it
 //! runs and gets exactly that, so its results do not depend on what runs
 //! beside it; any other node gets an even share of the threads free when it
 //! starts. Ready nodes start longest work first (see [`priorities`]). Nodes
