@@ -29,7 +29,10 @@ pub enum Error {
     /// An error crossing from the SDK: the cache, a plugin, a node.
     #[error(transparent)]
     Sdk(#[from] emoflow_sdk::Error),
-    /// Work that failed: a lock, a report, a Slurm job.
+    /// Slurm could not take or run the jobs.
+    #[error("{0}")]
+    Slurm(String),
+    /// Work that failed: a lock file, a manual page.
     #[error("{0}")]
     Failed(String),
     /// Any of the above, with where it happened.
@@ -52,7 +55,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Graph { .. } | Error::Locked(_) | Error::Bundle(_) => 2,
-            Error::Io { .. } | Error::Export(_) | Error::Sdk(_) | Error::Failed(_) => 1,
+            Error::Io { .. } | Error::Export(_) | Error::Sdk(_) | Error::Slurm(_) | Error::Failed(_) => 1,
             Error::Context { source, .. } => source.exit_code(),
         }
     }

@@ -239,6 +239,9 @@ fn load_file(
     }
 }
 
+/// A graph file's sections, in the order a graph reads them (header,
+/// extends, params, nodes, then the tables that refer to them); a little
+/// over 80 lines, one short step per section.
 fn parse_file(
     path: &Path,
     text: String,

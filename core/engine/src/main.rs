@@ -332,7 +332,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Predict { bundle, audio, out, device, jobs } => predict(&bundle, &audio, &out, device, jobs, plugin_paths),
         Command::Lock { graph } => {
             let (plan, registry) = prepare(&graph, plugin_paths)?;
-            let path = lock::write(&graph.graph, &plan, &registry).map_err(Error::Failed)?;
+            let path = lock::write(&graph.graph, &plan, &registry)?;
             eprintln!("wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -349,7 +349,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             ];
             synth(&out_dir, sets.to_vec(), plugin_paths)
         }
-        Command::Cache { cache, command } => Ok(cache_cmd::run(&cache_dir(cache), command)),
+        Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
         Command::Report { out } => {
             // The run directory is the user's to fix: exit 2.
             let path = report::write(&out).map_err(|e| Error::Usage(e.message))?;
@@ -415,7 +415,7 @@ fn run_command(graph: &GraphArgs, exec: ExecArgs, options: RunCommand, plugin_pa
     let RunCommand { no_cache, locked, executor, sbatch, trial } = options;
     let (plan, registry) = prepare(graph, plugin_paths)?;
     if locked {
-        lock::check(&graph.graph, &plan, &registry).map_err(Error::Locked)?;
+        lock::check(&graph.graph, &plan, &registry)?;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
     check_places(&out, (!no_cache).then_some(&cache))?;
@@ -648,11 +648,11 @@ fn run_on_slurm(
         run_args.push("--preset-test".into());
     }
     run_args.extend(["--cache".into(), absolute(cache), "--device".into(), device.into(), "--jobs".into(), jobs.to_string()]);
-    let mut options = emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref())
-        .map_err(|e| Error::Usage(format!("{}: {e}", graph.graph.display())))?;
+    let mut options =
+        emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref()).map_err(|e| e.context(graph.graph.display().to_string()))?;
     options.extend(sbatch);
     let job = emoflow_engine::slurm::SlurmJob { plan, run_args, out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()), sbatch: options };
-    if !emoflow_engine::slurm::run(&job).map_err(Error::Failed)? {
+    if !emoflow_engine::slurm::run(&job)? {
         return Ok(ExitCode::from(1));
     }
     eprintln!("{}: ok on Slurm; wrote {}", plan.graph.name, out.join("run.json").display());

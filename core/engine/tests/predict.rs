@@ -35,24 +35,28 @@ fn trained_bundle(dir: &Path, system: &str) -> (PathBuf, PathBuf, PathBuf) {
     }
     let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphs/predict.toml");
     let (out, bundle) = (dir.join("out"), dir.join(format!("bundle-{system}")));
-    let export = emoflow()
-        .arg("export")
-        .arg(&graph)
-        .arg("--set")
-        .arg(format!("data={}", corpus.display()))
-        .args(["--system", system, "--device", "cpu", "--out"])
-        .arg(&out)
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let export = export(emoflow(), &graph, system, &[format!("data={}", corpus.display())], dir, &bundle);
     assert!(export.status.success(), "{}", stderr(&export));
     (corpus, out, bundle)
 }
 
+/// `command export GRAPH --system SYSTEM --set SET... BUNDLE` on the CPU,
+/// with its output in DIR/out and its cache in DIR/cache.
+fn export(mut command: Command, graph: &Path, system: &str, sets: &[String], dir: &Path, bundle: &Path) -> Output {
+    command.arg("export").arg(graph);
+    for set in sets {
+        command.arg("--set").arg(set);
+    }
+    command.args(["--system", system, "--device", "cpu", "--out"]).arg(dir.join("out")).arg("--cache").arg(dir.join("cache"));
+    command.arg(bundle).output().unwrap()
+}
+
 fn predict(bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
-    emoflow().arg("predict").arg(bundle).args(audio).arg("--out").arg(out).args(["--device", "cpu"]).output().unwrap()
+    predict_with(emoflow(), bundle, out, audio)
+}
+
+fn predict_with(mut command: Command, bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
+    command.arg("predict").arg(bundle).args(audio).arg("--out").arg(out).args(["--device", "cpu"]).output().unwrap()
 }
 
 #[test]
@@ -195,16 +199,7 @@ format = "arff"
     )
     .unwrap();
     let (out, bundle) = (dir.join("out"), dir.join("bundle"));
-    let export = emoflow_faults::emoflow()
-        .arg("export")
-        .arg(&graph)
-        .args(["--system", "model", "--device", "cpu", "--out"])
-        .arg(&out)
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let export = export(emoflow_faults::emoflow(), &graph, "model", &[], &dir, &bundle);
     assert!(export.status.success(), "{}", stderr(&export));
     let saved: Vec<String> = std::fs::read_dir(bundle.join("models/model"))
         .unwrap()
@@ -222,15 +217,7 @@ format = "arff"
     let synth = emoflow().arg("synth").arg(&corpus).args(["--seconds", "4", "--per-split", "1"]).output().unwrap();
     assert!(synth.status.success(), "{}", stderr(&synth));
     let predicted = dir.join("predicted");
-    let run = emoflow_faults::emoflow()
-        .arg("predict")
-        .arg(&bundle)
-        .arg(corpus.join("recordings_audio/test_1.wav"))
-        .arg("--out")
-        .arg(&predicted)
-        .args(["--device", "cpu"])
-        .output()
-        .unwrap();
+    let run = predict_with(emoflow_faults::emoflow(), &bundle, &predicted, &[&corpus.join("recordings_audio/test_1.wav")]);
     assert!(run.status.success(), "{}", stderr(&run));
     for dim in ["arousal", "valence"] {
         let expected = arff_values(&out.join(format!("written/written/{dim}/test_1.arff")));
