@@ -156,16 +156,16 @@ enum Command {
     /// Write the deterministic synthetic corpus in the AVEC 2016 layout.
     Synth {
         out_dir: PathBuf,
-        /// Seconds per recording.
-        #[arg(long, default_value_t = 60.0)]
+        /// Seconds per recording (1 to 3600).
+        #[arg(long, default_value_t = 60.0, value_parser = seconds_per_recording)]
         seconds: f64,
-        /// Recordings per split (train, dev, test).
-        #[arg(long, default_value_t = 3)]
-        per_split: usize,
+        /// Recordings per split (train, dev, test; 1 to 1000).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        per_split: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Audio sample rate in Hz (8000 to 96000; AVEC 2016's audio is 44100).
-        #[arg(long, default_value_t = 16000)]
+        #[arg(long, default_value_t = 16000, value_parser = clap::value_parser!(u32).range(8000..=96000))]
         sample_rate: u32,
     },
     /// Plugin tools.
@@ -246,6 +246,13 @@ enum PluginCommand {
         #[arg(long = "params", value_name = "KIND=JSON")]
         params: Vec<String>,
     },
+}
+
+/// `synth --seconds`: checked here, as the writer's parameters are, so that
+/// the error names the flag rather than the built-in graph.
+fn seconds_per_recording(text: &str) -> std::result::Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (1.0..=3600.0).contains(&seconds) { Ok(seconds) } else { Err(format!("{seconds} is not in 1..=3600")) }
 }
 
 fn default_jobs() -> usize {
