@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use crate::cache::{self, Cache, Entry, Lookup};
 use crate::diag::Sources;
+use crate::error::{Error, Result};
 use crate::{eprintln, println};
 
 #[derive(clap::Subcommand)]
@@ -37,26 +38,16 @@ pub enum CacheCommand {
     },
 }
 
-pub fn run(root: &Path, command: CacheCommand) -> ExitCode {
-    let contents = match Contents::scan(root) {
-        Ok(contents) => contents,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match command {
+/// `emoflow cache`: `Ok` with the outcome of a command that ran (1: a
+/// verify found bad entries, a removal failed).
+pub fn run(root: &Path, command: CacheCommand) -> Result<ExitCode> {
+    let contents = Contents::scan(root)?;
+    Ok(match command {
         CacheCommand::Ls => ls(&contents),
         CacheCommand::Du => du(&contents),
         CacheCommand::Verify => verify(root, &contents),
-        CacheCommand::Gc { graphs, out, dry_run } => match kept_keys(&graphs, &out) {
-            Ok(keep) => gc(&contents, &keep, dry_run),
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
-    }
+        CacheCommand::Gc { graphs, out, dry_run } => gc(&contents, &kept_keys(&graphs, &out)?, dry_run),
+    })
 }
 
 /// What a cache directory holds.
@@ -73,7 +64,7 @@ struct Contents {
 struct Stored {
     key: String,
     dir: PathBuf,
-    entry: Result<Entry, String>,
+    entry: std::result::Result<Entry, String>,
     bytes: u64,
     created: Option<SystemTime>,
     last_used: Option<SystemTime>,
@@ -90,8 +81,8 @@ impl Stored {
 }
 
 impl Contents {
-    fn scan(root: &Path) -> Result<Contents, String> {
-        let names = std::fs::read_dir(root).map_err(|e| format!("cache {}: {e}", root.display()))?;
+    fn scan(root: &Path) -> Result<Contents> {
+        let names = std::fs::read_dir(root).map_err(|e| Error::Usage(format!("cache {}: {e}", root.display())))?;
         let mut contents = Contents { entries: Vec::new(), partials: Vec::new(), locks: Vec::new(), marks: Vec::new() };
         let used = root.join(cache::USED);
         // Only names the cache writes count, so that a mistyped --cache
@@ -189,9 +180,13 @@ fn verify(root: &Path, contents: &Contents) -> ExitCode {
 }
 
 /// The cache keys in each graph's last run.json.
-fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>, String> {
+fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>> {
     if !outs.is_empty() && outs.len() != graphs.len() {
-        return Err(format!("{} graphs but {} --out directories: give one --out per graph, in order, or none", graphs.len(), outs.len()));
+        return Err(Error::Usage(format!(
+            "{} graphs but {} --out directories: give one --out per graph, in order, or none",
+            graphs.len(),
+            outs.len()
+        )));
     }
     let mut keep = BTreeSet::new();
     for (i, graph) in graphs.iter().enumerate() {
@@ -204,11 +199,11 @@ fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>, S
             .map_err(|e| e.to_string())
             .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
             .map_err(|e| {
-                format!(
+                Error::Usage(format!(
                     "{}: {e}: no last run of {} to keep the entries of; run it first, or give its --out (nothing removed)",
                     path.display(),
                     graph.display()
-                )
+                ))
             })?;
         let nodes = report["nodes"].as_object().into_iter().flatten();
         keep.extend(nodes.filter_map(|(_, node)| node["cache_key"].as_str()).filter(|k| !k.is_empty()).map(String::from));
@@ -218,9 +213,10 @@ fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>, S
 
 /// A graph's name as `emoflow run` names its output: `[graph] name`, else
 /// the file stem.
-fn graph_name(path: &Path) -> Result<String, String> {
-    let graph = crate::graph::load(path, &mut Sources::default())
-        .map_err(|diags| format!("{}: {}", path.display(), diags.first().map_or("invalid graph", |d| d.message.as_str())))?;
+fn graph_name(path: &Path) -> Result<String> {
+    let graph = crate::graph::load(path, &mut Sources::default()).map_err(|diags| {
+        Error::Usage(format!("{}: {}", path.display(), diags.first().map_or("invalid graph", |d| d.message.as_str())))
+    })?;
     Ok(if graph.name.is_empty() { path.file_stem().map_or("graph".into(), |s| s.to_string_lossy().into_owned()) } else { graph.name })
 }
 

@@ -12,7 +12,7 @@
 //! seed = 1
 //!
 //! [nodes.model]
-//! kind = "model.blstm"
+//! kind = "example.model"
 //! inputs = { features = "znorm.features" }
 //! seed = "${seed}"              # a graph parameter, typed
 //! ```
@@ -216,19 +216,39 @@ pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>
     if diags.is_empty() { Ok(graph) } else { Err(diags) }
 }
 
+/// Reads a graph given as text (one built into the executable), named
+/// `path` in its diagnostics; what it extends is read from files.
+pub fn load_text(path: &Path, text: &str, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let graph = parse_file(path, text.to_string(), sources, &mut Vec::new(), &mut diags);
+    if diags.is_empty() { Ok(graph) } else { Err(diags) }
+}
+
 fn load_file(
     path: &Path,
     sources: &mut Sources,
     stack: &mut Vec<PathBuf>,
     diags: &mut Vec<Diagnostic>,
 ) -> Graph {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_file(path, text, sources, stack, diags),
         Err(e) => {
             diags.push(Diagnostic::nowhere(format!("cannot read graph {}: {e}", path.display())));
-            return Graph::default();
+            Graph::default()
         }
-    };
+    }
+}
+
+/// A graph file's sections, in the order a graph reads them (header,
+/// extends, params, nodes, then the tables that refer to them); a little
+/// over 80 lines, one short step per section.
+fn parse_file(
+    path: &Path,
+    text: String,
+    sources: &mut Sources,
+    stack: &mut Vec<PathBuf>,
+    diags: &mut Vec<Diagnostic>,
+) -> Graph {
     let file = sources.add(path, text);
     let text = sources.file(file).text.clone();
     let root = match toml::de::DeTable::parse(&text) {
@@ -485,7 +505,7 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
             Some(_) => graph.defaults.push((kind.clone(), params.clone())),
             None => diags.push(
                 Diagnostic::at(&params.span, format!("defaults for `{}` must be a table of its parameters", kind.name))
-                    .help("for example [defaults.\"model.blstm\"] with hidden = 32 below it"),
+                    .help("for example [defaults.\"family.kind\"] with `param = value` lines below it"),
             ),
         }
     }

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod compose;
 pub mod diag;
 pub mod doctor;
+pub mod error;
 pub mod export;
 pub mod fingerprint;
 pub mod graph;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::validate::Plan;
 
@@ -57,29 +58,29 @@ fn current(plan: &Plan, registry: &Registry) -> LockFile {
 }
 
 /// Writes (or rewrites) the lock file of `graph`; returns its path.
-pub fn write(graph: &Path, plan: &Plan, registry: &Registry) -> Result<PathBuf, String> {
+pub fn write(graph: &Path, plan: &Plan, registry: &Registry) -> Result<PathBuf> {
     let path = path_for(graph);
-    let body = toml::to_string_pretty(&current(plan, registry)).map_err(|e| e.to_string())?;
+    let body = toml::to_string_pretty(&current(plan, registry)).map_err(|e| Error::Failed(e.to_string()))?;
     let text = format!(
         "# Plugins of {} pinned by `emoflow lock`; `emoflow run --locked` refuses\n\
          # a plugin whose file changed. Rerun `emoflow lock` to accept a new build.\n\n{body}",
         graph.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
     );
     emoflow_sdk::files::write_atomic(&path, text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
 }
 
 /// Checks the plugins `plan` uses against the lock file of `graph`; every
-/// difference is reported.
-pub fn check(graph: &Path, plan: &Plan, registry: &Registry) -> Result<(), Vec<String>> {
+/// difference is reported ([`Error::Locked`]).
+pub fn check(graph: &Path, plan: &Plan, registry: &Registry) -> Result<()> {
     let path = path_for(graph);
     let accept = format!("`emoflow lock {}`", graph.display());
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![format!("--locked: cannot read the lock file {}: {e}; write it with {accept}", path.display())]
+        Error::Locked(vec![format!("--locked: cannot read the lock file {}: {e}; write it with {accept}", path.display())])
     })?;
     let locked: LockFile = toml::from_str(&text)
-        .map_err(|e| vec![format!("{}: not a valid lock file: {e}", path.display())])?;
+        .map_err(|e| Error::Locked(vec![format!("{}: not a valid lock file: {e}", path.display())]))?;
     let mut problems = Vec::new();
     for now in current(plan, registry).plugin {
         let Some(then) = locked.plugin.iter().find(|p| p.name == now.name) else {
@@ -112,7 +113,7 @@ pub fn check(graph: &Path, plan: &Plan, registry: &Registry) -> Result<(), Vec<S
             });
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() { Ok(()) } else { Err(Error::Locked(problems)) }
 }
 
 fn short(hash: &str) -> &str {

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
 use emoflow_engine::diag::{self, Diagnostic, Sources};
+use emoflow_engine::error::{Error, Result};
 // std's print macros panic on a closed pipe (`emoflow plugins | head -1`);
 // these write the same and never panic.
 use emoflow_engine::{eprint, eprintln, print, println};
@@ -155,16 +156,16 @@ enum Command {
     /// Write the deterministic synthetic corpus in the AVEC 2016 layout.
     Synth {
         out_dir: PathBuf,
-        /// Seconds per recording.
-        #[arg(long, default_value_t = 60.0)]
+        /// Seconds per recording (1 to 3600).
+        #[arg(long, default_value_t = 60.0, value_parser = seconds_per_recording)]
         seconds: f64,
-        /// Recordings per split (train, dev, test).
-        #[arg(long, default_value_t = 3)]
-        per_split: usize,
+        /// Recordings per split (train, dev, test; 1 to 1000).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        per_split: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Audio sample rate in Hz (8000 to 96000; AVEC 2016's audio is 44100).
-        #[arg(long, default_value_t = 16000)]
+        #[arg(long, default_value_t = 16000, value_parser = clap::value_parser!(u32).range(8000..=96000))]
         sample_rate: u32,
     },
     /// Plugin tools.
@@ -247,6 +248,13 @@ enum PluginCommand {
     },
 }
 
+/// `synth --seconds`: checked here, as the writer's parameters are, so that
+/// the error names the flag rather than the built-in graph.
+fn seconds_per_recording(text: &str) -> std::result::Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (1.0..=3600.0).contains(&seconds) { Ok(seconds) } else { Err(format!("{seconds} is not in 1..=3600")) }
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -292,306 +300,306 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs a subcommand. `Ok` carries the outcome of work that ran (1: a node
+/// or a test failed, reported as it happened); `Err` what stopped it.
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let plugin_paths = &cli.plugin_path;
     match cli.command {
-        Command::Worker => ExitCode::from(emoflow_engine::worker::serve()),
-        // Rendered in memory, then printed by the pipe-safe macro.
+        Command::Worker => Ok(ExitCode::from(emoflow_engine::worker::serve())),
         Command::Completions { shell } => {
+            // Rendered in memory, then printed by the pipe-safe macro.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "emoflow", &mut script);
             print!("{}", String::from_utf8_lossy(&script));
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
             let mut page = Vec::new();
-            match clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page) {
-                Ok(()) => {
-                    print!("{}", String::from_utf8_lossy(&page));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut page)
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            print!("{}", String::from_utf8_lossy(&page));
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Doctor { cache, slurm } => {
-            let registry = Registry::discover(&cli.plugin_path);
-            let opts = doctor::Options { cache_dir: cache_dir(cache), slurm };
-            let checks = doctor::checks(&registry, &opts);
-            for check in &checks {
-                println!("{} {:<9} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.found);
-                if let Some(fix) = &check.fix {
-                    println!("     {:<9} fix: {fix}", "");
-                }
-            }
-            if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        Command::Doctor { cache, slurm } => Ok(doctor_command(plugin_paths, cache, slurm)),
+        Command::Run { graph, exec, no_cache, locked, executor, sbatch, trial } => {
+            let options = RunCommand { no_cache, locked, executor, sbatch, trial };
+            run_command(&graph, exec, options, plugin_paths)
         }
-        Command::Run { graph, exec: ExecArgs { out, device, jobs, cache }, no_cache, locked, executor, sbatch, trial } => {
-            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            if locked && let Err(problems) = lock::check(&graph.graph, &plan, &registry) {
-                for p in problems {
-                    eprintln!("error: {p}");
-                }
-                return ExitCode::from(2);
-            }
-            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
-            if let Err(code) = check_places(&out, (!no_cache).then_some(&cache)) {
-                return code;
-            }
-            let cache_dir = cache_dir(cache);
-            if executor == Executor::Slurm {
-                if no_cache {
-                    eprintln!("error: the Slurm executor passes results between jobs through the cache: drop --no-cache");
-                    return ExitCode::from(2);
-                }
-                return run_on_slurm(&plan, &graph, &cli.plugin_path, &out, &cache_dir, &device, jobs, sbatch);
-            }
-            let only = match (trial, &plan.sweep) {
-                (None, _) => None,
-                (Some(t), Some(sweep)) if t < sweep.trials.len() => Some(sweep.trial_nodes(&plan, t)),
-                (Some(t), sweep) => {
-                    eprintln!(
-                        "error: --trial {t}: the graph has {} trials",
-                        sweep.as_ref().map_or(0, |s| s.trials.len())
-                    );
-                    return ExitCode::from(2);
-                }
-            };
-            let cancel = Arc::new(AtomicBool::new(false));
-            install_ctrl_c(cancel.clone());
-            let opts = run::RunOptions { only, ..local_run(&out, cache_dir, !no_cache, jobs, device, cancel) };
-            let report = run::run(&plan, &registry, &opts);
-            print_reports(&report);
-            match run::write_report(&out, &report) {
-                Ok(path) => eprintln!("{}: {} in {:.1} s; wrote {}", plan.graph.name, report.status, report.seconds, path.display()),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-            if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) }
-        }
-        Command::Export { graph, system, bundle, exec: ExecArgs { out, device, jobs, cache } } => {
-            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
-            if let Err(code) = check_places(&out, Some(&cache)) {
-                return code;
-            }
-            let cancel = Arc::new(AtomicBool::new(false));
-            install_ctrl_c(cancel.clone());
-            let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
-            let report = run::run(&plan, &registry, &opts);
-            if let Err(e) = run::write_report(&out, &report) {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-            let request = export::ExportRequest {
-                system: &system,
-                bundle: &bundle,
-                graph_path: &graph.graph,
-                sets: &graph.set,
-                preset_test: graph.preset_test,
-            };
-            match export::export(&plan, &registry, &report, &request) {
-                Ok(manifest) => {
-                    for s in &manifest.selection {
-                        eprintln!("{}: {}", s.group, s.node);
-                    }
-                    eprintln!("wrote bundle {} ({} nodes, {} files)", bundle.display(), manifest.nodes.len(), manifest.files.len());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: export of `{system}`: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-        Command::Predict { bundle, audio, out, device, jobs } => predict(&bundle, &audio, &out, device, jobs, &cli.plugin_path),
+        Command::Export { graph, system, bundle, exec } => export_command(&graph, &system, &bundle, exec, plugin_paths),
+        Command::Predict { bundle, audio, out, device, jobs } => predict(&bundle, &audio, &out, device, jobs, plugin_paths),
         Command::Lock { graph } => {
-            let (plan, registry) = match prepare(&graph, &cli.plugin_path) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            match lock::write(&graph.graph, &plan, &registry) {
-                Ok(path) => {
-                    eprintln!("wrote {}", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let (plan, registry) = prepare(&graph, plugin_paths)?;
+            let path = lock::write(&graph.graph, &plan, &registry)?;
+            eprintln!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Check { graphs, set } => {
-            if graphs.is_empty() {
-                eprintln!("error: name at least one graph file");
-                return ExitCode::from(2);
-            }
-            let registry = discover(&cli.plugin_path);
-            let mut ok = true;
-            for path in graphs {
-                let args = GraphArgs { graph: path.clone(), set: set.clone(), preset_test: false };
-                match build_plan(&args, &registry) {
-                    Ok(plan) => eprintln!("{}: valid ({} nodes)", path.display(), plan.nodes.len()),
-                    Err(()) => ok = false,
-                }
-            }
-            if ok { ExitCode::SUCCESS } else { ExitCode::from(2) }
-        }
-        Command::Test { paths, out, jobs, cache } => {
-            if let Err(code) = check_places(&out, Some(&cache)) {
-                return code;
-            }
-            let registry = discover(&cli.plugin_path);
-            let cancel = Arc::new(AtomicBool::new(false));
-            install_ctrl_c(cancel.clone());
-            let (mut passed, mut failed) = (0usize, 0usize);
-            for path in graph_test::collect(&paths) {
-                if graph::load(&path, &mut Sources::default()).is_ok_and(|g| g.fragment) {
-                    eprintln!("ok   {}: a fragment (read, not run)", path.display());
-                    passed += 1;
-                    continue;
-                }
-                let args = GraphArgs { graph: path.clone(), set: Vec::new(), preset_test: true };
-                let Ok(plan) = build_plan(&args, &registry) else {
-                    eprintln!("FAIL {}: invalid graph", path.display());
-                    failed += 1;
-                    continue;
-                };
-                if plan.graph.test.is_none() {
-                    eprintln!("ok   {}: valid (no [test] preset to run)", path.display());
-                    passed += 1;
-                    continue;
-                }
-                let run_out = out.join(&plan.graph.name);
-                let opts = local_run(&run_out, cache_dir(cache.clone()), true, jobs, "auto".into(), cancel.clone());
-                let report = run::run(&plan, &registry, &opts);
-                let _ = run::write_report(&run_out, &report);
-                let mut problems = Vec::new();
-                if !report.succeeded() {
-                    problems.push(format!("the run {}", report.status));
-                }
-                for expect in &plan.graph.expects {
-                    match graph_test::check(expect, &report, &run_out) {
-                        Ok(line) => eprintln!("       {line}"),
-                        Err(problem) => problems.push(problem),
-                    }
-                }
-                if problems.is_empty() {
-                    eprintln!("ok   {} ({} expectations, {:.1} s)", path.display(), plan.graph.expects.len(), report.seconds);
-                    passed += 1;
-                } else {
-                    eprintln!("FAIL {}:", path.display());
-                    for p in problems {
-                        eprintln!("       {p}");
-                    }
-                    failed += 1;
-                }
-                if cancel.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-            println!("{passed} passed, {failed} failed");
-            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
-        }
-        Command::Plugin { command: PluginCommand::Check { library, params } } => {
-            let mut by_kind = std::collections::BTreeMap::new();
-            for given in &params {
-                let parsed = given.split_once('=').ok_or("expected KIND=JSON").and_then(|(kind, json)| {
-                    serde_json::from_str::<serde_json::Value>(json).map(|v| (kind.to_string(), v)).map_err(|_| "the JSON does not parse")
-                });
-                match parsed {
-                    Ok((kind, value)) => {
-                        by_kind.insert(kind, value);
-                    }
-                    Err(why) => {
-                        eprintln!("error: --params {given}: {why}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            plugin_check_report(&library, &by_kind)
-        }
+        Command::Check { graphs, set } => check_command(&graphs, &set, plugin_paths),
+        Command::Test { paths, out, jobs, cache } => test_command(&paths, &out, jobs, cache, plugin_paths),
+        Command::Plugin { command: PluginCommand::Check { library, params } } => plugin_check_command(&library, &params),
         Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
-            use emoflow_audio::synthetic::{SynthOptions, write_corpus};
-            let opts = SynthOptions { seconds, per_split, seed, sample_rate, ..SynthOptions::default() };
-            match write_corpus(&out_dir, &opts) {
-                Ok(summary) => {
-                    eprintln!("wrote {} recordings ({} files) to {}", summary.recordings, summary.files.len(), out_dir.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            let sets = [
+                format!("out={}", toml::Value::from(out_dir.display().to_string())),
+                format!("seconds={seconds}"),
+                format!("per_split={per_split}"),
+                format!("seed={seed}"),
+                format!("sample_rate={sample_rate}"),
+            ];
+            synth(&out_dir, sets.to_vec(), plugin_paths)
         }
         Command::Cache { cache, command } => cache_cmd::run(&cache_dir(cache), command),
-        Command::Report { out } => match report::write(&out) {
-            Ok(path) => {
-                eprintln!("wrote {}", path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Report { out } => {
+            // The run directory is the user's to fix: exit 2.
+            let path = report::write(&out).map_err(|e| Error::Usage(e.message))?;
+            eprintln!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compare { runs, html, changed } => {
-            let comparison = match compare::compare(&runs) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let comparison = compare::compare(&runs).map_err(|e| Error::Usage(e.message))?;
             print!("{}", comparison.text(changed));
             let path = html.unwrap_or_else(|| compare::default_html(&runs[0]));
-            match emoflow_engine::cache::write_atomic(&path, comparison.html(changed).as_bytes()) {
-                Ok(()) => {
-                    eprintln!("wrote {}", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            emoflow_engine::cache::write_atomic(&path, comparison.html(changed).as_bytes())?;
+            eprintln!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plugins { json } => {
-            let registry = discover(&cli.plugin_path);
-            list_plugins(&registry, json);
-            ExitCode::SUCCESS
+            list_plugins(&discover(plugin_paths), json);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Graph { graph, dot } => {
-            let (plan, _) = match prepare(&graph, &cli.plugin_path) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            if dot {
-                print!("{}", plan.dot());
-            } else {
-                for node in &plan.nodes {
-                    let inputs: Vec<String> = node
-                        .provider
-                        .kind
-                        .inputs
-                        .iter()
-                        .zip(&node.inputs)
-                        .flat_map(|(p, w)| w.iter().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
-                        .collect();
-                    println!("{} ({}): {}", node.name, node.provider.kind.kind, inputs.join(", "));
-                }
-            }
-            ExitCode::SUCCESS
+            let (plan, _) = prepare(&graph, plugin_paths)?;
+            print_graph(&plan, dot);
+            Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints what stopped a command: a graph's problems at their places, any
+/// other error on one line (each problem of a lock check on its own).
+fn print_error(e: &Error) {
+    match e {
+        Error::Graph { sources, diags } => report(sources, diags),
+        Error::Locked(problems) => problems.iter().for_each(|p| eprintln!("error: {p}")),
+        _ => eprintln!("error: {e}"),
+    }
+}
+
+/// `emoflow doctor`: a line per check, exit 1 when any failed.
+fn doctor_command(plugin_paths: &[PathBuf], cache: Option<PathBuf>, slurm: bool) -> ExitCode {
+    let registry = Registry::discover(plugin_paths);
+    let opts = doctor::Options { cache_dir: cache_dir(cache), slurm };
+    let checks = doctor::checks(&registry, &opts);
+    for check in &checks {
+        println!("{} {:<9} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.found);
+        if let Some(fix) = &check.fix {
+            println!("     {:<9} fix: {fix}", "");
+        }
+    }
+    if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// `emoflow run`'s own flags.
+struct RunCommand {
+    no_cache: bool,
+    locked: bool,
+    executor: Executor,
+    sbatch: Vec<String>,
+    trial: Option<usize>,
+}
+
+/// `emoflow run`: validates, runs here or on Slurm, writes run.json.
+fn run_command(graph: &GraphArgs, exec: ExecArgs, options: RunCommand, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+    let ExecArgs { out, device, jobs, cache } = exec;
+    let RunCommand { no_cache, locked, executor, sbatch, trial } = options;
+    let (plan, registry) = prepare(graph, plugin_paths)?;
+    if locked {
+        lock::check(&graph.graph, &plan, &registry)?;
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+    check_places(&out, (!no_cache).then_some(&cache))?;
+    let cache_dir = cache_dir(cache);
+    if executor == Executor::Slurm {
+        if no_cache {
+            return Err(Error::Usage(
+                "the Slurm executor passes results between jobs through the cache: drop --no-cache".into(),
+            ));
+        }
+        return run_on_slurm(&plan, graph, plugin_paths, &out, &cache_dir, &device, jobs, sbatch);
+    }
+    let only = match (trial, &plan.sweep) {
+        (None, _) => None,
+        (Some(t), Some(sweep)) if t < sweep.trials.len() => Some(sweep.trial_nodes(&plan, t)),
+        (Some(t), sweep) => {
+            let trials = sweep.as_ref().map_or(0, |s| s.trials.len());
+            return Err(Error::Usage(format!("--trial {t}: the graph has {trials} trials")));
+        }
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let opts = run::RunOptions { only, ..local_run(&out, cache_dir, !no_cache, jobs, device, cancel) };
+    let report = run::run(&plan, &registry, &opts);
+    print_reports(&report);
+    let path = run::write_report(&out, &report)?;
+    eprintln!("{}: {} in {:.1} s; wrote {}", plan.graph.name, report.status, report.seconds, path.display());
+    Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `emoflow export`: runs the graph (from the cache when it has run), then
+/// writes the bundle of `system`.
+fn export_command(graph: &GraphArgs, system: &str, bundle: &Path, exec: ExecArgs, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+    let ExecArgs { out, device, jobs, cache } = exec;
+    let (plan, registry) = prepare(graph, plugin_paths)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
+    check_places(&out, Some(&cache))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
+    let report = run::run(&plan, &registry, &opts);
+    run::write_report(&out, &report)?;
+    let request =
+        export::ExportRequest { system, bundle, graph_path: &graph.graph, sets: &graph.set, preset_test: graph.preset_test };
+    let manifest = export::export(&plan, &registry, &report, &request).map_err(|e| e.context(format!("export of `{system}`")))?;
+    for s in &manifest.selection {
+        eprintln!("{}: {}", s.group, s.node);
+    }
+    eprintln!("wrote bundle {} ({} nodes, {} files)", bundle.display(), manifest.nodes.len(), manifest.files.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `emoflow check`: every graph validated, each one's problems printed.
+fn check_command(graphs: &[PathBuf], set: &[String], plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+    if graphs.is_empty() {
+        return Err(Error::Usage("name at least one graph file".into()));
+    }
+    let registry = discover(plugin_paths);
+    let mut ok = true;
+    for path in graphs {
+        let args = GraphArgs { graph: path.clone(), set: set.to_vec(), preset_test: false };
+        match build_plan(&args, &registry) {
+            Ok(plan) => eprintln!("{}: valid ({} nodes)", path.display(), plan.nodes.len()),
+            Err(e) => {
+                print_error(&e);
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `emoflow test`: each graph's [test] preset run and its expectations
+/// checked; `N passed, N failed`.
+fn test_command(paths: &[PathBuf], out: &Path, jobs: usize, cache: Option<PathBuf>, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+    check_places(out, Some(&cache))?;
+    let registry = discover(plugin_paths);
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for path in graph_test::collect(paths) {
+        match test_graph(&path, out, jobs, &cache, &registry, &cancel) {
+            Tested::Passed(line) => {
+                eprintln!("ok   {}{line}", path.display());
+                passed += 1;
+            }
+            Tested::Failed(line) => {
+                eprintln!("FAIL {}{line}", path.display());
+                failed += 1;
+            }
+        }
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// One graph of `emoflow test`, with the rest of its line (a failure's
+/// problems below it).
+enum Tested {
+    Passed(String),
+    Failed(String),
+}
+
+fn test_graph(
+    path: &Path,
+    out: &Path,
+    jobs: usize,
+    cache: &Option<PathBuf>,
+    registry: &Registry,
+    cancel: &Arc<AtomicBool>,
+) -> Tested {
+    if graph::load(path, &mut Sources::default()).is_ok_and(|g| g.fragment) {
+        return Tested::Passed(": a fragment (read, not run)".into());
+    }
+    let args = GraphArgs { graph: path.to_path_buf(), set: Vec::new(), preset_test: true };
+    let plan = match build_plan(&args, registry) {
+        Ok(plan) => plan,
+        Err(e) => {
+            print_error(&e);
+            return Tested::Failed(": invalid graph".into());
+        }
+    };
+    if plan.graph.test.is_none() {
+        return Tested::Passed(": valid (no [test] preset to run)".into());
+    }
+    let run_out = out.join(&plan.graph.name);
+    let opts = local_run(&run_out, cache_dir(cache.clone()), true, jobs, "auto".into(), cancel.clone());
+    let report = run::run(&plan, registry, &opts);
+    let _ = run::write_report(&run_out, &report);
+    let mut problems = Vec::new();
+    if !report.succeeded() {
+        problems.push(format!("the run {}", report.status));
+    }
+    for expect in &plan.graph.expects {
+        match graph_test::check(expect, &report, &run_out) {
+            Ok(line) => eprintln!("       {line}"),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Tested::Passed(format!(" ({} expectations, {:.1} s)", plan.graph.expects.len(), report.seconds))
+    } else {
+        Tested::Failed(problems.iter().map(|p| format!("\n       {p}")).fold(":".to_string(), |all, p| all + &p))
+    }
+}
+
+/// `emoflow plugin check`, its `--params` parsed first.
+fn plugin_check_command(library: &Path, params: &[String]) -> Result<ExitCode> {
+    let mut by_kind = std::collections::BTreeMap::new();
+    for given in params {
+        let (kind, json) = given.split_once('=').ok_or_else(|| Error::Usage(format!("--params {given}: expected KIND=JSON")))?;
+        let value = serde_json::from_str::<serde_json::Value>(json)
+            .map_err(|_| Error::Usage(format!("--params {given}: the JSON does not parse")))?;
+        by_kind.insert(kind.to_string(), value);
+    }
+    Ok(plugin_check_report(library, &by_kind))
+}
+
+/// `emoflow graph`: each node with its wiring, or Graphviz DOT.
+fn print_graph(plan: &Plan, dot: bool) {
+    if dot {
+        print!("{}", plan.dot());
+        return;
+    }
+    for node in &plan.nodes {
+        let inputs: Vec<String> = node
+            .provider
+            .kind
+            .inputs
+            .iter()
+            .zip(&node.inputs)
+            .flat_map(|(p, w)| w.iter().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
+            .collect();
+        println!("{} ({}): {}", node.name, node.provider.kind.kind, inputs.join(", "));
     }
 }
 
@@ -633,7 +641,7 @@ fn run_on_slurm(
     device: &str,
     jobs: usize,
     sbatch: Vec<String>,
-) -> ExitCode {
+) -> Result<ExitCode> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
     let mut run_args = vec![std::env::current_exe().map_or_else(|_| "emoflow".into(), |e| absolute(&e))];
     for dir in plugin_paths {
@@ -647,26 +655,15 @@ fn run_on_slurm(
         run_args.push("--preset-test".into());
     }
     run_args.extend(["--cache".into(), absolute(cache), "--device".into(), device.into(), "--jobs".into(), jobs.to_string()]);
-    let mut options = match emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {}: {e}", graph.graph.display());
-            return ExitCode::from(2);
-        }
-    };
+    let mut options =
+        emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref()).map_err(|e| e.context(graph.graph.display().to_string()))?;
     options.extend(sbatch);
     let job = emoflow_engine::slurm::SlurmJob { plan, run_args, out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()), sbatch: options };
-    match emoflow_engine::slurm::run(&job) {
-        Ok(true) => {
-            eprintln!("{}: ok on Slurm; wrote {}", plan.graph.name, out.join("run.json").display());
-            ExitCode::SUCCESS
-        }
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
+    if !emoflow_engine::slurm::run(&job)? {
+        return Ok(ExitCode::from(1));
     }
+    eprintln!("{}: ok on Slurm; wrote {}", plan.graph.name, out.join("run.json").display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, device: String, cancel: Arc<AtomicBool>) -> run::RunOptions {
@@ -684,16 +681,11 @@ fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, devic
 
 /// `emoflow predict`: the bundle's graph once per recording, so that a
 /// recording that fails (too short, unreadable) costs only its own outputs.
-fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: usize, plugin_paths: &[PathBuf]) -> ExitCode {
-    let (manifest, files) = match predict::open_bundle(bundle).and_then(|m| Ok((m, predict::recordings(audio)?))) {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let absolute = |p: &Path| toml::Value::from(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()).to_string();
+fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: usize, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
     let registry = discover(plugin_paths);
+    let manifest = predict::open_bundle(bundle)?;
+    let files = predict::recordings(&manifest, &registry, audio)?;
+    let absolute = |p: &Path| toml::Value::from(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()).to_string();
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
     let bar = progress().add(indicatif::ProgressBar::new(files.len() as u64));
@@ -712,7 +704,10 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
             preset_test: false,
         };
         let outcome = match build_plan(&args, &registry) {
-            Err(()) => Err("the bundle's graph is invalid with this emoflow's plugins".to_string()),
+            Err(e) => {
+                print_error(&e);
+                Err("the bundle's graph is invalid with this emoflow's plugins".to_string())
+            }
             Ok(plan) => {
                 let opts = local_run(out, out.join(".work"), false, jobs, device.clone(), cancel.clone());
                 let report = run::run(&plan, &registry, &opts);
@@ -743,26 +738,17 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
     let ok = results.iter().filter(|r| r["status"] == "ok").count();
     let summary = serde_json::json!({ "bundle": bundle.display().to_string(), "system": manifest.system, "recordings": results });
     let path = out.join("predict.json");
-    if let Err(e) = emoflow_engine::cache::write_atomic(&path, &serde_json::to_vec_pretty(&summary).expect("JSON")) {
-        eprintln!("error: {e}");
-        return ExitCode::from(1);
-    }
-    eprintln!(
-        "predicted {ok} of {} recordings with `{}`: {}/csv, {}/arff, {}/plot; wrote {}",
-        files.len(),
-        manifest.system,
-        out.display(),
-        out.display(),
-        out.display(),
-        path.display()
-    );
-    if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    emoflow_engine::cache::write_atomic(&path, &serde_json::to_vec_pretty(&summary).expect("JSON"))?;
+    let written: Vec<String> =
+        manifest.nodes.iter().filter(|n| n.role == export::Role::Output).map(|n| format!("{}/{}", out.display(), n.name)).collect();
+    eprintln!("predicted {ok} of {} recordings with `{}`: {}; wrote {}", files.len(), manifest.system, written.join(", "), path.display());
+    Ok(if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Checks `--out` and, when the cache is used, `--cache` before anything
 /// runs: exit 2 naming the flag and the path.
-fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<(), ExitCode> {
-    let checked = places::check_out(out, "--out").and_then(|()| {
+fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<()> {
+    places::check_out(out, "--out").and_then(|()| {
         let Some(flag) = cache_flag else { return Ok(()) };
         let origin = match (flag, std::env::var_os("EMOFLOW_CACHE")) {
             (Some(_), _) => "--cache",
@@ -770,10 +756,6 @@ fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<(), 
             (None, None) => "the default --cache",
         };
         places::check_cache(&cache_dir(flag.clone()), origin)
-    });
-    checked.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
     })
 }
 
@@ -800,46 +782,78 @@ fn discover(plugin_paths: &[PathBuf]) -> Registry {
     registry
 }
 
-fn prepare(args: &GraphArgs, plugin_paths: &[PathBuf]) -> Result<(Plan, Registry), ExitCode> {
+fn prepare(args: &GraphArgs, plugin_paths: &[PathBuf]) -> Result<(Plan, Registry)> {
     let registry = discover(plugin_paths);
-    let plan = build_plan(args, &registry).map_err(|()| ExitCode::from(2))?;
+    let plan = build_plan(args, &registry)?;
     Ok((plan, registry))
 }
 
-/// Loads, composes and validates a graph; prints every problem.
-fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan, ()> {
+/// Loads, composes and validates a graph, with every problem.
+fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan> {
     let mut sources = Sources::default();
-    let result = (|| {
-        let mut graph = graph::load(&args.graph, &mut sources)?;
-        let mut diags = Vec::new();
-        if args.preset_test {
-            diags.extend(graph::apply_test_preset(&mut graph));
-        }
-        diags.extend(graph::apply_sets(&mut graph, &args.set, &mut sources));
-        for swap in compose::resolve_swaps(&mut graph, registry) {
-            tracing::info!("{}", swap.describe(&sources));
-        }
-        diags.extend(graph::apply_defaults(&mut graph));
-        diags.extend(compose::check_requirements(&graph, registry));
-        diags.extend(graph::substitute_params(&mut graph));
-        if !diags.is_empty() {
-            return Err(diags);
-        }
-        if graph.name.is_empty() {
-            graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
-        }
-        if graph.sweep.is_none() {
-            return validate::validate(graph, registry);
-        }
-        // Once as written, so that a mistake is reported once, not per trial;
-        // then expanded, which checks the swept values.
-        validate::validate(graph.clone(), registry)?;
-        let expanded = sweep::expand(&mut graph)?;
-        let mut plan = validate::validate(graph, registry)?;
-        plan.sweep = expanded.map(|e| e.resolve(&plan));
-        Ok(plan)
-    })();
-    result.map_err(|diags| report(&sources, &diags))
+    let result = graph::load(&args.graph, &mut sources).and_then(|graph| plan_graph(graph, args, registry, &mut sources));
+    result.map_err(|diags| Error::Graph { sources: Box::new(sources), diags })
+}
+
+/// Composes and validates a loaded graph with `args`' settings.
+fn plan_graph(mut graph: graph::Graph, args: &GraphArgs, registry: &Registry, sources: &mut Sources) -> std::result::Result<Plan, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    if args.preset_test {
+        diags.extend(graph::apply_test_preset(&mut graph));
+    }
+    diags.extend(graph::apply_sets(&mut graph, &args.set, sources));
+    for swap in compose::resolve_swaps(&mut graph, registry) {
+        tracing::info!("{}", swap.describe(sources));
+    }
+    diags.extend(graph::apply_defaults(&mut graph));
+    diags.extend(compose::check_requirements(&graph, registry));
+    diags.extend(graph::substitute_params(&mut graph));
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    if graph.name.is_empty() {
+        graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
+    }
+    if graph.sweep.is_none() {
+        return validate::validate(graph, registry);
+    }
+    // Once as written, so that a mistake is reported once, not per trial;
+    // then expanded, which checks the swept values.
+    validate::validate(graph.clone(), registry)?;
+    let expanded = sweep::expand(&mut graph)?;
+    let mut plan = validate::validate(graph, registry)?;
+    plan.sweep = expanded.map(|e| e.resolve(&plan));
+    Ok(plan)
+}
+
+/// The graph `emoflow synth` runs, built in so that the command works
+/// wherever the executable is installed.
+const SYNTH_GRAPH: &str = include_str!("../../../graphs/synth.toml");
+
+/// `emoflow synth`: the built-in graph (`graphs/synth.toml`) with `sets`,
+/// run with neither cache nor report, its scratch files in a temporary
+/// directory.
+fn synth(out_dir: &Path, sets: Vec<String>, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+    let registry = discover(plugin_paths);
+    let args = GraphArgs { graph: PathBuf::from("graphs/synth.toml"), set: sets, preset_test: false };
+    let mut sources = Sources::default();
+    let planned = graph::load_text(&args.graph, SYNTH_GRAPH, &mut sources)
+        .and_then(|graph| plan_graph(graph, &args, &registry, &mut sources));
+    let plan = planned.map_err(|diags| Error::Graph { sources: Box::new(sources), diags })?;
+    let work = std::env::temp_dir().join(format!("emoflow-synth-{}", std::process::id()));
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone());
+    let opts = local_run(&work, work.clone(), false, 1, "cpu".into(), cancel);
+    let report = run::run(&plan, &registry, &opts);
+    let _ = std::fs::remove_dir_all(&work);
+    if !report.succeeded() {
+        let errors: Vec<&String> = report.nodes.values().filter_map(|n| n.error.as_ref()).collect();
+        return Err(Error::Failed(errors.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("; ")));
+    }
+    // The writer lists one `wav` file per recording.
+    let recordings = report.files.iter().filter(|f| f.format == "wav").count();
+    eprintln!("wrote {recordings} recordings ({} files) to {}", report.files.len(), out_dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn report(sources: &Sources, diags: &[Diagnostic]) {

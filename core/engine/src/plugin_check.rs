@@ -123,7 +123,8 @@ fn bytes_of(b: &Buffer) -> Vec<u8> {
 }
 
 /// A small valid batch of a port type, or `None` for types without
-/// conventions (a plugin's own, `table`, `any`).
+/// conventions (a plugin's own, `table`, `any`). Long as a table is: one
+/// arm per port type.
 pub fn fixture(port_type: &str) -> Option<RecordBatch> {
     let utt = |i: usize| (format!("{}_{}", ["train", "dev", "test"][i % 3], i / 3 + 1), Split::ALL[i % 3]);
     let batch = match port_type {

@@ -200,8 +200,49 @@ fn anchor(node: &str) -> String {
     format!("node-{}", esc(node))
 }
 
-/// The graph as a layered drawing: a node's layer is its longest path from
-/// a source; inside a layer nodes follow their inputs' mean position.
+/// The nodes (by their inputs) in layers: a node's layer is its longest
+/// path from a source; inside a layer nodes follow their inputs' mean
+/// position.
+fn layer_rows(inputs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut layer = vec![0usize; inputs.len()];
+    // Longest path by relaxation: at most one pass per node for a DAG.
+    for _ in 0..inputs.len() {
+        let mut changed = false;
+        for (i, ins) in inputs.iter().enumerate() {
+            let l = ins.iter().map(|&j| layer[j] + 1).max().unwrap_or(0);
+            if l > layer[i] {
+                layer[i] = l;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let layers = layer.iter().max().map_or(0, |m| m + 1);
+    let mut position = vec![0f64; inputs.len()];
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    for (l, row) in rows.iter_mut().enumerate() {
+        let mut members: Vec<(f64, usize)> = (0..inputs.len())
+            .filter(|&i| layer[i] == l)
+            .map(|i| {
+                let mean = inputs[i].iter().map(|&j| position[j]).sum::<f64>()
+                    / inputs[i].len().max(1) as f64;
+                (mean, i)
+            })
+            .collect();
+        members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (k, &(_, i)) in members.iter().enumerate() {
+            position[i] = k as f64;
+        }
+        *row = members.into_iter().map(|(_, i)| i).collect();
+    }
+    rows
+}
+
+/// The graph as a layered drawing ([`layer_rows`]). About 90 lines: the
+/// box geometry and the two drawing loops (edges, then boxes) that use it
+/// read best in one place.
 fn graph_section(run: &RunView) -> String {
     let names: Vec<&String> = run.nodes.keys().collect();
     let index: BTreeMap<&str, usize> = names
@@ -219,39 +260,7 @@ fn graph_section(run: &RunView) -> String {
                 .collect()
         })
         .collect();
-    let mut layer = vec![0usize; names.len()];
-    // Longest path by relaxation: at most one pass per node for a DAG.
-    for _ in 0..names.len() {
-        let mut changed = false;
-        for (i, ins) in inputs.iter().enumerate() {
-            let l = ins.iter().map(|&j| layer[j] + 1).max().unwrap_or(0);
-            if l > layer[i] {
-                layer[i] = l;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    let layers = layer.iter().max().map_or(0, |m| m + 1);
-    let mut position = vec![0f64; names.len()];
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    for (l, row) in rows.iter_mut().enumerate() {
-        let mut members: Vec<(f64, usize)> = (0..names.len())
-            .filter(|&i| layer[i] == l)
-            .map(|i| {
-                let mean = inputs[i].iter().map(|&j| position[j]).sum::<f64>()
-                    / inputs[i].len().max(1) as f64;
-                (mean, i)
-            })
-            .collect();
-        members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (k, &(_, i)) in members.iter().enumerate() {
-            position[i] = k as f64;
-        }
-        *row = members.into_iter().map(|(_, i)| i).collect();
-    }
+    let rows = layer_rows(&inputs);
     // A wide layer (a sweep's copies) wraps onto several bands of at most
     // WRAP boxes, so that the drawing stays about a screen wide.
     const WRAP: usize = 8;

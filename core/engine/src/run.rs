@@ -3,7 +3,7 @@
 //! and a clean stop on Ctrl-C. Ends with `run.json`.
 //!
 //! `--jobs` is a budget of threads. A node whose kind fixes its thread count
-//! (`threads_param`, e.g. `model.blstm`'s `threads`) holds that many while it
+//! (`threads_param`, e.g. a training kind's `threads`) holds that many while it
 //! runs and gets exactly that, so its results do not depend on what runs
 //! beside it; any other node gets an even share of the threads free when it
 //! starts. Ready nodes start longest work first (see [`priorities`]). Nodes
@@ -375,15 +375,43 @@ struct Shared<'a> {
 }
 
 /// Where one node of the plan stands.
-#[derive(Default)]
-struct Track {
-    /// Started, ended without starting, or left out (`--trial`).
-    decided: bool,
-    /// Threads of `--jobs` it holds while running.
-    reserved: usize,
-    key: Option<String>,
-    entry: Option<Entry>,
-    report: Option<NodeReport>,
+enum Track {
+    /// Not started: waiting for its inputs, a selection or threads.
+    Waiting,
+    /// Left out of this run (`--trial`): nothing waits for it.
+    LeftOut,
+    /// Started, holding `reserved` threads of `--jobs`.
+    Running { reserved: usize },
+    /// Ended, whether it ran or not: its key once it started, its stored
+    /// outputs when it has them, and its report.
+    Ended { key: Option<String>, entry: Option<Entry>, report: NodeReport },
+}
+
+impl Track {
+    fn waiting(&self) -> bool {
+        matches!(self, Track::Waiting)
+    }
+
+    fn report(&self) -> Option<&NodeReport> {
+        match self {
+            Track::Ended { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
+    fn entry(&self) -> Option<&Entry> {
+        match self {
+            Track::Ended { entry, .. } => entry.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn key(&self) -> Option<String> {
+        match self {
+            Track::Ended { key, .. } => key.clone(),
+            _ => None,
+        }
+    }
 }
 
 /// A node to start: its inputs and thread budget.
@@ -428,14 +456,10 @@ struct Scheduler<'a> {
 impl<'a> Scheduler<'a> {
     fn new(shared: &'a Shared<'a>) -> Self {
         let (plan, opts) = (shared.plan, shared.opts);
-        let mut nodes: Vec<Track> = plan.nodes.iter().map(|_| Track::default()).collect();
-        // Nodes left out count as decided, so nothing waits for them.
-        if let Some(only) = &opts.only {
-            for (track, keep) in nodes.iter_mut().zip(only) {
-                track.decided = !keep;
-            }
-        }
-        let overall = opts.progress.add(ProgressBar::new(nodes.iter().filter(|t| !t.decided).count() as u64));
+        let left_out = |i: usize| opts.only.as_ref().is_some_and(|only| !only[i]);
+        let nodes: Vec<Track> =
+            (0..plan.nodes.len()).map(|i| if left_out(i) { Track::LeftOut } else { Track::Waiting }).collect();
+        let overall = opts.progress.add(ProgressBar::new(nodes.iter().filter(|t| t.waiting()).count() as u64));
         overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
         overall.set_prefix(plan.graph.name.clone());
         Scheduler {
@@ -461,8 +485,8 @@ impl<'a> Scheduler<'a> {
         let Some(sweep) = &plan.sweep else { return false };
         let mut changed = false;
         for (r, (rule, nodes)) in sweep.rules.iter().zip(&sweep.select_nodes).enumerate() {
-            if self.rules[r].is_none() && nodes.iter().all(|&s| self.nodes[s].report.is_some()) {
-                let entries = |i: usize| self.nodes[i].entry.as_ref();
+            if self.rules[r].is_none() && nodes.iter().all(|&s| self.nodes[s].report().is_some()) {
+                let entries = |i: usize| self.nodes[i].entry();
                 self.rules[r] = Some(select_rule(plan, entries, rule, nodes).map_err(|e| e.to_string()));
                 changed = true;
             }
@@ -472,9 +496,7 @@ impl<'a> Scheduler<'a> {
 
     /// Ends a node that will not start.
     fn end_unstarted(&mut self, i: usize, status: Status, error: Option<String>) {
-        let track = &mut self.nodes[i];
-        track.decided = true;
-        track.report = Some(NodeReport {
+        let report = NodeReport {
             kind: self.shared.plan.nodes[i].provider.kind.kind.clone(),
             status,
             started: 0.0,
@@ -487,7 +509,8 @@ impl<'a> Scheduler<'a> {
             input_files: None,
             inputs: Vec::new(),
             shows: BTreeMap::new(),
-        });
+        };
+        self.nodes[i] = Track::Ended { key: None, entry: None, report };
         self.overall.inc(1);
     }
 
@@ -499,7 +522,7 @@ impl<'a> Scheduler<'a> {
         let mut changed = false;
         let mut ready = Vec::new();
         for i in 0..plan.nodes.len() {
-            if self.nodes[i].decided {
+            if !self.nodes[i].waiting() {
                 continue;
             }
             if cancelled {
@@ -516,11 +539,11 @@ impl<'a> Scheduler<'a> {
                 }
                 Wiring::Ready(sources) => sources,
             };
-            let ended = |s: &Source| self.nodes[s.from].report.as_ref().map(|r| r.status);
+            let ended = |s: &Source| self.nodes[s.from].report().map(|r| r.status);
             if sources.iter().flatten().any(|s| ended(s).is_some_and(|status| !status.has_outputs())) {
                 self.end_unstarted(i, Status::Skipped, None);
                 changed = true;
-            } else if sources.iter().flatten().all(|s| self.nodes[s.from].entry.is_some()) {
+            } else if sources.iter().flatten().all(|s| self.nodes[s.from].entry().is_some()) {
                 ready.push((i, sources));
             }
         }
@@ -541,14 +564,12 @@ impl<'a> Scheduler<'a> {
             }
             self.free -= reserve;
             self.running += 1;
-            let track = &mut self.nodes[i];
-            track.decided = true;
-            track.reserved = reserve;
-            let keys: Vec<Option<String>> = self.nodes.iter().map(|t| t.key.clone()).collect();
+            self.nodes[i] = Track::Running { reserved: reserve };
+            let keys: Vec<Option<String>> = self.nodes.iter().map(Track::key).collect();
             let key = node_key(plan, self.shared.registry, i, &sources, &keys);
             let inputs = sources
                 .into_iter()
-                .map(|w| w.into_iter().map(|s| (self.nodes[s.from].entry.clone().expect("ready"), s.port, s.dim)).collect())
+                .map(|w| w.into_iter().map(|s| (self.nodes[s.from].entry().cloned().expect("ready"), s.port, s.dim)).collect())
                 .collect();
             launches.push(Launch { index: i, key, inputs, threads: threads as u32 });
             changed = true;
@@ -562,14 +583,15 @@ impl<'a> Scheduler<'a> {
         let node = &shared.plan.nodes[done.index];
         self.running -= 1;
         self.overall.inc(1);
-        let track = &mut self.nodes[done.index];
-        self.free += std::mem::take(&mut track.reserved);
+        if let Track::Running { reserved } = self.nodes[done.index] {
+            self.free += reserved;
+        }
         let Executed { key, result, worker, input_files } = done.executed;
-        track.key = Some(key.clone());
+        let mut stored = None;
         let (status, error, outputs) = match result {
             Ok((status, entry)) => {
                 let dir = entry.dir.clone();
-                track.entry = Some(entry);
+                stored = Some(entry);
                 (status, None, Some(dir))
             }
             Err(e) if e.code == ErrorCode::Cancelled => {
@@ -582,26 +604,27 @@ impl<'a> Scheduler<'a> {
                 (Status::Failed, Some(message), None)
             }
         };
-        track.report = Some(NodeReport {
+        let report = NodeReport {
             kind: node.provider.kind.kind.clone(),
             status,
             started: done.started,
             seconds: done.seconds,
             threads: done.threads,
-            cache_key: key,
+            cache_key: key.clone(),
             error,
             outputs,
             worker,
             input_files,
             inputs: Vec::new(),
             shows: BTreeMap::new(),
-        });
+        };
+        self.nodes[done.index] = Track::Ended { key: Some(key), entry: stored, report };
     }
 
     /// Ends every node still undecided: nothing can start them any more.
     fn end_stranded(&mut self) {
         for i in 0..self.nodes.len() {
-            if !self.nodes[i].decided {
+            if self.nodes[i].waiting() {
                 self.end_unstarted(i, Status::Skipped, Some("its inputs never became available".into()));
             }
         }
@@ -705,11 +728,11 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         }
     }
     for (i, (node, track)) in plan.nodes.iter().zip(scheduler.nodes).enumerate() {
-        let Some(mut node_report) = track.report else { continue };
+        let Track::Ended { entry, report: mut node_report, .. } = track else { continue };
         node_report.inputs = inputs[i].iter().map(|s| s.to_string()).collect();
         node_report.shows =
             node.provider.kind.outputs.iter().filter_map(|o| Some((o.name.clone(), o.shows.clone()?))).collect();
-        if let Some(entry) = &track.entry {
+        if let Some(entry) = &entry {
             let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
             collect_outputs(&node.name, trial, &node.provider.kind, entry, &mut report);
         }

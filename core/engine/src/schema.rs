@@ -46,6 +46,24 @@ fn number(sv: &Sv) -> Option<f64> {
 
 fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
     let Some(schema) = schema.as_object() else { return };
+    if !check_allowed(schema, sv, what, diags) {
+        return;
+    }
+    check_range(schema, sv, what, diags);
+    if let V::Array(items) = &sv.v {
+        check_items(schema, sv, items, what, diags);
+    }
+    if let V::Table(fields) = &sv.v {
+        check_fields(schema, sv, fields, what, diags);
+    }
+    check_branches(schema, sv, what, diags);
+}
+
+type Schema = serde_json::Map<String, Value>;
+
+/// The value's type, and its value against `enum` and `const`; whether it
+/// passed (the checks after it would only repeat the complaint).
+fn check_allowed(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) -> bool {
     if let Some(t) = schema.get("type") {
         let wanted: Vec<&str> = match t {
             Value::String(s) => vec![s.as_str()],
@@ -58,7 +76,7 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
                 Diagnostic::at(&sv.span, format!("{what} must be {}, not {}", wanted.join(" or "), sv.type_name()))
                     .label(format!("expected {}", wanted.join(" or "))),
             );
-            return;
+            return false;
         }
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
@@ -72,15 +90,20 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
                 d = d.suggest(s, strs.iter().copied());
             }
             diags.push(d);
-            return;
+            return false;
         }
     }
     if let Some(c) = schema.get("const")
         && &sv.to_json() != c
     {
         diags.push(Diagnostic::at(&sv.span, format!("{what} must be {c}")));
-        return;
+        return false;
     }
+    true
+}
+
+/// A number's bounds.
+fn check_range(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
     if let Some(x) = number(sv) {
         let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
         let checks = [
@@ -98,76 +121,85 @@ fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
-    if let V::Array(items) = &sv.v {
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-            && (items.len() as u64) < min
-        {
-            diags.push(Diagnostic::at(&sv.span, format!("{what} needs at least {min} items")));
-        }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-            && (items.len() as u64) > max
-        {
-            diags.push(Diagnostic::at(&sv.span, format!("{what} takes at most {max} items")));
-        }
-        if let Some(item_schema) = schema.get("items") {
-            for (i, item) in items.iter().enumerate() {
-                check(item_schema, item, &format!("{what}[{i}]"), diags);
-            }
+}
+
+/// An array's length and items.
+fn check_items(schema: &Schema, sv: &Sv, items: &[Sv], what: &str, diags: &mut Vec<Diagnostic>) {
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        diags.push(Diagnostic::at(&sv.span, format!("{what} needs at least {min} items")));
+    }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && (items.len() as u64) > max
+    {
+        diags.push(Diagnostic::at(&sv.span, format!("{what} takes at most {max} items")));
+    }
+    if let Some(item_schema) = schema.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            check(item_schema, item, &format!("{what}[{i}]"), diags);
         }
     }
-    if let V::Table(fields) = &sv.v {
-        let properties = schema.get("properties").and_then(Value::as_object);
-        for (key, value) in fields {
-            match properties.and_then(|p| p.get(&key.name)) {
-                Some(sub) => check(sub, value, &format!("parameter `{}` of {what}", key.name), diags),
-                None => match schema.get("additionalProperties") {
-                    Some(Value::Bool(false)) => {
-                        // A plugin names a parameter's old names in `x-renamed-from`.
-                        let renamed = properties.and_then(|p| {
-                            p.iter().find(|(_, s)| {
-                                s.get("x-renamed-from").and_then(Value::as_array).is_some_and(|old| old.iter().any(|o| o == key.name.as_str()))
-                            })
+}
+
+/// A table's fields: known (or renamed) names, each field's value, the
+/// required ones present.
+fn check_fields(schema: &Schema, sv: &Sv, fields: &[(Key, Sv)], what: &str, diags: &mut Vec<Diagnostic>) {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    for (key, value) in fields {
+        match properties.and_then(|p| p.get(&key.name)) {
+            Some(sub) => check(sub, value, &format!("parameter `{}` of {what}", key.name), diags),
+            None => match schema.get("additionalProperties") {
+                Some(Value::Bool(false)) => {
+                    // A plugin names a parameter's old names in `x-renamed-from`.
+                    let renamed = properties.and_then(|p| {
+                        p.iter().find(|(_, s)| {
+                            s.get("x-renamed-from").and_then(Value::as_array).is_some_and(|old| old.iter().any(|o| o == key.name.as_str()))
+                        })
+                    });
+                    if let Some((new, _)) = renamed {
+                        diags.push(
+                            Diagnostic::at(&key.span, format!("parameter `{}` of {what} is now called `{new}`", key.name))
+                                .label("the old name")
+                                .help(format!("rename it: {new} = ...")),
+                        );
+                        continue;
+                    }
+                    let known: Vec<&str> =
+                        properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let mut d = Diagnostic::at(&key.span, format!("{what} has no parameter `{}`", key.name))
+                        .label("unknown parameter")
+                        .suggest(&key.name, known.iter().copied());
+                    if d.help.is_none() {
+                        d = d.help(if known.is_empty() {
+                            "this kind takes no parameters".to_string()
+                        } else {
+                            format!("parameters: {}", known.join(", "))
                         });
-                        if let Some((new, _)) = renamed {
-                            diags.push(
-                                Diagnostic::at(&key.span, format!("parameter `{}` of {what} is now called `{new}`", key.name))
-                                    .label("the old name")
-                                    .help(format!("rename it: {new} = ...")),
-                            );
-                            continue;
-                        }
-                        let known: Vec<&str> =
-                            properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                        let mut d = Diagnostic::at(&key.span, format!("{what} has no parameter `{}`", key.name))
-                            .label("unknown parameter")
-                            .suggest(&key.name, known.iter().copied());
-                        if d.help.is_none() {
-                            d = d.help(if known.is_empty() {
-                                "this kind takes no parameters".to_string()
-                            } else {
-                                format!("parameters: {}", known.join(", "))
-                            });
-                        }
-                        diags.push(d);
                     }
-                    Some(sub @ Value::Object(_)) => {
-                        check(sub, value, &format!("parameter `{}` of {what}", key.name), diags)
-                    }
-                    _ => {}
-                },
-            }
-        }
-        if let Some(required) = schema.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !fields.iter().any(|(k, _)| k.name == name) {
-                    diags.push(
-                        Diagnostic::at(&sv.span, format!("{what} needs the parameter `{name}`"))
-                            .help(format!("add `{name} = ...` to the node's table")),
-                    );
+                    diags.push(d);
                 }
+                Some(sub @ Value::Object(_)) => {
+                    check(sub, value, &format!("parameter `{}` of {what}", key.name), diags)
+                }
+                _ => {}
+            },
+        }
+    }
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !fields.iter().any(|(k, _)| k.name == name) {
+                diags.push(
+                    Diagnostic::at(&sv.span, format!("{what} needs the parameter `{name}`"))
+                        .help(format!("add `{name} = ...` to the node's table")),
+                );
             }
         }
     }
+}
+
+/// `anyOf`/`oneOf` (the closest branch's problems when none fits) and `allOf`.
+fn check_branches(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
     for key in ["anyOf", "oneOf"] {
         if let Some(branches) = schema.get(key).and_then(Value::as_array) {
             let attempts: Vec<Vec<Diagnostic>> = branches

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::error::{Error, Result};
 use crate::graph::{Sv, V};
 use crate::validate::Plan;
 
@@ -27,22 +28,22 @@ pub struct SlurmJob<'a> {
 }
 
 /// sbatch options from a graph's `[slurm]` table.
-pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>, String> {
+pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>> {
     let Some(slurm) = slurm else { return Ok(Vec::new()) };
-    let table = slurm.as_table().ok_or("[slurm] must be a table")?;
+    let table = slurm.as_table().ok_or_else(|| Error::Usage("[slurm] must be a table".into()))?;
     let mut options = Vec::new();
     for (key, value) in table {
         let text = |v: &Sv| match &v.v {
             V::Str(s) => Ok(s.clone()),
             V::Int(i) => Ok(i.to_string()),
-            _ => Err(format!("[slurm] `{}` must be a string or an integer", key.name)),
+            _ => Err(Error::Usage(format!("[slurm] `{}` must be a string or an integer", key.name))),
         };
         let flag = match key.name.as_str() {
             "partition" | "account" | "time" | "mem" | "gres" | "qos" | "constraint" => key.name.clone(),
             "cpus_per_task" => "cpus-per-task".into(),
             "options" => {
                 let V::Array(items) = &value.v else {
-                    return Err("[slurm] `options` must be a list of sbatch options".into());
+                    return Err(Error::Usage("[slurm] `options` must be a list of sbatch options".into()));
                 };
                 for item in items {
                     options.push(text(item)?);
@@ -50,10 +51,10 @@ pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>, String> {
                 continue;
             }
             other => {
-                return Err(format!(
+                return Err(Error::Usage(format!(
                     "unknown key `{other}` in [slurm]: partition, account, time, mem, gres, qos, \
                      constraint, cpus_per_task, or options = [\"--raw-sbatch-option\"]"
-                ));
+                )));
             }
         };
         options.push(format!("--{flag}={}", text(value)?));
@@ -62,14 +63,14 @@ pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>, String> {
 }
 
 /// Submits and waits; true when the final job wrote an `ok` run.json.
-pub fn run(job: &SlurmJob) -> Result<bool, String> {
+pub fn run(job: &SlurmJob) -> Result<bool> {
     let dir = job.out.join("slurm");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Slurm(format!("cannot create {}: {e}", dir.display())))?;
     // The final job's run.json is the verdict (`sbatch --wait` exits 0 for
     // a job cancelled before it started), so an old one must not linger.
     let report = job.out.join("run.json");
     if report.exists() {
-        std::fs::remove_file(&report).map_err(|e| format!("cannot replace {}: {e}", report.display()))?;
+        std::fs::remove_file(&report).map_err(|e| Error::Slurm(format!("cannot replace {}: {e}", report.display())))?;
     }
     let trials = job.plan.sweep.as_ref().map_or(0, |s| s.trials.len());
     let command = job.run_args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
@@ -121,29 +122,29 @@ fn status_of(report: &Path) -> Option<String> {
     json["status"].as_str().map(str::to_string)
 }
 
-fn write_script(path: &Path, body: &str) -> Result<PathBuf, String> {
+fn write_script(path: &Path, body: &str) -> Result<PathBuf> {
     let text = format!("#!/bin/sh\n# Written by `emoflow run --executor slurm`.\n{body}\n");
-    emoflow_sdk::files::write_atomic(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    emoflow_sdk::files::write_atomic(path, text.as_bytes()).map_err(|e| Error::Slurm(format!("cannot write {}: {e}", path.display())))?;
     Ok(path.to_path_buf())
 }
 
-fn sbatch(args: &[String], extra: &[String], script: &Path) -> Result<String, String> {
+fn sbatch(args: &[String], extra: &[String], script: &Path) -> Result<String> {
     let out = Command::new("sbatch")
         .arg("--parsable")
         .args(args)
         .args(extra)
         .arg(script)
         .output()
-        .map_err(|e| format!("cannot run sbatch ({e}): is Slurm installed and on PATH?"))?;
+        .map_err(|e| Error::Slurm(format!("cannot run sbatch ({e}): is Slurm installed and on PATH?")))?;
     if !out.status.success() {
-        return Err(format!("sbatch refused the job: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(Error::Slurm(format!("sbatch refused the job: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
     // `--parsable` prints `ID` or `ID;CLUSTER`.
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(text.trim().split(';').next().unwrap_or_default().to_string())
 }
 
-fn sbatch_wait(args: &[String], extra: &[String], script: &Path) -> Result<(), String> {
+fn sbatch_wait(args: &[String], extra: &[String], script: &Path) -> Result<()> {
     Command::new("sbatch")
         .arg("--parsable")
         .args(args)
@@ -151,7 +152,7 @@ fn sbatch_wait(args: &[String], extra: &[String], script: &Path) -> Result<(), S
         .arg(script)
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run sbatch ({e}): is Slurm installed and on PATH?"))?;
+        .map_err(|e| Error::Slurm(format!("cannot run sbatch ({e}): is Slurm installed and on PATH?")))?;
     Ok(())
 }
 

@@ -146,102 +146,8 @@ fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Opti
 /// Expands `graph.sweep`, if any, into copies of the nodes it reaches.
 pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     let Some(sweep) = graph.sweep.clone() else { return Ok(None) };
-    let mut diags = Vec::new();
     let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
-    let node_exists = |name: &str, span: &Span, diags: &mut Vec<Diagnostic>| {
-        let ok = names.iter().any(|n| n == name);
-        if !ok {
-            diags.push(
-                Diagnostic::at(span, format!("[sweep] names node `{name}`, which the graph lacks"))
-                    .suggest(name, names.iter().map(String::as_str)),
-            );
-        }
-        ok
-    };
-    let Some(table) = sweep.as_table() else {
-        return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
-    };
-    let mut dims = Vec::new();
-    let mut rules = Vec::new();
-    let mut on_selected: Vec<String> = Vec::new();
-    for (key, value) in table {
-        match key.name.as_str() {
-            "grid" => match value.as_table() {
-                Some(grid) => {
-                    for (k, v) in grid {
-                        let Some(GridEntry { names, values, label }) = grid_entry(k, v, &mut diags) else { continue };
-                        let mut targets = Vec::new();
-                        for (target, span) in names {
-                            match target.split_once('.') {
-                                Some((node, param)) if !param.is_empty() => {
-                                    if node_exists(node, &span, &mut diags) {
-                                        targets.push((node.to_string(), param.to_string()));
-                                    }
-                                }
-                                _ => diags.push(
-                                    Diagnostic::at(&span, format!("sweep key `{target}` must be \"NODE.PARAM\""))
-                                        .help("for example \"model.layers\" = [3, 4, 5], or l2 = { params = [\"a.l2\", \"b.l2\"], values = [0.0, 2e-5] } to tie two"),
-                                ),
-                            }
-                        }
-                        if targets.is_empty() {
-                            continue;
-                        }
-                        match &values.v {
-                            V::Array(items) if !items.is_empty() => dims.push(Dim {
-                                label: label.unwrap_or_else(|| targets[0].1.clone()),
-                                targets,
-                                values: items.clone(),
-                            }),
-                            _ => diags.push(
-                                Diagnostic::at(&values.span, format!("`{}` must list the values to sweep", k.name))
-                                    .label(format!("{} here", values.type_name()))
-                                    .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
-                            ),
-                        }
-                    }
-                }
-                None => diags.push(Diagnostic::at(&value.span, "`grid` must be a table of \"NODE.PARAM\" = [values]")),
-            },
-            "select" => match &value.v {
-                V::Array(items) => {
-                    for item in items {
-                        rules.extend(read_select(item, &mut diags, &node_exists));
-                    }
-                }
-                _ => rules.extend(read_select(value, &mut diags, &node_exists)),
-            },
-            "on_selected" => match &value.v {
-                V::Array(items) => {
-                    for item in items {
-                        match item.as_str() {
-                            Some(name) if node_exists(name, &item.span, &mut diags) => on_selected.push(name.to_string()),
-                            Some(_) => {}
-                            None => diags.push(Diagnostic::at(&item.span, "`on_selected` lists node names")),
-                        }
-                    }
-                }
-                _ => diags.push(Diagnostic::at(&value.span, "`on_selected` must be an array of node names")),
-            },
-            other => diags.push(
-                Diagnostic::at(&key.span, format!("unknown key `{other}` in [sweep]"))
-                    .suggest(other, ["grid", "select", "on_selected"])
-                    .help("[sweep] takes `grid`, `select` and `on_selected`"),
-            ),
-        }
-    }
-    if dims.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::at(&sweep.span, "[sweep] has no `grid` to sweep"));
-    }
-    if rules.is_empty() && diags.is_empty() {
-        diags.push(
-            Diagnostic::at(&sweep.span, "[sweep] needs `select`")
-                .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
-        );
-    }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
+    let (mut dims, rules, on_selected) = read_table(&sweep, &names)?;
     for i in 0..dims.len() {
         if dims.iter().enumerate().any(|(j, d)| j != i && d.label == dims[i].label) {
             dims[i].label = format!("{}.{}", dims[i].targets[0].0, dims[i].targets[0].1);
@@ -249,6 +155,7 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     }
 
     // The swept parameters each node depends on, through its inputs.
+    let mut diags = Vec::new();
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut deps: Vec<Option<BTreeSet<usize>>> = vec![None; names.len()];
     let mut after_selection = vec![false; names.len()];
@@ -278,69 +185,22 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     }
 
     let trials = product(&dims);
-    let assignment_label = |trial: usize, of: &BTreeSet<usize>| -> String {
-        of.iter()
-            .map(|&d| format!("{}={}", dims[d].label, dims[d].values[trials[trial][d]].canonical()))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let copy_name = |node: usize, trial: usize, deps: &[Option<BTreeSet<usize>>]| -> String {
-        let of = deps[node].as_ref().unwrap();
-        if of.is_empty() { names[node].clone() } else { format!("{}[{}]", names[node], assignment_label(trial, of)) }
-    };
-
+    let copies = Copies { names: &names, index, dims: &dims, trials, deps, after_selection, upstream };
     let mut nodes = Vec::new();
     let mut labels = HashMap::new();
     let mut selected_inputs = Vec::new();
     for (i, decl) in graph.nodes.iter().enumerate() {
         let mut done = BTreeSet::new();
-        for t in 0..trials.len() {
-            let name = copy_name(i, t, &deps);
+        for t in 0..copies.trials.len() {
+            let name = copies.name(i, t);
             if !done.insert(name.clone()) {
                 continue;
             }
-            let mut copy: NodeDecl = decl.clone();
-            copy.name = Key { name: name.clone(), span: decl.name.span.clone() };
-            for (d, dim) in dims.iter().enumerate() {
-                for (_, param) in dim.targets.iter().filter(|(node, _)| *node == names[i]) {
-                    let value = dim.values[trials[t][d]].clone();
-                    match copy.params.iter_mut().find(|(k, _)| &k.name == param) {
-                        Some(slot) => slot.1 = value,
-                        None => copy.params.push((Key { name: param.clone(), span: value.span.clone() }, value)),
-                    }
-                }
+            nodes.push(copies.copy(decl, i, t, &mut selected_inputs, &mut diags));
+            let of = copies.deps[i].as_ref().unwrap();
+            if !of.is_empty() {
+                labels.insert(name, copies.label(t, of));
             }
-            for (position, input) in copy.inputs.iter_mut().enumerate() {
-                let Some(&from) = index.get(input.from_node.as_str()) else { continue };
-                if after_selection[i] && !after_selection[from] && !deps[from].as_ref().unwrap().is_empty() {
-                    let Some(rule) = upstream.iter().position(|u| u.contains(&from)) else {
-                        diags.push(
-                            Diagnostic::at(&input.span, format!(
-                                "`{}` runs on the selected trial but reads `{}`, which no select rule's node reads from",
-                                names[i], names[from]
-                            ))
-                            .help("add a `select` rule on a metric computed from it"),
-                        );
-                        continue;
-                    };
-                    let producers = (0..trials.len()).map(|t| copy_name(from, t, &deps)).collect::<Vec<_>>();
-                    input.from_node = producers[0].clone();
-                    let source = decl.inputs[..position].iter().filter(|d| d.port.name == input.port.name).count();
-                    selected_inputs.push(ExpandedInput {
-                        node: name.clone(),
-                        port: input.port.name.clone(),
-                        source,
-                        rule,
-                        producers,
-                    });
-                } else {
-                    input.from_node = copy_name(from, t, &deps);
-                }
-            }
-            if !deps[i].as_ref().unwrap().is_empty() {
-                labels.insert(name.clone(), assignment_label(t, deps[i].as_ref().unwrap()));
-            }
-            nodes.push(copy);
         }
     }
     if !diags.is_empty() {
@@ -349,24 +209,200 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     graph.nodes = nodes;
 
     let all: BTreeSet<usize> = (0..dims.len()).collect();
-    let select_nodes = rule_nodes
-        .iter()
-        .map(|&node| (0..trials.len()).map(|t| copy_name(node, t, &deps)).collect())
-        .collect();
-    let trials = (0..trials.len())
+    let select_nodes = rule_nodes.iter().map(|&node| (0..copies.trials.len()).map(|t| copies.name(node, t)).collect()).collect();
+    let trials = (0..copies.trials.len())
         .map(|t| Trial {
-            id: assignment_label(t, &all),
+            id: copies.label(t, &all),
             params: dims
                 .iter()
                 .enumerate()
                 .flat_map(|(d, dim)| {
-                    let value = dim.values[trials[t][d]].to_json();
+                    let value = dim.values[copies.trials[t][d]].to_json();
                     dim.targets.iter().map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
                 })
                 .collect(),
         })
         .collect();
     Ok(Some(Expanded { trials, rules, select_nodes, selected_inputs, labels }))
+}
+
+/// Whether the graph has node `name`; if not, says so at `span`.
+fn node_exists(names: &[String], name: &str, span: &Span, diags: &mut Vec<Diagnostic>) -> bool {
+    let ok = names.iter().any(|n| n == name);
+    if !ok {
+        diags.push(
+            Diagnostic::at(span, format!("[sweep] names node `{name}`, which the graph lacks"))
+                .suggest(name, names.iter().map(String::as_str)),
+        );
+    }
+    ok
+}
+
+/// The `[sweep]` table: its grid's dimensions, its select rules and its
+/// `on_selected` nodes, with every problem.
+fn read_table(sweep: &Sv, names: &[String]) -> Result<(Vec<Dim>, Vec<Select>, Vec<String>), Vec<Diagnostic>> {
+    let Some(table) = sweep.as_table() else {
+        return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
+    };
+    let mut diags = Vec::new();
+    let exists = |name: &str, span: &Span, diags: &mut Vec<Diagnostic>| node_exists(names, name, span, diags);
+    let mut dims = Vec::new();
+    let mut rules = Vec::new();
+    let mut on_selected: Vec<String> = Vec::new();
+    for (key, value) in table {
+        match key.name.as_str() {
+            "grid" => match value.as_table() {
+                Some(grid) => {
+                    for (k, v) in grid {
+                        dims.extend(read_grid_entry(k, v, names, &mut diags));
+                    }
+                }
+                None => diags.push(Diagnostic::at(&value.span, "`grid` must be a table of \"NODE.PARAM\" = [values]")),
+            },
+            "select" => match &value.v {
+                V::Array(items) => {
+                    for item in items {
+                        rules.extend(read_select(item, &mut diags, &exists));
+                    }
+                }
+                _ => rules.extend(read_select(value, &mut diags, &exists)),
+            },
+            "on_selected" => match &value.v {
+                V::Array(items) => {
+                    for item in items {
+                        match item.as_str() {
+                            Some(name) if exists(name, &item.span, &mut diags) => on_selected.push(name.to_string()),
+                            Some(_) => {}
+                            None => diags.push(Diagnostic::at(&item.span, "`on_selected` lists node names")),
+                        }
+                    }
+                }
+                _ => diags.push(Diagnostic::at(&value.span, "`on_selected` must be an array of node names")),
+            },
+            other => diags.push(
+                Diagnostic::at(&key.span, format!("unknown key `{other}` in [sweep]"))
+                    .suggest(other, ["grid", "select", "on_selected"])
+                    .help("[sweep] takes `grid`, `select` and `on_selected`"),
+            ),
+        }
+    }
+    if dims.is_empty() && diags.is_empty() {
+        diags.push(Diagnostic::at(&sweep.span, "[sweep] has no `grid` to sweep"));
+    }
+    if rules.is_empty() && diags.is_empty() {
+        diags.push(
+            Diagnostic::at(&sweep.span, "[sweep] needs `select`")
+                .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
+        );
+    }
+    if diags.is_empty() { Ok((dims, rules, on_selected)) } else { Err(diags) }
+}
+
+/// One `grid` entry as a dimension; `None` when it has a problem (reported).
+fn read_grid_entry(k: &Key, v: &Sv, names: &[String], diags: &mut Vec<Diagnostic>) -> Option<Dim> {
+    let GridEntry { names: targets_named, values, label } = grid_entry(k, v, diags)?;
+    let mut targets = Vec::new();
+    for (target, span) in targets_named {
+        match target.split_once('.') {
+            Some((node, param)) if !param.is_empty() => {
+                if node_exists(names, node, &span, diags) {
+                    targets.push((node.to_string(), param.to_string()));
+                }
+            }
+            _ => diags.push(
+                Diagnostic::at(&span, format!("sweep key `{target}` must be \"NODE.PARAM\""))
+                    .help("for example \"model.layers\" = [3, 4, 5], or l2 = { params = [\"a.l2\", \"b.l2\"], values = [0.0, 2e-5] } to tie two"),
+            ),
+        }
+    }
+    if targets.is_empty() {
+        return None;
+    }
+    match &values.v {
+        V::Array(items) if !items.is_empty() => {
+            Some(Dim { label: label.unwrap_or_else(|| targets[0].1.clone()), targets, values: items.clone() })
+        }
+        _ => {
+            diags.push(
+                Diagnostic::at(&values.span, format!("`{}` must list the values to sweep", k.name))
+                    .label(format!("{} here", values.type_name()))
+                    .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
+            );
+            None
+        }
+    }
+}
+
+/// What copying the graph's nodes once per trial reads.
+struct Copies<'a> {
+    names: &'a [String],
+    index: HashMap<&'a str, usize>,
+    dims: &'a [Dim],
+    /// Per trial, the index of each dimension's value.
+    trials: Vec<Vec<usize>>,
+    /// The dimensions each node depends on.
+    deps: Vec<Option<BTreeSet<usize>>>,
+    /// Whether each node runs after the selection (`on_selected`).
+    after_selection: Vec<bool>,
+    /// What each rule's node reads from, and itself.
+    upstream: Vec<BTreeSet<usize>>,
+}
+
+impl Copies<'_> {
+    /// `param=value,...` of trial `trial` over the dimensions `of`.
+    fn label(&self, trial: usize, of: &BTreeSet<usize>) -> String {
+        of.iter()
+            .map(|&d| format!("{}={}", self.dims[d].label, self.dims[d].values[self.trials[trial][d]].canonical()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The name of node `node`'s copy in trial `trial`: its own when it
+    /// depends on no swept parameter.
+    fn name(&self, node: usize, trial: usize) -> String {
+        let of = self.deps[node].as_ref().unwrap();
+        if of.is_empty() { self.names[node].clone() } else { format!("{}[{}]", self.names[node], self.label(trial, of)) }
+    }
+
+    /// Node `i`'s copy for trial `t`: its swept parameters set, its inputs
+    /// read from the same trial's copies, or (after the selection) from
+    /// the copy the select rule chooses, recorded in `selected_inputs`.
+    fn copy(&self, decl: &NodeDecl, i: usize, t: usize, selected_inputs: &mut Vec<ExpandedInput>, diags: &mut Vec<Diagnostic>) -> NodeDecl {
+        let name = self.name(i, t);
+        let mut copy: NodeDecl = decl.clone();
+        copy.name = Key { name: name.clone(), span: decl.name.span.clone() };
+        for (d, dim) in self.dims.iter().enumerate() {
+            for (_, param) in dim.targets.iter().filter(|(node, _)| *node == self.names[i]) {
+                let value = dim.values[self.trials[t][d]].clone();
+                match copy.params.iter_mut().find(|(k, _)| &k.name == param) {
+                    Some(slot) => slot.1 = value,
+                    None => copy.params.push((Key { name: param.clone(), span: value.span.clone() }, value)),
+                }
+            }
+        }
+        for (position, input) in copy.inputs.iter_mut().enumerate() {
+            let Some(&from) = self.index.get(input.from_node.as_str()) else { continue };
+            if !(self.after_selection[i] && !self.after_selection[from] && !self.deps[from].as_ref().unwrap().is_empty()) {
+                input.from_node = self.name(from, t);
+                continue;
+            }
+            let Some(rule) = self.upstream.iter().position(|u| u.contains(&from)) else {
+                diags.push(
+                    Diagnostic::at(&input.span, format!(
+                        "`{}` runs on the selected trial but reads `{}`, which no select rule's node reads from",
+                        self.names[i], self.names[from]
+                    ))
+                    .help("add a `select` rule on a metric computed from it"),
+                );
+                continue;
+            };
+            let producers = (0..self.trials.len()).map(|t| self.name(from, t)).collect::<Vec<_>>();
+            input.from_node = producers[0].clone();
+            let source = decl.inputs[..position].iter().filter(|d| d.port.name == input.port.name).count();
+            selected_inputs.push(ExpandedInput { node: name.clone(), port: input.port.name.clone(), source, rule, producers });
+        }
+        copy
+    }
 }
 
 fn read_select(

@@ -13,6 +13,7 @@ use emoflow_sdk::conventions;
 use crate::diag::{Diagnostic, Span};
 use crate::graph::{Graph, NodeDecl, suggest_node};
 use crate::registry::{Provider, Registry};
+use emoflow_sdk::describe::KindDescription;
 use crate::schema;
 
 /// A node ready to run.
@@ -68,9 +69,67 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 .help("add a node: `[nodes.NAME]` with `kind = \"...\"` (`emoflow plugins` lists the kinds)"),
         );
     }
+    let providers = providers(&graph, registry, &mut diags);
+    let mut dag: DiGraph<usize, ()> = DiGraph::new();
+    let ids: Vec<NodeIndex> = (0..graph.nodes.len()).map(|i| dag.add_node(i)).collect();
+    let mut wiring: Vec<Vec<Vec<(usize, String)>>> = Vec::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let Some(provider) = providers[i] else {
+            wiring.push(Vec::new());
+            continue;
+        };
+        let found_before = diags.len();
+        let (inputs, edges) = wire(&graph, &providers, i, &mut diags);
+        for from in edges {
+            dag.add_edge(ids[from], ids[i], ());
+        }
+        check_frozen(node, &mut diags);
+        check_unwired(node, &provider.kind, &inputs, &mut diags);
+        diags.extend(schema::check_params(&provider.kind.params, &node.params, &node.name.name, &node.name.span));
+        // Created only when nothing else is wrong with it: a constructor's
+        // complaint about a value the schema already refused says nothing new.
+        if diags.len() == found_before && node.frozen.is_none() {
+            diags.extend(refused_by_constructor(provider, node));
+        }
+        wiring.push(inputs);
+    }
+    check_cycles(&graph, &dag, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let order = toposort(&dag, None).map_err(|_| vec![Diagnostic::nowhere("the graph has a cycle")])?;
+    let position: Vec<usize> = {
+        let mut pos = vec![0; graph.nodes.len()];
+        for (p, ix) in order.iter().enumerate() {
+            pos[dag[*ix]] = p;
+        }
+        pos
+    };
+    let nodes = order
+        .iter()
+        .map(|&ix| {
+            let i = dag[ix];
+            let decl = &graph.nodes[i];
+            PlannedNode {
+                name: decl.name.name.clone(),
+                provider: providers[i].unwrap().clone(),
+                params: params_json(decl),
+                inputs: wiring[i]
+                    .iter()
+                    .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
+                    .collect(),
+                frozen: decl.frozen.as_ref().map(|(dir, _)| dir.clone()),
+            }
+        })
+        .collect();
+    Ok(Plan { graph, nodes, sweep: None })
+}
+
+/// The provider of each node's kind, by position; `None` where the node has
+/// no kind or no plugin provides it (reported).
+fn providers<'r>(graph: &Graph, registry: &'r Registry, diags: &mut Vec<Diagnostic>) -> Vec<Option<&'r Provider>> {
     let kind_names: Vec<&str> = registry.kind_names().collect();
-    // Providers by node position in the graph; None where the kind is unknown.
-    let providers: Vec<Option<&Provider>> = graph
+    graph
         .nodes
         .iter()
         .map(|node| match &node.kind {
@@ -107,105 +166,107 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 provider
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut dag: DiGraph<usize, ()> = DiGraph::new();
-    let ids: Vec<NodeIndex> = (0..graph.nodes.len()).map(|i| dag.add_node(i)).collect();
-    let mut wiring: Vec<Vec<Vec<(usize, String)>>> = Vec::new();
-
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let Some(provider) = providers[i] else {
-            wiring.push(Vec::new());
+/// Node `i`'s inputs: each port's sources (node position, output port),
+/// checked against the ports and port types of both ends; and the nodes it
+/// reads, in the order written (the DAG's edges, whose order the plan's
+/// topological order follows).
+fn wire(graph: &Graph, providers: &[Option<&Provider>], i: usize, diags: &mut Vec<Diagnostic>) -> (Vec<Vec<(usize, String)>>, Vec<usize>) {
+    let node = &graph.nodes[i];
+    let kind = &providers[i].expect("wired only with a kind").kind;
+    let mut inputs: Vec<Vec<(usize, String)>> = vec![Vec::new(); kind.inputs.len()];
+    let mut edges = Vec::new();
+    for input in &node.inputs {
+        let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
+        if slot.is_none() {
+            diags.push(
+                Diagnostic::at(&input.port.span, format!("`{}` has no input port `{}`", kind.kind, input.port.name))
+                    .label("unknown input port")
+                    .suggest(&input.port.name, kind.inputs.iter().map(|p| p.name.as_str()))
+                    .help(ports_help("inputs", &kind.inputs)),
+            );
+        }
+        let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
+            let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
+                .label("wired from an unknown node");
+            if let Some(best) = suggest_node(&graph, &input.from_node) {
+                d = d.help(format!("did you mean `{best}`?"));
+            }
+            diags.push(d);
             continue;
         };
-        let kind = &provider.kind;
-        let found_before = diags.len();
-        let mut inputs: Vec<Vec<(usize, String)>> = vec![Vec::new(); kind.inputs.len()];
-        for input in &node.inputs {
-            let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
-            if slot.is_none() {
-                diags.push(
-                    Diagnostic::at(&input.port.span, format!("`{}` has no input port `{}`", kind.kind, input.port.name))
-                        .label("unknown input port")
-                        .suggest(&input.port.name, kind.inputs.iter().map(|p| p.name.as_str()))
-                        .help(ports_help("inputs", &kind.inputs)),
-                );
-            }
-            let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
-                let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
-                    .label("wired from an unknown node");
-                if let Some(best) = suggest_node(&graph, &input.from_node) {
-                    d = d.help(format!("did you mean `{best}`?"));
-                }
-                diags.push(d);
-                continue;
-            };
-            let Some(from_provider) = providers[from] else { continue };
-            let Some(out_port) = from_provider.kind.output(&input.from_port) else {
-                diags.push(
-                    Diagnostic::at(
-                        &input.span,
-                        format!("node `{}` ({}) has no output port `{}`", input.from_node, from_provider.kind.kind, input.from_port),
-                    )
-                    .label("unknown output port")
-                    .suggest(&input.from_port, from_provider.kind.outputs.iter().map(|p| p.name.as_str()))
-                    .help(ports_help("outputs", &from_provider.kind.outputs)),
-                );
-                continue;
-            };
-            // An unknown input port is reported above; its source is still checked.
-            let Some(slot) = slot else { continue };
-            let in_port = &kind.inputs[slot];
-            if !conventions::accepts(&in_port.port_type, &out_port.port_type) {
-                diags.push(
-                    Diagnostic::at(
-                        &input.span,
-                        format!(
-                            "port type mismatch: `{}.{}` is `{}`, input `{}` of `{}` wants `{}`",
-                            input.from_node, input.from_port, out_port.port_type, in_port.name, node.name.name, in_port.port_type
-                        ),
-                    )
-                    .label(format!("`{}` here", out_port.port_type)),
-                );
-                continue;
-            }
-            dag.add_edge(ids[from], ids[i], ());
-            inputs[slot].push((from, input.from_port.clone()));
+        let Some(from_provider) = providers[from] else { continue };
+        let Some(out_port) = from_provider.kind.output(&input.from_port) else {
+            diags.push(
+                Diagnostic::at(
+                    &input.span,
+                    format!("node `{}` ({}) has no output port `{}`", input.from_node, from_provider.kind.kind, input.from_port),
+                )
+                .label("unknown output port")
+                .suggest(&input.from_port, from_provider.kind.outputs.iter().map(|p| p.name.as_str()))
+                .help(ports_help("outputs", &from_provider.kind.outputs)),
+            );
+            continue;
+        };
+        // An unknown input port is reported above; its source is still checked.
+        let Some(slot) = slot else { continue };
+        let in_port = &kind.inputs[slot];
+        if !conventions::accepts(&in_port.port_type, &out_port.port_type) {
+            diags.push(
+                Diagnostic::at(
+                    &input.span,
+                    format!(
+                        "port type mismatch: `{}.{}` is `{}`, input `{}` of `{}` wants `{}`",
+                        input.from_node, input.from_port, out_port.port_type, in_port.name, node.name.name, in_port.port_type
+                    ),
+                )
+                .label(format!("`{}` here", out_port.port_type)),
+            );
+            continue;
         }
-        if let Some((dir, span)) = &node.frozen {
-            if let Some(input) = node.inputs.first() {
-                diags.push(
-                    Diagnostic::at(&input.span, format!("node `{}` is frozen and takes no inputs", node.name.name))
-                        .help("its outputs are read from the `frozen` directory; remove `inputs`"),
-                );
-            }
-            if !dir.join(crate::cache::MANIFEST).is_file() {
-                diags.push(
-                    Diagnostic::at(span, format!("no stored node outputs in {}", dir.display()))
-                        .label(format!("{} is missing", crate::cache::MANIFEST))
-                        .help("`frozen` names a directory written by `emoflow export` (a bundle's frozen/NODE)"),
-                );
-            }
-        }
-        for (port, wired) in kind.inputs.iter().zip(&inputs) {
-            if wired.is_empty() && !port.optional && node.frozen.is_none() && !node.inputs.iter().any(|d| d.port.name == port.name) {
-                diags.push(
-                    Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
-                        .label(format!("needs `{}` ({})", port.name, port.port_type))
-                        .help(format!("wire it: inputs.{} = \"NODE.PORT\" (a `{}` output)", port.name, port.port_type)),
-                );
-            }
-        }
-        diags.extend(schema::check_params(&kind.params, &node.params, &node.name.name, &node.name.span));
-        // Created only when nothing else is wrong with it: a constructor's
-        // complaint about a value the schema already refused says nothing new.
-        if diags.len() == found_before && node.frozen.is_none() {
-            diags.extend(refused_by_constructor(provider, node));
-        }
-        wiring.push(inputs);
+        edges.push(from);
+        inputs[slot].push((from, input.from_port.clone()));
     }
+    (inputs, edges)
+}
 
-    for scc in tarjan_scc(&dag) {
+/// A frozen node: no inputs, and stored outputs where it says.
+fn check_frozen(node: &NodeDecl, diags: &mut Vec<Diagnostic>) {
+    if let Some((dir, span)) = &node.frozen {
+        if let Some(input) = node.inputs.first() {
+            diags.push(
+                Diagnostic::at(&input.span, format!("node `{}` is frozen and takes no inputs", node.name.name))
+                    .help("its outputs are read from the `frozen` directory; remove `inputs`"),
+            );
+        }
+        if !dir.join(crate::cache::MANIFEST).is_file() {
+            diags.push(
+                Diagnostic::at(span, format!("no stored node outputs in {}", dir.display()))
+                    .label(format!("{} is missing", crate::cache::MANIFEST))
+                    .help("`frozen` names a directory written by `emoflow export` (a bundle's frozen/NODE)"),
+            );
+        }
+    }
+}
+
+/// Every required input wired (a frozen node reads none).
+fn check_unwired(node: &NodeDecl, kind: &KindDescription, inputs: &[Vec<(usize, String)>], diags: &mut Vec<Diagnostic>) {
+    for (port, wired) in kind.inputs.iter().zip(inputs) {
+        if wired.is_empty() && !port.optional && node.frozen.is_none() && !node.inputs.iter().any(|d| d.port.name == port.name) {
+            diags.push(
+                Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
+                    .label(format!("needs `{}` ({})", port.name, port.port_type))
+                    .help(format!("wire it: inputs.{} = \"NODE.PORT\" (a `{}` output)", port.name, port.port_type)),
+            );
+        }
+    }
+}
+
+/// Each cycle, reported at its first node by name.
+fn check_cycles(graph: &Graph, dag: &DiGraph<usize, ()>, diags: &mut Vec<Diagnostic>) {
+    for scc in tarjan_scc(dag) {
         let self_loop = scc.len() == 1 && dag.contains_edge(scc[0], scc[0]);
         if scc.len() > 1 || self_loop {
             let mut names: Vec<&str> = scc.iter().map(|&ix| graph.nodes[dag[ix]].name.name.as_str()).collect();
@@ -218,35 +279,6 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
             );
         }
     }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let order = toposort(&dag, None).map_err(|_| vec![Diagnostic::nowhere("the graph has a cycle")])?;
-    let position: Vec<usize> = {
-        let mut pos = vec![0; graph.nodes.len()];
-        for (p, ix) in order.iter().enumerate() {
-            pos[dag[*ix]] = p;
-        }
-        pos
-    };
-    let nodes = order
-        .iter()
-        .map(|&ix| {
-            let i = dag[ix];
-            let decl = &graph.nodes[i];
-            PlannedNode {
-                name: decl.name.name.clone(),
-                provider: providers[i].unwrap().clone(),
-                params: params_json(decl),
-                inputs: wiring[i]
-                    .iter()
-                    .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
-                    .collect(),
-                frozen: decl.frozen.as_ref().map(|(dir, _)| dir.clone()),
-            }
-        })
-        .collect();
-    Ok(Plan { graph, nodes, sweep: None })
 }
 
 /// Parameters as the plugin receives them.

@@ -1,5 +1,5 @@
 //! Worker processes. A node whose kind asks for a process of its own
-//! (`own_process`: `model.blstm`, on libtorch) runs in `emoflow worker`, a
+//! (`own_process`: a training on libtorch) runs in `emoflow worker`, a
 //! child of the running `emoflow`. libtorch's thread settings are
 //! process-wide, so one training's threads cannot be fixed without touching
 //! its neighbours'; a crash in libtorch should fail one node, not the run;

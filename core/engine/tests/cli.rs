@@ -135,6 +135,17 @@ fn synth_writes_the_avec_layout_deterministically() {
 }
 
 #[test]
+fn synth_refuses_an_out_of_range_option_by_its_flag() {
+    let dir = scratch("synth-range");
+    for (flag, value) in [("--sample-rate", "100"), ("--seconds", "0.5"), ("--per-split", "0")] {
+        let out = emoflow().args(["synth", flag, value]).arg(dir.join("corpus")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("'{value}' for '{flag}")), "{}", stderr(&out));
+    }
+    assert!(!dir.join("corpus").exists(), "nothing written");
+}
+
+#[test]
 fn run_locked_refuses_a_plugin_that_changed_since_the_lock_was_written() {
     let dir = scratch("locked");
     // A private copy of the fixture plugin, to change after locking.

@@ -35,24 +35,28 @@ fn trained_bundle(dir: &Path, system: &str) -> (PathBuf, PathBuf, PathBuf) {
     }
     let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphs/predict.toml");
     let (out, bundle) = (dir.join("out"), dir.join(format!("bundle-{system}")));
-    let export = emoflow()
-        .arg("export")
-        .arg(&graph)
-        .arg("--set")
-        .arg(format!("data={}", corpus.display()))
-        .args(["--system", system, "--device", "cpu", "--out"])
-        .arg(&out)
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let export = export(emoflow(), &graph, system, &[format!("data={}", corpus.display())], dir, &bundle);
     assert!(export.status.success(), "{}", stderr(&export));
     (corpus, out, bundle)
 }
 
+/// `command export GRAPH --system SYSTEM --set SET... BUNDLE` on the CPU,
+/// with its output in DIR/out and its cache in DIR/cache.
+fn export(mut command: Command, graph: &Path, system: &str, sets: &[String], dir: &Path, bundle: &Path) -> Output {
+    command.arg("export").arg(graph);
+    for set in sets {
+        command.arg("--set").arg(set);
+    }
+    command.args(["--system", system, "--device", "cpu", "--out"]).arg(dir.join("out")).arg("--cache").arg(dir.join("cache"));
+    command.arg(bundle).output().unwrap()
+}
+
 fn predict(bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
-    emoflow().arg("predict").arg(bundle).args(audio).arg("--out").arg(out).args(["--device", "cpu"]).output().unwrap()
+    predict_with(emoflow(), bundle, out, audio)
+}
+
+fn predict_with(mut command: Command, bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
+    command.arg("predict").arg(bundle).args(audio).arg("--out").arg(out).args(["--device", "cpu"]).output().unwrap()
 }
 
 #[test]
@@ -91,7 +95,7 @@ fn an_exported_system_predicts_a_recording_as_the_graph_did_and_refuses_broken_b
     let new = dir.join("new");
     std::fs::create_dir_all(&new).unwrap();
     std::fs::copy(corpus.join("recordings_audio/dev_1.wav"), new.join("mine.wav")).unwrap();
-    emoflow_audio::wav::write_wav_i16(&new.join("click.wav"), 16000, &[0; 160]).unwrap();
+    emoflow_faults::write_wav(&new.join("click.wav"), 16000, &[0; 160]);
     let run = predict(&bundle, &dir.join("new-out"), &[&new]);
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     assert!(stderr(&run).contains("click.wav"), "{}", stderr(&run));
@@ -101,10 +105,11 @@ fn an_exported_system_predicts_a_recording_as_the_graph_did_and_refuses_broken_b
     // Recordings at another rate are resampled to the training corpus's.
     let graph = std::fs::read_to_string(bundle.join("graph.toml")).unwrap();
     assert!(graph.contains("kind = \"feature.resample\"\ninputs.audio = \"corpus.audio\"\nrate = 16000"), "{graph}");
-    let audio = emoflow_audio::wav::read_wav(&wav).unwrap();
-    let doubled: Vec<i16> = audio.samples.iter().flat_map(|&x| [(x * 32768.0) as i16; 2]).collect();
+    let corpus_32k = dir.join("corpus-32k");
+    let synth = emoflow().arg("synth").arg(&corpus_32k).args(["--seconds", "20", "--per-split", "1", "--sample-rate", "32000"]).output().unwrap();
+    assert!(synth.status.success(), "{}", stderr(&synth));
     let wav_32k = dir.join("test_1_32k.wav");
-    emoflow_audio::wav::write_wav_i16(&wav_32k, 32000, &doubled).unwrap();
+    std::fs::copy(corpus_32k.join("recordings_audio/test_1.wav"), &wav_32k).unwrap();
     let run = predict(&bundle, &dir.join("32k"), &[&wav_32k]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert_eq!(arff_values(&dir.join("32k/arff/predictions/arousal/test_1_32k.arff")).len(), 500);
@@ -158,4 +163,68 @@ fn export_names_an_unknown_system_and_refuses_a_node_that_fits_on_the_corpus_it_
     // The same graph's `decoded` exports: the refusal is about the node.
     assert!(export("decoded").status.success());
     assert!(dir.join("bundle/manifest.json").is_file());
+}
+
+/// A model kind that is not `model.blstm` (the fixture plugin's
+/// `test.mean_model`): export finds its weights parameter and artifact
+/// files from its kind's declaration, and the bundle predicts a recording
+/// as the graph did.
+#[test]
+fn a_model_kind_declaring_its_weights_exports_and_predicts_like_the_graph() {
+    let dir = Scratch::new("predict", "fixture-model");
+    let graph = dir.join("mean.toml");
+    std::fs::write(
+        &graph,
+        r#"[graph]
+name = "mean"
+
+[nodes.corpus]
+kind = "source.synthetic"
+seconds = 4.0
+per_split = 1
+
+[nodes.fbank]
+kind = "feature.fbank"
+inputs = { audio = "corpus.audio" }
+
+[nodes.model]
+kind = "test.mean_model"
+inputs = { features = "fbank.features", labels = "corpus.labels" }
+
+[nodes.written]
+kind = "io.write"
+inputs = { data = "model.predictions" }
+format = "arff"
+"#,
+    )
+    .unwrap();
+    let (out, bundle) = (dir.join("out"), dir.join("bundle"));
+    let export = export(emoflow_faults::emoflow(), &graph, "model", &[], &dir, &bundle);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let saved: Vec<String> = std::fs::read_dir(bundle.join("models/model"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(saved, ["mean-arousal.txt", "mean-valence.txt"], "the declared artifacts, and only those");
+    let graph_toml = std::fs::read_to_string(bundle.join("graph.toml")).unwrap();
+    assert!(graph_toml.contains("kind = \"test.mean_model\""), "{graph_toml}");
+    assert!(graph_toml.contains("weights = \"${bundle}/models/model\""), "{graph_toml}");
+
+    // The same recording, written to disk by `emoflow synth` (same seed).
+    let corpus = dir.join("corpus");
+    let synth = emoflow().arg("synth").arg(&corpus).args(["--seconds", "4", "--per-split", "1"]).output().unwrap();
+    assert!(synth.status.success(), "{}", stderr(&synth));
+    let predicted = dir.join("predicted");
+    let run = predict_with(emoflow_faults::emoflow(), &bundle, &predicted, &[&corpus.join("recordings_audio/test_1.wav")]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    for dim in ["arousal", "valence"] {
+        let expected = arff_values(&out.join(format!("written/written/{dim}/test_1.arff")));
+        let got = arff_values(&predicted.join(format!("arff/predictions/{dim}/test_1.arff")));
+        assert_eq!(got.len(), expected.len(), "{dim}: frames");
+        assert!(!got.is_empty());
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-6, "{dim}: largest difference {worst}");
+    }
 }

@@ -69,6 +69,7 @@ mod log;
 mod node;
 mod tensor;
 
+pub use describe::{ExportRole, FittedExport, ModelExport, SourceExport};
 pub use error::{Error, ErrorCode, NODE_BUG, Result, ResultExt};
 pub use node::{Context, Inputs, KindSpec, Node, Outputs, PluginSpec, PortSpec};
 
@@ -84,7 +85,10 @@ pub mod prelude {
         AudioRow, ClassesRow, CodebookRow, FeatureRow, FileRow, LossRow, MetricRow, PortRows,
         PosteriorsRow, SeriesRow, Split, port,
     };
-    pub use crate::{Context, Error, ErrorCode, Inputs, KindSpec, Node, Outputs, Result, ResultExt};
+    pub use crate::{
+        Context, Error, ErrorCode, FittedExport, Inputs, KindSpec, ModelExport, Node, Outputs, Result,
+        ResultExt, SourceExport,
+    };
 }
 
 /// Exports node kinds as an emoflow plugin.

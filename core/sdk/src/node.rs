@@ -10,6 +10,7 @@ use arrow::ffi_stream::RecordBatchStreamReader;
 use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use serde::de::DeserializeOwned;
 
+use crate::describe::{BundleOutput, ExportRole};
 use crate::ffi::{FFI_RunContext, FFI_Str, level};
 use crate::{Error, ErrorCode, NODE_BUG, Result};
 
@@ -63,6 +64,10 @@ pub struct KindSpec {
     pub own_process: bool,
     /// See [`KindSpec::threads_param`].
     pub threads_param: Option<&'static str>,
+    /// See [`KindSpec::export`].
+    pub export: ExportRole,
+    /// See [`KindSpec::bundle_output`].
+    pub bundle_outputs: Vec<BundleOutput>,
     pub(crate) create: Factory,
     pub(crate) tensor_fn: Option<crate::tensor::RawTensorFn>,
 }
@@ -80,6 +85,8 @@ impl KindSpec {
             cacheable: true,
             own_process: false,
             threads_param: None,
+            export: ExportRole::Applied,
+            bundle_outputs: Vec::new(),
             create: Box::new(move |_| {
                 Err(Error::invalid(format!("`{kind}` has no constructor (KindSpec::create)")))
             }),
@@ -146,6 +153,24 @@ impl KindSpec {
     /// results whatever that share is.
     pub fn threads_param(mut self, name: &'static str) -> Self {
         self.threads_param = Some(name);
+        self
+    }
+
+    /// Declares the kind's role in a bundle written by `emoflow export`
+    /// ([`ExportRole`]); without it, [`ExportRole::Applied`].
+    pub fn export(mut self, role: impl Into<ExportRole>) -> Self {
+        self.export = role.into();
+        self
+    }
+
+    /// Declares a node `emoflow export` puts over every bundle's
+    /// predictions, named `name` (see [`BundleOutput`]), e.g. one writing
+    /// them as CSV: `.bundle_output("csv", "data", json!({"format": "csv"}))`.
+    pub fn bundle_output(mut self, name: &str, input: &str, params: serde_json::Value) -> Self {
+        let serde_json::Value::Object(params) = params else {
+            panic!("`bundle_output` takes its parameters as a JSON object");
+        };
+        self.bundle_outputs.push(BundleOutput { name: name.into(), input: input.into(), params });
         self
     }
 

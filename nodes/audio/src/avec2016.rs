@@ -289,6 +289,7 @@ pub fn kind() -> KindSpec {
         )
         .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1] at the corpus's one rate (or sample_rate)")
         .output("labels", port::SERIES, "one row per recording and dimension: the gold standard, frame period 0.04 s")
+        .export(crate::source_wav::reads_new_recordings())
         .create(|p: Avec2016Params| {
             corpus::check_label_range(p.label_range)?;
             Ok(Avec2016Source(p))

@@ -2,8 +2,10 @@
 //!
 //! Sources (`source.avec2016`, `source.csv`, `source.synthetic`,
 //! `source.wav`) and the feature front end (`feature.fbank`,
-//! `feature.stack`, `feature.znorm`, `feature.resample`). Each kind's
-//! algorithm is a plain module usable without the engine.
+//! `feature.stack`, `feature.znorm`, `feature.resample`), and
+//! `io.synthetic_corpus`, which writes the synthetic corpus to disk (`emoflow
+//! synth`). Each kind's algorithm is a plain module usable without the
+//! engine.
 
 pub mod arff;
 pub mod avec2016;
@@ -17,6 +19,7 @@ pub mod source_csv;
 pub mod source_wav;
 pub mod stack;
 pub mod synthetic;
+pub mod synthetic_corpus;
 pub mod wav;
 pub mod znorm;
 
@@ -27,6 +30,7 @@ emoflow_sdk::export_plugin!(
     source_csv::kind,
     source_wav::kind,
     synthetic::kind,
+    synthetic_corpus::kind,
     fbank::kind,
     stack::kind,
     znorm::kind,

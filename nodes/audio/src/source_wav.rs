@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs, port};
+use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs, SourceExport, port};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -65,6 +65,13 @@ pub fn scan(paths: &[PathBuf]) -> Result<Vec<WavFile>> {
         }
     }
     Ok(found)
+}
+
+/// How a bundle written by `emoflow export` reads new recordings in place
+/// of any of this crate's corpus readers: with `source.wav`, brought to the
+/// training recordings' rate by `feature.resample`.
+pub(crate) fn reads_new_recordings() -> SourceExport {
+    SourceExport::new("source.wav", "paths").resampler("feature.resample", "rate")
 }
 
 fn no_paths() -> Error {
@@ -151,6 +158,7 @@ pub fn kind() -> KindSpec {
         )
         .output("audio", port::AUDIO, "one row per file: mono samples in [-1, 1] at the file's rate")
         .output("labels", port::SERIES, "empty (no labels), frame period 0.04 s")
+        .export(reads_new_recordings())
         .create(|p: WavParams| {
             // Refused when the graph is checked, not only when it runs.
             if p.paths.is_empty() {

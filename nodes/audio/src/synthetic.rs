@@ -683,6 +683,7 @@ pub fn kind() -> KindSpec {
         )
         .output("audio", port::AUDIO, "one row per recording: mono samples in [-1, 1]")
         .output("labels", port::SERIES, "one row per recording and dimension, frame period 0.04 s")
+        .export(crate::source_wav::reads_new_recordings())
         .create(|opts: SynthOptions| {
             opts.validate()?;
             Ok(SyntheticSource(opts))

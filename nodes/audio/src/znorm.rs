@@ -9,7 +9,7 @@
 //! only centred, not scaled, so it becomes 0 instead of NaN.
 
 use emoflow_sdk::prelude::{
-    Context, FeatureRow, Inputs, KindSpec, Node, Outputs, PortRows, Split, port,
+    Context, FeatureRow, FittedExport, Inputs, KindSpec, Node, Outputs, PortRows, Split, port,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -187,6 +187,13 @@ pub fn kind() -> KindSpec {
         )
         .input("features", port::FEATURES, "frames")
         .output("features", port::FEATURES, "normalised frames, same shape")
+        .export(
+            FittedExport::new(
+                "with `mode = \"train\"` it normalises with the training split's statistics, which no output keeps",
+                false,
+            )
+            .when("mode", "train"),
+        )
         .create(|p: ZnormParams| Ok(ZnormNode(p)))
 }
 

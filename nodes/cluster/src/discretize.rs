@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use emoflow_sdk::prelude::{
-    ClassesRow, CodebookRow, Context, Inputs, KindSpec, Node, Outputs, PortRows, SeriesRow, Split,
-    port,
+    ClassesRow, CodebookRow, Context, FittedExport, Inputs, KindSpec, Node, Outputs, PortRows,
+    SeriesRow, Split, port,
 };
 use serde::Deserialize;
 
@@ -272,6 +272,7 @@ pub fn kind_spec(kind: &'static str, source_file: &'static str, doc: &'static st
             port::CLASSES,
             "every label series as class sequences, one row per task",
         )
+        .export(FittedExport::new("it fits its classes on the series it reads", true))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use emoflow_sdk::conventions::{ClassesRow, PortRows, Split, port};
-use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
+use emoflow_sdk::{Context, Error, FittedExport, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -374,6 +374,7 @@ pub fn spec() -> KindSpec {
             port::TABLE,
             "columns dim, task, order UInt32, arpa Utf8 (the model as ARPA text)",
         )
+        .export(FittedExport::new("it trains its language models on the class sequences it reads", true))
         .create(|params: Params| Ok(Ngram(params)))
 }
 

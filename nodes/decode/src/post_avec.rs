@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use emoflow_sdk::conventions::{PortRows, SeriesRow, Split, port};
-use emoflow_sdk::{Context, Error, Inputs, KindSpec, Node, Outputs};
+use emoflow_sdk::{Context, Error, FittedExport, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -325,6 +325,7 @@ pub fn spec() -> KindSpec {
             port::TABLE,
             "per dimension: dim, delay Int64, scale, bias, ccc (on `fit_split`)",
         )
+        .export(FittedExport::new("its delay, bias and scale are fitted on dev and no output keeps them", false))
         .create(|params: Params| {
             if params.delays.is_empty() {
                 return Err(Error::invalid("delays must list at least one delay"));

@@ -33,7 +33,7 @@
 //! most `max_length_mismatch` frames are both cut to the shorter for
 //! training (the metrics' rule); predictions cover every feature frame.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -43,15 +43,16 @@ use emoflow_sdk::prelude::*;
 use emoflow_sdk::conventions::shows;
 use emoflow_sdk_tch::ContextExt;
 use serde::{Deserialize, Serialize};
-use tch::nn::VarStore;
 use tch::{Device, TchError, Tensor};
 
-use crate::checkpoint::write_atomically;
 use crate::device::DeviceChoice;
-use crate::network::{Blstm, BlstmConfig, Output};
-use crate::readout::{Readout, TaskCodebook, to_vec};
+use crate::ensemble::{Ensemble, predict};
+use crate::model_card::{self, load_model, model_tag, save_model, saved_models, weights_beside};
+use crate::network::Output;
+use crate::problem::{Problem, classifier_readout};
+use crate::readout::Readout;
 use crate::train::{
-    DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, Trained, train,
+    EpochLog, TrainConfig, TrainError, TrainSetup, Trained, train,
 };
 
 /// Parameters of `model.blstm`.
@@ -133,7 +134,7 @@ pub struct Params {
 
 impl Params {
     /// The seeds to train, in the order their predictions are summed.
-    fn seed_list(&self) -> Vec<u64> {
+    pub(crate) fn seed_list(&self) -> Vec<u64> {
         self.seeds.clone().unwrap_or_else(|| vec![self.seed])
     }
 }
@@ -189,6 +190,7 @@ pub fn spec() -> KindSpec {
         // long work that Ctrl-C and crashes should reach alone.
         .own_process()
         .threads_param("threads")
+        .export(ModelExport::new("weights", &model_card::ARTIFACTS).dim("dim"))
         .create(BlstmNode::new)
 }
 
@@ -216,15 +218,15 @@ impl BlstmNode {
 }
 
 /// The inputs, read whole.
-struct Data {
-    features: Vec<FeatureRow>,
+pub(crate) struct Data {
+    pub(crate) features: Vec<FeatureRow>,
     /// Classifier: classes rows and codebook rows.
-    classes: Option<(Vec<ClassesRow>, Vec<CodebookRow>)>,
-    labels: Option<Vec<SeriesRow>>,
+    pub(crate) classes: Option<(Vec<ClassesRow>, Vec<CodebookRow>)>,
+    pub(crate) labels: Option<Vec<SeriesRow>>,
 }
 
 /// Posteriors (classifier) and values of every utterance.
-type Predictions = (Vec<PosteriorsRow>, Vec<SeriesRow>);
+pub(crate) type Predictions = (Vec<PosteriorsRow>, Vec<SeriesRow>);
 
 /// Rows of the training log: dimension, seed, epoch.
 type LogRows = Vec<(String, u64, EpochLog)>;
@@ -434,15 +436,6 @@ impl BlstmNode {
     }
 }
 
-/// Artifacts are named by dimension, and by seed in an ensemble.
-fn model_tag(dim: &str, seeds: &[u64], seed: u64) -> String {
-    if seeds.len() == 1 {
-        dim.to_string()
-    } else {
-        format!("{dim}-seed{seed}")
-    }
-}
-
 impl BlstmNode {
     /// The dimensions to model: the `dim` parameter, or every dimension of
     /// the targets.
@@ -526,501 +519,6 @@ fn to_sdk_error(error: TrainError) -> Error {
         TrainError::Torch(_) | TrainError::Checkpoint { .. } => Error::failed(error.to_string()),
     }
 }
-
-/// One dimension's training problem.
-struct Problem {
-    dim: String,
-    config: BlstmConfig,
-    readout: Readout,
-    /// Classifier task names, in head order.
-    tasks: Vec<String>,
-    train: Vec<TrainUtterance>,
-    dev: Vec<DevUtterance>,
-}
-
-impl Problem {
-    fn build(params: &Params, data: &Data, dim: &str) -> Result<Problem> {
-        let input_dim = data.features.first().map_or(0, |f| f.dims) as i64;
-        if input_dim == 0 {
-            return Err(Error::data(
-                "input `features` holds no utterances (or 0-dimensional frames)",
-            ));
-        }
-        let labels: HashMap<&str, &SeriesRow> = data
-            .labels
-            .iter()
-            .flatten()
-            .filter(|r| r.dim == dim)
-            .map(|r| (r.utt_id.as_str(), r))
-            .collect();
-        let (output, readout, tasks, codebooks, class_targets) = match &data.classes {
-            Some((classes, codebook)) => {
-                let tasks = classifier_tasks(params, classes, dim);
-                let (codebooks, readout) = classifier_readout(codebook, dim, &tasks)?;
-                let mut targets: HashMap<&str, Vec<Option<&ClassesRow>>> = HashMap::new();
-                for row in classes.iter().filter(|r| r.dim == dim) {
-                    if let Some(t) = tasks.iter().position(|t| *t == row.task) {
-                        targets
-                            .entry(&row.utt_id)
-                            .or_insert_with(|| vec![None; tasks.len()])[t] = Some(row);
-                    }
-                }
-                let classes = readout.head_widths();
-                (
-                    Output::Classifier { classes },
-                    readout,
-                    tasks,
-                    codebooks,
-                    Some(targets),
-                )
-            }
-            None => (Output::Regressor, Readout::Regressor, vec![], vec![], None),
-        };
-        let config = BlstmConfig {
-            input_dim,
-            hidden: params.hidden,
-            layers: params.layers,
-            output,
-        };
-        let mut train = Vec::new();
-        let mut dev = Vec::new();
-        for row in &data.features {
-            if row.dims as i64 != input_dim {
-                return Err(Error::data(format!(
-                    "utterance `{}` has {}-dimensional features, the others {input_dim}",
-                    row.utt_id, row.dims
-                )));
-            }
-            let features =
-                || Tensor::from_slice(&row.frames).view([row.num_frames() as i64, input_dim]);
-            let aligned = |what: &str, length: usize| -> Result<usize> {
-                let frames = row.num_frames();
-                if frames.abs_diff(length) > params.max_length_mismatch {
-                    return Err(Error::data(format!(
-                        "utterance `{}`: {frames} feature frames against {length} {what}, more than \
-                         max_length_mismatch = {} apart",
-                        row.utt_id, params.max_length_mismatch
-                    )));
-                }
-                Ok(frames.min(length))
-            };
-            let label = labels.get(row.utt_id.as_str());
-            match row.split {
-                Split::Train => {
-                    let targets = match &class_targets {
-                        Some(targets) => {
-                            let Some(per_task) = targets.get(row.utt_id.as_str()) else {
-                                continue;
-                            };
-                            let mut tensors = Vec::with_capacity(tasks.len());
-                            for (task, target) in tasks.iter().zip(per_task) {
-                                let target = target.ok_or_else(|| {
-                                    Error::data(format!(
-                                        "utterance `{}` has no classes of task `{task}`",
-                                        row.utt_id
-                                    ))
-                                })?;
-                                let frames = aligned(
-                                    &format!("classes of task `{task}`"),
-                                    target.classes.len(),
-                                )?;
-                                let classes: Vec<i64> =
-                                    target.classes[..frames].iter().map(|&c| c as i64).collect();
-                                tensors.push(Tensor::from_slice(&classes));
-                            }
-                            tensors
-                        }
-                        None => {
-                            let Some(label) = label else { continue };
-                            let frames = aligned("labels", label.values.len())?;
-                            vec![Tensor::from_slice(&label.values[..frames])]
-                        }
-                    };
-                    let frames = targets[0].size()[0];
-                    train.push(TrainUtterance {
-                        id: row.utt_id.clone(),
-                        features: features().narrow(0, 0, frames),
-                        targets,
-                    });
-                }
-                Split::Dev => {
-                    let reference = match (label, &class_targets) {
-                        (Some(label), _) => label.values.clone(),
-                        (None, Some(targets)) => match targets.get(row.utt_id.as_str()) {
-                            Some(per_task) => {
-                                reconstruct(&codebooks, &tasks, per_task, &row.utt_id)?
-                            }
-                            None => continue,
-                        },
-                        (None, None) => continue,
-                    };
-                    let frames = aligned("reference values", reference.len())?;
-                    dev.push(DevUtterance {
-                        id: row.utt_id.clone(),
-                        features: features().narrow(0, 0, frames as i64),
-                        reference: Tensor::from_slice(&reference[..frames]),
-                    });
-                }
-                Split::Test => {}
-            }
-        }
-        Ok(Problem {
-            dim: dim.to_string(),
-            config,
-            readout,
-            tasks,
-            train,
-            dev,
-        })
-    }
-}
-
-/// The classifier's tasks in head order: the `tasks` parameter, or every
-/// task of the dimension ordered by class count.
-fn classifier_tasks(params: &Params, classes: &[ClassesRow], dim: &str) -> Vec<String> {
-    if let Some(tasks) = &params.tasks {
-        return tasks.clone();
-    }
-    let counts: BTreeMap<&str, u32> = classes
-        .iter()
-        .filter(|r| r.dim == dim)
-        .map(|r| (r.task.as_str(), r.num_classes))
-        .collect();
-    let mut tasks: Vec<(u32, &str)> = counts.into_iter().map(|(task, k)| (k, task)).collect();
-    tasks.sort();
-    tasks
-        .into_iter()
-        .map(|(_, task)| task.to_string())
-        .collect()
-}
-
-/// The codebooks of `tasks` (head order) and the read-out over them.
-fn classifier_readout(
-    codebook: &[CodebookRow],
-    dim: &str,
-    tasks: &[String],
-) -> Result<(Vec<TaskCodebook>, Readout)> {
-    let mut codebooks = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let mut rows: Vec<&CodebookRow> = codebook
-            .iter()
-            .filter(|r| r.dim == dim && r.task == *task)
-            .collect();
-        if rows.is_empty() {
-            return Err(Error::data(format!(
-                "the codebook has no task `{task}` of dimension `{dim}`"
-            )));
-        }
-        rows.sort_by_key(|r| r.class);
-        let k = rows.len();
-        if rows
-            .iter()
-            .enumerate()
-            .any(|(i, r)| r.class as usize != i || r.num_classes as usize != k)
-        {
-            return Err(Error::data(format!(
-                "the codebook of `{dim}`/`{task}` must list classes 0..num_classes once each"
-            )));
-        }
-        codebooks.push(TaskCodebook {
-            means: rows.iter().map(|r| r.mean).collect(),
-            priors: rows.iter().map(|r| r.prior).collect(),
-        });
-    }
-    let readout = Readout::classifier(codebooks.clone())
-        .map_err(|e| Error::data(format!("dimension `{dim}`, tasks {tasks:?}: {e}")))?;
-    Ok((codebooks, readout))
-}
-
-/// The gold classes' reconstruction: per frame the class means averaged
-/// over the tasks.
-fn reconstruct(
-    codebooks: &[TaskCodebook],
-    tasks: &[String],
-    per_task: &[Option<&ClassesRow>],
-    utt_id: &str,
-) -> Result<Vec<f32>> {
-    let mut sum: Vec<f64> = Vec::new();
-    for ((task, row), codebook) in tasks.iter().zip(per_task).zip(codebooks) {
-        let row = row.ok_or_else(|| {
-            Error::data(format!(
-                "dev utterance `{utt_id}` has no classes of task `{task}`"
-            ))
-        })?;
-        sum.resize(row.classes.len(), 0.0);
-        for (s, &c) in sum.iter_mut().zip(&row.classes) {
-            *s += codebook.means.get(c as usize).copied().ok_or_else(|| {
-                Error::data(format!(
-                    "utterance `{utt_id}`, task `{task}`: class {c} outside the codebook"
-                ))
-            })?;
-        }
-    }
-    Ok(sum
-        .iter()
-        .map(|s| (s / tasks.len() as f64) as f32)
-        .collect())
-}
-
-/// Posteriors (classifier) and values of every utterance.
-fn predict(
-    model: &Blstm,
-    problem: &Problem,
-    features: &[FeatureRow],
-    device: Device,
-) -> std::result::Result<Predictions, TchError> {
-    let mut posteriors = Vec::new();
-    let mut values = Vec::new();
-    tch::no_grad(|| {
-        for row in features {
-            let input = Tensor::f_from_slice(&row.frames)?
-                .f_view([row.num_frames() as i64, row.dims as i64])?
-                .f_to_device(device)?;
-            let outputs = model.forward(&input)?;
-            if let Readout::Classifier(codebooks) = &problem.readout {
-                for ((logits, codebook), task) in outputs.iter().zip(codebooks).zip(&problem.tasks)
-                {
-                    // Plain posteriors: the decoders divide by the priors
-                    // (CLS-Raw is argmax after prior scaling); scaling here
-                    // too would divide twice.
-                    let posterior = logits.f_softmax(1, logits.kind())?;
-                    posteriors.push(PosteriorsRow {
-                        utt_id: row.utt_id.clone(),
-                        split: row.split,
-                        dim: problem.dim.clone(),
-                        task: task.clone(),
-                        num_classes: codebook.means.len() as u32,
-                        frame_period: row.frame_period,
-                        posteriors: to_vec(&posterior)?,
-                    });
-                }
-            }
-            values.push(SeriesRow {
-                utt_id: row.utt_id.clone(),
-                split: row.split,
-                dim: problem.dim.clone(),
-                frame_period: row.frame_period,
-                values: to_vec(&problem.readout.values(&outputs)?)?,
-            });
-        }
-        Ok((posteriors, values))
-    })
-}
-
-/// The predictions of an ensemble's models, summed as they come.
-#[derive(Default)]
-struct Ensemble {
-    posteriors: Vec<PosteriorsRow>,
-    values: Vec<SeriesRow>,
-    models: usize,
-}
-
-impl Ensemble {
-    /// Adds one model's predictions (same utterances, same order).
-    fn add(&mut self, posteriors: Vec<PosteriorsRow>, values: Vec<SeriesRow>) {
-        self.models += 1;
-        if self.models == 1 {
-            (self.posteriors, self.values) = (posteriors, values);
-            return;
-        }
-        let sum = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
-        for (a, b) in self.posteriors.iter_mut().zip(&posteriors) {
-            sum(&mut a.posteriors, &b.posteriors);
-        }
-        for (a, b) in self.values.iter_mut().zip(&values) {
-            sum(&mut a.values, &b.values);
-        }
-    }
-
-    /// The mean over the models.
-    fn mean(mut self) -> Predictions {
-        let scale = 1.0 / self.models.max(1) as f32;
-        self.posteriors.iter_mut().flat_map(|r| r.posteriors.iter_mut()).for_each(|x| *x *= scale);
-        self.values.iter_mut().flat_map(|r| r.values.iter_mut()).for_each(|x| *x *= scale);
-        (self.posteriors, self.values)
-    }
-}
-
-/// What `model-<tag>.json` records beside the weights; weights mode
-/// rebuilds the network from it.
-#[derive(Serialize, Deserialize)]
-struct ModelCard {
-    dim: String,
-    seed: u64,
-    network: BlstmConfig,
-    tasks: Vec<String>,
-    params: Params,
-    best_epoch: usize,
-    best_dev_ccc: f64,
-}
-
-/// The cards in `dir` (only those of `dim` when given) with their paths,
-/// grouped by dimension (sorted, as training goes) and in the order the
-/// dimension's seeds were trained, so the ensemble sums as training did.
-fn saved_models(
-    dir: &Path,
-    dim: Option<&str>,
-) -> Result<BTreeMap<String, Vec<(PathBuf, ModelCard)>>> {
-    let context = || format!("`weights` directory {}", dir.display());
-    let mut paths = Vec::new();
-    for entry in
-        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e).context("the `weights` directory"))?
-    {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.starts_with("model-") && name.ends_with(".json") {
-            paths.push(path);
-        }
-    }
-    if paths.is_empty() {
-        return Err(Error::data(format!(
-            "{} holds no model cards (model-*.json)",
-            context()
-        )));
-    }
-    paths.sort();
-    let mut by_dim: BTreeMap<String, Vec<(PathBuf, ModelCard)>> = BTreeMap::new();
-    for path in paths {
-        let json = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let card: ModelCard = serde_json::from_slice(&json).map_err(|e| {
-            Error::data(format!(
-                "{}: not a model card of model.blstm: {e}",
-                path.display()
-            ))
-        })?;
-        by_dim
-            .entry(card.dim.clone())
-            .or_default()
-            .push((path, card));
-    }
-    if let Some(dim) = dim {
-        let cards = by_dim.remove(dim).ok_or_else(|| {
-            Error::data(format!(
-                "{} holds no model of dimension `{dim}` (its cards are of {:?})",
-                context(),
-                by_dim.keys().collect::<Vec<_>>()
-            ))
-        })?;
-        by_dim = BTreeMap::from([(dim.to_string(), cards)]);
-    }
-    for (dim, cards) in &mut by_dim {
-        let (first, card) = &cards[0];
-        let seeds = card.params.seed_list();
-        if let Some((path, card)) = cards
-            .iter()
-            .find(|(_, c)| c.params.seed_list() != seeds || !seeds.contains(&c.seed))
-        {
-            return Err(Error::data(format!(
-                "{}: seed {} of seeds {:?}, but {} was trained with seeds {seeds:?}; the \
-                 directory mixes runs of dimension `{dim}`",
-                path.display(),
-                card.seed,
-                card.params.seed_list(),
-                first.display()
-            )));
-        }
-        let mut ordered = Vec::with_capacity(seeds.len());
-        for &seed in &seeds {
-            let at = cards.iter().position(|(_, c)| c.seed == seed).ok_or_else(|| {
-                Error::data(format!(
-                    "{}: model-{}.json is missing (dimension `{dim}` was trained with seeds {seeds:?})",
-                    context(),
-                    model_tag(dim, &seeds, seed)
-                ))
-            })?;
-            ordered.push(cards.swap_remove(at));
-        }
-        *cards = ordered;
-    }
-    Ok(by_dim)
-}
-
-/// The weights file saved beside a model card.
-fn weights_beside(card_path: &Path) -> PathBuf {
-    card_path.with_extension("safetensors")
-}
-
-/// The network of a card (`card_path`) with the weights saved beside it.
-fn load_model(card_path: &Path, config: &BlstmConfig, device: Device) -> Result<Blstm> {
-    let path = weights_beside(card_path);
-    let bad = |message: String| Error::data(format!("{}: {message}", path.display()));
-    std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-    let mut saved: HashMap<String, Tensor> = Tensor::read_safetensors(&path)
-        .map_err(|e| bad(e.to_string()))?
-        .into_iter()
-        .collect();
-    let store = VarStore::new(device);
-    let model = Blstm::new(&store.root(), config.clone())
-        .map_err(|e| Error::data(format!("{}: {e}", card_path.display())))?;
-    let mut variables: Vec<(String, Tensor)> = store.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| {
-        for (name, mut variable) in variables {
-            let tensor = saved
-                .remove(&name)
-                .ok_or_else(|| bad(format!("no tensor `{name}`, which the card's network has")))?;
-            if tensor.size() != variable.size() {
-                return Err(bad(format!(
-                    "tensor `{name}` is {:?}, the card's network needs {:?}",
-                    tensor.size(),
-                    variable.size()
-                )));
-            }
-            variable.f_copy_(&tensor).map_err(|e| bad(e.to_string()))?;
-        }
-        Ok(())
-    })?;
-    // Weights the card does not describe mean the two do not belong together.
-    if let Some(name) = saved.keys().min() {
-        return Err(bad(format!(
-            "tensor `{name}` is not part of the card's network"
-        )));
-    }
-    Ok(model)
-}
-
-/// Saves the best model (PyTorch parameter names) and its description.
-fn save_model(
-    ctx: &Context,
-    tag: &str,
-    seed: u64,
-    problem: &Problem,
-    trained: &Trained,
-    params: &Params,
-) -> std::result::Result<(), TrainError> {
-    let dir = ctx.artifact_dir();
-    let weights = dir.join(format!("model-{tag}.safetensors"));
-    let named: Vec<(String, Tensor)> = trained
-        .store
-        .variables()
-        .into_iter()
-        .map(|(name, t)| (name, t.to_device(Device::Cpu)))
-        .collect();
-    write_atomically(&weights, |path| {
-        Ok(Tensor::write_safetensors(&named, path)?)
-    })?;
-    let card = ModelCard {
-        dim: problem.dim.clone(),
-        seed,
-        network: problem.config.clone(),
-        tasks: problem.tasks.clone(),
-        params: params.clone(),
-        best_epoch: trained.best.epoch,
-        best_dev_ccc: trained.best.dev_ccc,
-    };
-    let json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Data(e.to_string()))?;
-    let card_path = dir.join(format!("model-{tag}.json"));
-    write_atomically(&card_path, |path| {
-        std::fs::write(path, &json).map_err(|source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    })
-}
-
 /// The training log as a `table`.
 fn log_table(rows: &[(String, u64, EpochLog)]) -> Result<RecordBatch> {
     let float = |f: fn(&EpochLog) -> f64| -> ArrayRef {

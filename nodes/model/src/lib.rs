@@ -12,7 +12,9 @@
 //! * [`readout`]: prior scaling and class means -> continuous values; the
 //!   dev CCC.
 //! * [`device`]: `auto` | `cpu` | `cuda:N`.
-//! * [`blstm`]: the `model.blstm` node kind over all of the above.
+//! * [`blstm`]: the `model.blstm` node kind over all of the above, with
+//!   its training problem (`problem`), ensemble predictions (`ensemble`)
+//!   and saved models (`model_card`).
 //!
 //! Linking: build.rs gives the library an rpath to the libtorch it was built
 //! against and keeps `libtorch_cuda.so` linked, so CUDA is found without
@@ -22,7 +24,10 @@ pub mod adam;
 pub mod blstm;
 pub mod checkpoint;
 pub mod device;
+mod ensemble;
+mod model_card;
 pub mod network;
+mod problem;
 pub mod readout;
 pub mod train;
 

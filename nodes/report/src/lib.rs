@@ -10,4 +10,5 @@ pub mod plot;
 pub mod table;
 pub mod write;
 
-emoflow_sdk::export_plugin!(table::spec, plot::spec, write::spec);
+// io.write before report.plot: the order of a bundle's outputs.
+emoflow_sdk::export_plugin!(table::spec, write::spec, plot::spec);

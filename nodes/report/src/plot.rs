@@ -616,6 +616,12 @@ pub fn spec() -> KindSpec {
         )
         .output("files", port::FILES, "the PNG and SVG file of each figure")
         .not_cacheable()
+        // `emoflow export`: a figure per recording a bundle predicts.
+        .bundle_output(
+            "plot",
+            "predictions",
+            serde_json::json!({"each": true, "name": "predictions", "title": "${title}"}),
+        )
         .create(|p: Params| {
             p.check()?;
             Ok(Plot(p))

@@ -127,6 +127,9 @@ pub fn spec() -> KindSpec {
         .input("data", port::ANY, "what to write (csv and arff need a series)")
         .output("files", port::FILES, "the files written")
         .not_cacheable()
+        // `emoflow export` writes a bundle's predictions as CSV and ARFF.
+        .bundle_output("csv", "data", serde_json::json!({"format": "csv", "name": "predictions"}))
+        .bundle_output("arff", "data", serde_json::json!({"format": "arff", "name": "predictions"}))
         .create(|p: Params| Ok(Write(p)))
 }
 

@@ -44,6 +44,25 @@ pub fn graph(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs").join(name)
 }
 
+/// Writes a mono 16-bit PCM WAV file: for a recording the synthetic corpus
+/// cannot give (one too short for a frame).
+pub fn write_wav(path: &Path, rate: u32, samples: &[i16]) {
+    let data = (samples.len() * 2) as u32;
+    let mut bytes = Vec::with_capacity(44 + data as usize);
+    bytes.extend(b"RIFF");
+    bytes.extend((36 + data).to_le_bytes());
+    bytes.extend(b"WAVEfmt ");
+    // PCM, one channel, the rate, bytes per second, block align, bits.
+    bytes.extend(16u32.to_le_bytes());
+    bytes.extend([1u16, 1].iter().flat_map(|v| v.to_le_bytes()));
+    bytes.extend([rate, rate * 2].iter().flat_map(|v| v.to_le_bytes()));
+    bytes.extend([2u16, 16].iter().flat_map(|v| v.to_le_bytes()));
+    bytes.extend(b"data");
+    bytes.extend(data.to_le_bytes());
+    bytes.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -1,6 +1,7 @@
 //! Fixture nodes for the engine's end-to-end tests: a counting source, a
-//! pass-through that reports buffer addresses, a sum, and nodes that panic,
-//! fail, break their schema or stream slowly.
+//! pass-through that reports buffer addresses, a sum, a trained model that
+//! is not `model.blstm` (for `emoflow export`), and nodes that panic, fail,
+//! break their schema or stream slowly.
 
 use std::time::Duration;
 
@@ -218,6 +219,101 @@ fn needs_param() -> KindSpec {
         .create(|p: WindowParams| if p.window == 0 { Err(Error::invalid("`window` must be at least 1")) } else { Ok(Pass) })
 }
 
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MeanModelParams {
+    /// A directory of `mean-<dim>.txt` files saved by training: predict
+    /// with them instead of training.
+    #[serde(default)]
+    weights: Option<String>,
+    /// Only this dimension.
+    #[serde(default)]
+    dim: Option<String>,
+}
+
+/// A model with one number per dimension: training saves the mean of the
+/// train labels (`mean-<dim>.txt`); it predicts, for every feature frame,
+/// that mean plus a thousandth of the frame's first feature, so that its
+/// predictions depend on the recording.
+struct MeanModel(MeanModelParams);
+
+impl MeanModel {
+    /// The train labels' mean per dimension, saved as artifacts.
+    fn train(&self, ctx: &Context, labels: &[SeriesRow]) -> Result<Vec<(String, f64)>> {
+        let mut sums: std::collections::BTreeMap<&str, (f64, usize)> = Default::default();
+        for row in labels.iter().filter(|r| r.split == Split::Train && self.0.dim.as_ref().is_none_or(|d| *d == r.dim)) {
+            let sum = sums.entry(&row.dim).or_default();
+            sum.0 += row.values.iter().map(|&v| v as f64).sum::<f64>();
+            sum.1 += row.values.len();
+        }
+        let mut means = Vec::new();
+        for (dim, (sum, n)) in sums {
+            let mean = sum / n.max(1) as f64;
+            let path = ctx.artifact_dir().join(format!("mean-{dim}.txt"));
+            std::fs::write(&path, mean.to_string()).map_err(|e| Error::io(&path, e))?;
+            means.push((dim.to_string(), mean));
+        }
+        Ok(means)
+    }
+
+    /// The means saved in `dir` (only `dim`'s when set).
+    fn saved(&self, dir: &std::path::Path) -> Result<Vec<(String, f64)>> {
+        let mut means = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let Some(dim) = name.strip_prefix("mean-").and_then(|n| n.strip_suffix(".txt")) else { continue };
+            if self.0.dim.as_ref().is_some_and(|d| d != dim) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let mean = text.trim().parse().map_err(|e| Error::data(format!("{}: {e}", path.display())))?;
+            means.push((dim.to_string(), mean));
+        }
+        means.sort_by(|a, b| a.0.cmp(&b.0));
+        if means.is_empty() {
+            return Err(Error::data(format!("{} holds no mean-*.txt", dir.display())));
+        }
+        Ok(means)
+    }
+}
+
+impl Node for MeanModel {
+    fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
+        let features = FeatureRow::read_all(&inputs.batches("features")?)?;
+        let means = match &self.0.weights {
+            Some(dir) => self.saved(std::path::Path::new(dir))?,
+            None => {
+                let labels = inputs.optional_batches("labels")?.ok_or_else(|| Error::invalid("training needs `labels`"))?;
+                self.train(ctx, &SeriesRow::read_all(&labels)?)?
+            }
+        };
+        let rows: Vec<SeriesRow> = means
+            .iter()
+            .flat_map(|(dim, mean)| {
+                features.iter().map(move |f| SeriesRow {
+                    utt_id: f.utt_id.clone(),
+                    split: f.split,
+                    dim: dim.clone(),
+                    frame_period: f.frame_period,
+                    values: f.frames.chunks(f.dims.max(1)).map(|frame| (mean + 0.001 * frame[0] as f64) as f32).collect(),
+                })
+            })
+            .collect();
+        Ok(Outputs::new().with_batch("predictions", SeriesRow::write(&rows)?))
+    }
+}
+
+fn mean_model() -> KindSpec {
+    KindSpec::new("test.mean_model", file!())
+        .doc("Trains one mean per dimension on the train labels; with `weights`, predicts with saved means.")
+        .input("features", port::FEATURES, "frames of every utterance")
+        .optional_input("labels", port::SERIES, "training targets (ignored with `weights`)")
+        .output("predictions", port::SERIES, "per frame: the mean plus a thousandth of the first feature")
+        .export(ModelExport::new("weights", &["mean-{dim}.txt"]).dim("dim"))
+        .create(|p: MeanModelParams| Ok(MeanModel(p)))
+}
+
 emoflow_sdk::export_plugin!(
     source,
     pass,
@@ -227,5 +323,6 @@ emoflow_sdk::export_plugin!(
     bad_schema,
     reads_undeclared,
     writes_undeclared,
-    needs_param
+    needs_param,
+    mean_model
 );
