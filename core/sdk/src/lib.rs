@@ -89,7 +89,12 @@ pub mod prelude {
 
 /// Exports node kinds as an emoflow plugin.
 ///
-/// Takes the paths of functions returning a [`KindSpec`]. Generates the C
+/// Takes the paths of functions returning a [`KindSpec`], or `kinds = f`
+/// with `f` a function returning the whole `Vec<KindSpec>`, for a plugin
+/// whose kinds are found when it loads (the Python plugin: its kinds are
+/// the modules in the plugin path). Called once, on the first `describe`;
+/// the kinds' strings are `'static`, so such a plugin leaks the few it
+/// builds. Generates the C
 /// entry point hosts look up, `emoflow_plugin_entry_<crate name>` (see
 /// [`ffi::entry_symbols`]: named after the crate so that several plugin
 /// crates can be linked into one test binary), and a safe
@@ -97,7 +102,7 @@ pub mod prelude {
 /// (the [`harness`]). Use it once per library crate, at its root.
 #[macro_export]
 macro_rules! export_plugin {
-    ($($spec:path),+ $(,)?) => {
+    (kinds = $kinds:path) => {
         fn __emoflow_exported() -> &'static $crate::ffi::Exported {
             static EXPORTED: ::std::sync::OnceLock<$crate::ffi::Exported> =
                 ::std::sync::OnceLock::new();
@@ -105,7 +110,7 @@ macro_rules! export_plugin {
                 $crate::ffi::Exported::new($crate::PluginSpec {
                     name: env!("CARGO_PKG_NAME"),
                     version: env!("CARGO_PKG_VERSION"),
-                    kinds: vec![$($spec()),+],
+                    kinds: $kinds(),
                 })
             })
         }
@@ -160,5 +165,11 @@ macro_rules! export_plugin {
         pub fn emoflow_plugin() -> &'static $crate::ffi::FFI_Plugin {
             &__EMOFLOW_PLUGIN
         }
+    };
+    ($($spec:path),+ $(,)?) => {
+        fn __emoflow_kinds() -> ::std::vec::Vec<$crate::KindSpec> {
+            vec![$($spec()),+]
+        }
+        $crate::export_plugin!(kinds = __emoflow_kinds);
     };
 }
