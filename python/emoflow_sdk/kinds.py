@@ -136,7 +136,8 @@ def kind(name: str, *, inputs: list[Input], outputs: list[Output], params: Optio
             raise TypeError(f"parameters of `{name}` must be a dataclass, not {params!r}")
         KINDS[name] = Kind(
             name=name,
-            doc=inspect.cleandoc(doc if doc is not None else (run.__doc__ or "")),
+            # One line, as Rust kinds write theirs.
+            doc=" ".join((doc if doc is not None else (run.__doc__ or "")).split()),
             inputs=list(inputs),
             outputs=list(outputs),
             params=params,
