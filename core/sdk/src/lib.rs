@@ -90,11 +90,12 @@ pub mod prelude {
 /// Exports node kinds as an emoflow plugin.
 ///
 /// Takes the paths of functions returning a [`KindSpec`], or `kinds = f`
-/// with `f` a function returning the whole `Vec<KindSpec>`, for a plugin
-/// whose kinds are found when it loads (the Python plugin: its kinds are
-/// the modules in the plugin path). Called once, on the first `describe`;
-/// the kinds' strings are `'static`, so such a plugin leaks the few it
-/// builds. Generates the C
+/// with `f` a function returning `Result<Vec<KindSpec>, String>`, for a
+/// plugin whose kinds are found when it loads (the Python plugin: its kinds
+/// are the modules in the plugin path). `f` is called once, on the first
+/// `describe`; its error becomes the plugin's load error. The kinds'
+/// strings are `'static`, so such a plugin leaks the few it builds.
+/// Generates the C
 /// entry point hosts look up, `emoflow_plugin_entry_<crate name>` (see
 /// [`ffi::entry_symbols`]: named after the crate so that several plugin
 /// crates can be linked into one test binary), and a safe
@@ -107,11 +108,11 @@ macro_rules! export_plugin {
             static EXPORTED: ::std::sync::OnceLock<$crate::ffi::Exported> =
                 ::std::sync::OnceLock::new();
             EXPORTED.get_or_init(|| {
-                $crate::ffi::Exported::new($crate::PluginSpec {
-                    name: env!("CARGO_PKG_NAME"),
-                    version: env!("CARGO_PKG_VERSION"),
-                    kinds: $kinds(),
-                })
+                let (name, version) = (env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+                match $kinds() {
+                    Ok(kinds) => $crate::ffi::Exported::new($crate::PluginSpec { name, version, kinds }),
+                    Err(why) => $crate::ffi::Exported::failed(name, version, &why),
+                }
             })
         }
 
@@ -167,8 +168,8 @@ macro_rules! export_plugin {
         }
     };
     ($($spec:path),+ $(,)?) => {
-        fn __emoflow_kinds() -> ::std::vec::Vec<$crate::KindSpec> {
-            vec![$($spec()),+]
+        fn __emoflow_kinds() -> ::std::result::Result<::std::vec::Vec<$crate::KindSpec>, ::std::string::String> {
+            Ok(vec![$($spec()),+])
         }
         $crate::export_plugin!(kinds = __emoflow_kinds);
     };

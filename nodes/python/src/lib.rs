@@ -92,18 +92,12 @@ fn spec(description: &serde_json::Value) -> KindSpec {
 /// A module that fails to import, or a Python that cannot start, fails the
 /// description with the reason (the host lists it among the plugins that
 /// did not load).
-fn kinds() -> Vec<KindSpec> {
+fn kinds() -> Result<Vec<KindSpec>, String> {
     let dirs: Vec<PathBuf> = plugin_dirs().into_iter().filter(|d| has_kind_modules(d)).collect();
     if dirs.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    match discover(&dirs) {
-        Ok(kinds) => kinds,
-        // `describe` reports a panic of the kinds' constructor as the
-        // plugin's load error, the only channel at load time; unwinding
-        // without the panic hook keeps a backtrace note off the terminal.
-        Err(e) => std::panic::resume_unwind(Box::new(e.message)),
-    }
+    discover(&dirs).map_err(|e| e.message)
 }
 
 fn discover(dirs: &[PathBuf]) -> Result<Vec<KindSpec>, Error> {

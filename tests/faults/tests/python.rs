@@ -12,7 +12,7 @@ use std::process::Command;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float32Type;
-use emoflow_faults::{Scratch, bin_dir, emoflow, repo_root, run_command, status, stderr};
+use emoflow_faults::{Scratch, bin_dir, emoflow, repo_root, status, stderr};
 
 /// The interpreter of .venv-python, which has pyarrow.
 fn venv_python() -> PathBuf {
@@ -27,9 +27,17 @@ fn fixture_kinds() -> PathBuf {
 
 /// `emoflow run` of GRAPH with the fixture Python kinds, on .venv-python.
 fn run_python(graph: &Path, dir: &Scratch) -> (std::process::Output, serde_json::Value) {
-    let out = run_command(graph, dir)
+    // Both plugin directories before the command: given after it, the
+    // global option would replace the fixture plugin's directory.
+    let out = emoflow()
         .arg("--plugin-path")
         .arg(fixture_kinds())
+        .arg("run")
+        .arg(graph)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
         .env("EMOFLOW_PYTHON", venv_python())
         .output()
         .unwrap();
