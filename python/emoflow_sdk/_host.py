@@ -127,6 +127,9 @@ def run(node: Node, host, inputs: dict[str, int], outputs: dict[str, int]):
         export(kind, produced, outputs)
         return None
     except BaseException as e:  # noqa: BLE001 - the node fails, the host survives
+        # The traceback starts in the kind: this frame is the SDK's.
+        if e.__traceback__ is not None and e.__traceback__.tb_next is not None:
+            e = e.with_traceback(e.__traceback__.tb_next)
         return format_exception(e)
     finally:
         _running.host = None
