@@ -190,3 +190,44 @@ fn the_python_argmax_decoder_predicts_what_decode_argmax_does_in_the_example_gra
     assert_eq!(dims(&features), 3 * dims(&znorm));
     assert!(features[0].column_by_name("features").unwrap().null_count() == 0);
 }
+
+#[test]
+fn editing_a_python_kind_or_a_module_it_imports_reruns_its_node() {
+    let dir = Scratch::new("python", "cache");
+    let kinds = dir.join("kinds");
+    std::fs::create_dir_all(&kinds).unwrap();
+    std::fs::write(kinds.join("helper.py"), "FACTOR = 2.0\n").unwrap();
+    let module = "import emoflow_sdk as ef\nfrom helper import FACTOR\n\n\
+        @ef.kind(\"pycache.scale\", inputs=[ef.Input(\"in\", ef.port.SERIES)], outputs=[ef.Output(\"out\", ef.port.SERIES)])\n\
+        def scale(ctx, params, inputs):\n    return {\"out\": inputs[\"in\"]}  # FACTOR: only read for the cache\n";
+    std::fs::write(kinds.join("scale.py"), module).unwrap();
+    let graph = dir.join("graph.toml");
+    std::fs::write(
+        &graph,
+        "[nodes.source]\nkind = \"test.source\"\nrows = 2\n\n[nodes.node]\nkind = \"pycache.scale\"\ninputs = { in = \"source.out\" }\n",
+    )
+    .unwrap();
+    let run = || {
+        let out = emoflow()
+            .arg("--plugin-path")
+            .arg(&kinds)
+            .arg("run")
+            .arg(&graph)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .arg("--cache")
+            .arg(dir.join("cache"))
+            .env("EMOFLOW_PYTHON", venv_python())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        status(&emoflow_faults::report(&dir), "node").to_string()
+    };
+    assert_eq!(run(), "ran");
+    assert_eq!(run(), "cached");
+    std::fs::write(kinds.join("helper.py"), "FACTOR = 3.0\n").unwrap();
+    assert_eq!(run(), "ran", "the imported module changed");
+    assert_eq!(run(), "cached");
+    std::fs::write(kinds.join("scale.py"), format!("{module}# edited\n")).unwrap();
+    assert_eq!(run(), "ran", "the kind's module changed");
+}
