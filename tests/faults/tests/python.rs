@@ -12,7 +12,7 @@ use std::process::Command;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float32Type;
-use emoflow_faults::{Scratch, bin_dir, emoflow, repo_root, status, stderr};
+use emoflow_faults::{Scratch, emoflow, one_node_graph, repo_root, status, stderr};
 
 /// The interpreter of .venv-python, which has pyarrow.
 fn venv_python() -> PathBuf {
@@ -25,46 +25,36 @@ fn fixture_kinds() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
-/// `emoflow run` of GRAPH with the fixture Python kinds, on .venv-python.
-fn run_python(graph: &Path, dir: &Scratch) -> (std::process::Output, serde_json::Value) {
+/// `emoflow run GRAPH EXTRA...` with the Python kinds of KINDS (and the
+/// fixture plugin), on .venv-python.
+fn run_with(kinds: &Path, graph: &Path, dir: &Scratch, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
     // Both plugin directories before the command: given after it, the
     // global option would replace the fixture plugin's directory.
     let out = emoflow()
         .arg("--plugin-path")
-        .arg(fixture_kinds())
+        .arg(kinds)
         .arg("run")
         .arg(graph)
         .arg("--out")
         .arg(dir.join("out"))
         .arg("--cache")
         .arg(dir.join("cache"))
+        .args(extra)
         .env("EMOFLOW_PYTHON", venv_python())
         .output()
         .unwrap();
     (out, emoflow_faults::report(dir))
 }
 
-/// `test.source` -> KIND -> `test.sum`, beside an independent `test.sum`.
-fn through(dir: &Scratch, kind: &str) -> PathBuf {
-    let file = dir.join("graph.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[nodes.source]\nkind = \"test.source\"\nrows = 2\n\n\
-             [nodes.node]\nkind = \"{kind}\"\ninputs = {{ in = \"source.out\" }}\n\n\
-             [nodes.after]\nkind = \"test.sum\"\ninputs = {{ in = \"node.out\" }}\n\n\
-             [nodes.sum]\nkind = \"test.sum\"\ninputs = {{ in = \"source.out\" }}\n"
-        ),
-    )
-    .unwrap();
-    file
+fn run_python(graph: &Path, dir: &Scratch) -> (std::process::Output, serde_json::Value) {
+    run_with(&fixture_kinds(), graph, dir, &[])
 }
 
 /// Runs KIND between the fixture nodes; checks that it alone failed and
 /// returns stderr.
 fn fails_alone(name: &str, kind: &str) -> String {
     let dir = Scratch::new("python", name);
-    let (out, report) = run_python(&through(&dir, kind), &dir);
+    let (out, report) = run_python(&one_node_graph(&dir, kind), &dir);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("node `node` ({kind}) failed")), "{err}");
@@ -108,7 +98,7 @@ fn an_interpreter_without_pyarrow_is_named_with_what_to_install() {
         .arg("--plugin-path")
         .arg(fixture_kinds())
         .arg("check")
-        .arg(through(&dir, "pyfaults.raises"))
+        .arg(one_node_graph(&dir, "pyfaults.raises"))
         .env("EMOFLOW_PYTHON", venv.join("bin/python"))
         .output()
         .unwrap();
@@ -122,7 +112,7 @@ fn an_interpreter_without_pyarrow_is_named_with_what_to_install() {
 #[test]
 fn python_logging_reaches_the_host_log_with_the_node_name() {
     let dir = Scratch::new("python", "logs");
-    let (out, report) = run_python(&through(&dir, "pyfaults.logs"), &dir);
+    let (out, report) = run_python(&one_node_graph(&dir, "pyfaults.logs"), &dir);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(status(&report, "after"), "ran");
@@ -155,21 +145,8 @@ fn series(batches: &[RecordBatch]) -> Vec<(String, String, Vec<f32>)> {
 fn the_python_argmax_decoder_predicts_what_decode_argmax_does_in_the_example_graph() {
     let dir = Scratch::new("python", "argmax");
     let example = repo_root().join("plugins/python-example");
-    let out = Command::new(bin_dir().join("emoflow"))
-        .arg("--plugin-path")
-        .arg(&example)
-        .arg("run")
-        .arg(example.join("graph.toml"))
-        .arg("--preset-test")
-        .arg("--out")
-        .arg(dir.join("out"))
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .env("EMOFLOW_PYTHON", venv_python())
-        .output()
-        .unwrap();
+    let (out, report) = run_with(&example, &example.join("graph.toml"), &dir, &["--preset-test"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report = emoflow_faults::report(&dir);
     let (rust, python) = (series(&port_rows(&report, "raw", "predictions")), series(&port_rows(&report, "pyraw", "predictions")));
     assert!(!rust.is_empty());
     assert_eq!(rust.len(), python.len());
@@ -208,20 +185,9 @@ fn editing_a_python_kind_or_a_module_it_imports_reruns_its_node() {
     )
     .unwrap();
     let run = || {
-        let out = emoflow()
-            .arg("--plugin-path")
-            .arg(&kinds)
-            .arg("run")
-            .arg(&graph)
-            .arg("--out")
-            .arg(dir.join("out"))
-            .arg("--cache")
-            .arg(dir.join("cache"))
-            .env("EMOFLOW_PYTHON", venv_python())
-            .output()
-            .unwrap();
+        let (out, report) = run_with(&kinds, &graph, &dir, &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        status(&emoflow_faults::report(&dir), "node").to_string()
+        status(&report, "node").to_string()
     };
     assert_eq!(run(), "ran");
     assert_eq!(run(), "cached");
