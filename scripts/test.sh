@@ -8,9 +8,9 @@
 #      single-node Slurm, installing it if needed: root or sudo), and the
 #      run page in headless Chromium (installed if needed, likewise);
 #   5. `emoflow test`: every graph's [test] preset and expectations, and the
-#      example plugin's graph, loaded with --plugin-path; the Python example
-#      (plugins/python-example): its pytest tests, `emoflow plugin check` of
-#      its kinds and its graph's `emoflow test`;
+#      example plugin's graph, loaded with --plugin-path; the Python SDK's
+#      and the Python example's (plugins/python-example) pytest tests,
+#      `emoflow plugin check` of its kinds and its graph's `emoflow test`;
 #   6. the release bundle (scripts/dist.sh), unpacked into a temporary
 #      directory, runs the demo's [test] preset with the project's torch.
 set -euo pipefail
@@ -45,7 +45,7 @@ mkdir -p target/example-plugins
 cp target/out-of-tree/release/libdecode_hysteresis.so target/example-plugins/
 target/release/emoflow plugin check target/example-plugins/libdecode_hysteresis.so
 target/release/emoflow test --plugin-path target/example-plugins plugins/decode-hysteresis/graph.toml
-(cd plugins/python-example && ../../.venv-python/bin/python -m pytest -q)
+.venv-python/bin/python -m pytest -q python/tests plugins/python-example
 EMOFLOW_PYTHON=.venv-python/bin/python EMOFLOW_PLUGIN_PATH=plugins/python-example \
     target/release/emoflow plugin check target/release/libemoflow_python.so
 EMOFLOW_PYTHON=.venv-python/bin/python \
