@@ -135,33 +135,8 @@ def run(node: Node, host, inputs: dict[str, int], outputs: dict[str, int]):
         _running.host = None
 
 
-def to_table(kind: Kind, port: str, value) -> pa.Table:
-    if isinstance(value, pa.Table):
-        return value
-    if isinstance(value, pa.RecordBatch):
-        return pa.Table.from_batches([value])
-    raise TypeError(f"`{kind.name}` returned a {type(value).__name__} for output `{port}`: "
-                    "return a pyarrow.Table or RecordBatch")
-
-
-def outputs_of(kind: Kind, produced) -> dict[str, pa.Table]:
-    """The kind's outputs as tables, checked to be exactly the declared ports."""
-    if not isinstance(produced, dict):
-        raise TypeError(f"`{kind.name}` returned a {type(produced).__name__}: return a dict of "
-                        "tables by output port")
-    declared = [o.name for o in kind.outputs]
-    extra = sorted(set(produced) - set(declared))
-    if extra:
-        raise ValueError(f"`{kind.name}` produced outputs {extra}, which it does not declare "
-                         f"(it declares {declared})")
-    missing = [p for p in declared if p not in produced]
-    if missing:
-        raise ValueError(f"`{kind.name}` did not produce its outputs {missing}")
-    return {port: to_table(kind, port, produced[port]) for port in declared}
-
-
 def export(kind: Kind, produced, outputs: dict[str, int]) -> None:
-    for port, table in outputs_of(kind, produced).items():
+    for port, table in kind.outputs_of(produced).items():
         # A reader over the table's batches is pure C++: the host pulls it
         # after `run` returns, on its own thread.
         reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import logging
 import typing
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+import pyarrow as pa
 
 
 class port:
@@ -110,6 +111,31 @@ class Kind:
         return self.params(**values)
 
 
+    def outputs_of(self, produced) -> dict:
+        """What the body returned, as tables by output port, checked to be
+        exactly the declared ports."""
+        if not isinstance(produced, dict):
+            raise TypeError(f"`{self.name}` returned a {type(produced).__name__}: return a dict of "
+                            "tables by output port")
+        declared = [o.name for o in self.outputs]
+        extra = sorted(set(produced) - set(declared))
+        if extra:
+            raise ValueError(f"`{self.name}` produced outputs {extra}, which it does not declare "
+                             f"(it declares {declared})")
+        missing = [p for p in declared if p not in produced]
+        if missing:
+            raise ValueError(f"`{self.name}` did not produce its outputs {missing}")
+        return {port: self._table(port, produced[port]) for port in declared}
+
+    def _table(self, port: str, value):
+        if isinstance(value, pa.Table):
+            return value
+        if isinstance(value, pa.RecordBatch):
+            return pa.Table.from_batches([value])
+        raise TypeError(f"`{self.name}` returned a {type(value).__name__} for output `{port}`: "
+                        "return a pyarrow.Table or RecordBatch")
+
+
 #: Every kind declared so far, by name.
 KINDS: dict[str, Kind] = {}
 
@@ -202,6 +228,3 @@ def params_schema(params: Optional[type]) -> dict:
     if required:
         schema["required"] = required
     return schema
-
-
-log = logging.getLogger("emoflow_sdk")

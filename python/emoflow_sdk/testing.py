@@ -9,7 +9,7 @@ from typing import Callable, Optional, Union
 
 import pyarrow as pa
 
-from . import _host, tables
+from . import tables
 from .kinds import KINDS, Context, Kind
 
 
@@ -36,7 +36,7 @@ def run(kind: Union[str, Callable, Kind], inputs: dict[str, pa.Table], params: O
     if unknown:
         raise ValueError(f"`{k.name}` has no inputs {unknown}")
     produced = k.run(ctx or Context(f"test-{k.name}"), k.parse_params(params or {}), dict(inputs))
-    outputs = _host.outputs_of(k, produced)
+    outputs = k.outputs_of(produced)
     for port in k.outputs:
         try:
             tables.check(port.type, outputs[port.name])

@@ -99,3 +99,23 @@ def test_the_port_check_names_a_missing_or_mistyped_column():
                               pa.array([[0.0, 0.0, 0.0]], pa.list_(pa.float64())))
     with pytest.raises(ValueError, match="column `values` is list<item: double>, port type `series` wants List<Float32>"):
         tables.check("series", wrong)
+
+
+@ef.kind("sdktest.two_outputs", inputs=[], outputs=[ef.Output("a", ef.port.TABLE), ef.Output("b", ef.port.TABLE)])
+def two_outputs(ctx, params, inputs):
+    return two_outputs.returns
+
+
+def test_outputs_must_be_the_declared_ports_as_tables():
+    t = pa.table({"x": [1]})
+    for returns, says in [
+        ({"a": t}, r"did not produce its outputs \['b'\]"),
+        ({"a": t, "b": t, "c": t}, r"produced outputs \['c'\], which it does not declare"),
+        ({"a": t, "b": [1]}, "returned a list for output `b`"),
+        ([t, t], "returned a list: return a dict"),
+    ]:
+        two_outputs.returns = returns
+        with pytest.raises((ValueError, TypeError), match=says):
+            ef.testing.run("sdktest.two_outputs", {})
+    two_outputs.returns = {"a": t, "b": t.to_batches()[0]}
+    assert ef.testing.run("sdktest.two_outputs", {})["b"] == t
