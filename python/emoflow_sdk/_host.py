@@ -37,7 +37,7 @@ def discover(dirs: list[str]) -> str:
     """Imports the kind modules of ``dirs``; JSON: the kinds' descriptions and
     the modules that failed to import, with their tracebacks."""
     described, problems, modules = [], [], {}
-    for directory in map(Path, dirs):
+    for directory in (Path(d).resolve() for d in dirs):
         files = _kind_files(directory) if directory.is_dir() else []
         if files and str(directory) not in sys.path:
             # Kind modules import their neighbours as top-level modules.
@@ -48,6 +48,10 @@ def discover(dirs: list[str]) -> str:
                 problems.append(f"{path}: a module `{name}` was already imported from {modules[name]}")
                 continue
             modules[name] = path
+            taken = sys.modules.get(name)
+            if taken is not None and Path(getattr(taken, "__file__", None) or "").resolve() != path.resolve():
+                problems.append(f"{path}: the module name `{name}` is taken by {taken!r}; rename the file")
+                continue
             try:
                 importlib.import_module(name)
             except BaseException as e:  # noqa: BLE001 - reported to the host

@@ -88,7 +88,7 @@ fn a_missing_python_package_fails_the_node_naming_what_to_install() {
 }
 
 #[test]
-fn an_interpreter_without_pyarrow_is_named_with_what_to_install() {
+fn an_interpreter_without_pyarrow_or_none_at_all_is_named_with_what_to_install() {
     let dir = Scratch::new("python", "no-pyarrow");
     // A bare venv of the embedded Python: no NumPy, no pyarrow.
     let venv = dir.join("bare");
@@ -107,6 +107,18 @@ fn an_interpreter_without_pyarrow_is_named_with_what_to_install() {
     assert!(err.contains("which EMOFLOW_PYTHON="), "names the interpreter: {err}");
     assert!(err.contains("scripts/setup-python-plugins.sh"), "says what to install: {err}");
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    // No interpreter at all.
+    let out = emoflow()
+        .arg("--plugin-path")
+        .arg(fixture_kinds())
+        .arg("check")
+        .arg(one_node_graph(&dir, "pyfaults.raises"))
+        .env("EMOFLOW_PYTHON", dir.join("no-such-python"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-python cannot run") && err.contains("scripts/setup-python-plugins.sh"), "{err}");
 }
 
 #[test]
@@ -196,4 +208,25 @@ fn editing_a_python_kind_or_a_module_it_imports_reruns_its_node() {
     assert_eq!(run(), "cached");
     std::fs::write(kinds.join("scale.py"), format!("{module}# edited\n")).unwrap();
     assert_eq!(run(), "ran", "the kind's module changed");
+}
+
+#[test]
+fn a_kind_module_that_fails_to_import_is_named_with_its_traceback() {
+    let dir = Scratch::new("python", "import");
+    let kinds = dir.join("kinds");
+    std::fs::create_dir_all(&kinds).unwrap();
+    std::fs::write(kinds.join("broken.py"), "import emoflow_sdk\nimport emoflow_package_nobody_installed\n").unwrap();
+    let out = emoflow()
+        .arg("--plugin-path")
+        .arg(&kinds)
+        .arg("check")
+        .arg(one_node_graph(&dir, "pyfaults.raises"))
+        .env("EMOFLOW_PYTHON", venv_python())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("broken.py: importing it failed"), "the module: {err}");
+    assert!(err.contains("No module named 'emoflow_package_nobody_installed'"), "{err}");
+    assert!(err.contains("-m pip install emoflow_package_nobody_installed"), "{err}");
 }
