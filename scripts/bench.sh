@@ -35,7 +35,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --only=*) IFS=, read -r -a only <<< "${arg#--only=}" ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown option $arg (use --quick, --only=sweeps,sources,python)" >&2; exit 2 ;;
     esac
 done
