@@ -150,7 +150,8 @@ def sweep_table(xlabel, series):
 
 
 # The sections `scripts/bench.sh --only NAME` regenerates in place.
-PARTIAL = {"sweeps": lambda run, w: scaling_section(run, w), "sources": lambda run, w: fingerprint_section(run, w)}
+PARTIAL = {"sweeps": lambda run, w: scaling_section(run, w), "sources": lambda run, w: fingerprint_section(run, w),
+           "python": lambda run, w: python_section(run, w)}
 
 
 def splice(names, run):
@@ -365,6 +366,7 @@ def main():
 
     scaling_section(run, w)
     fingerprint_section(run, w)
+    python_section(run, w)
 
     w("## GPU\n")
     w("Not measured. The GPU check (`scripts/gpu_check.sh`: the model's epoch on CUDA beside PyTorch's cuDNN "
@@ -384,6 +386,30 @@ def main():
     w("")
     DOC.write_text("\n".join(out))
     print(f"wrote {DOC.relative_to(ROOT)}" + (f"; missing: {', '.join(run.missing)}" if run.missing else ""))
+
+
+def python_section(run, w):
+    """The crossing cost of a Python kind (nodes/python/examples/crossing.rs)."""
+    w("## Python kinds: the cost of a call\n")
+    path = run.work / "python.json"
+    if not path.exists():
+        run.missing.append("Python crossing run")
+        w("Not measured in this run.\n")
+        return
+    p = json.loads(path.read_text())
+    w(f"`nodes/python/examples/crossing.rs`: {p['frames'] // 100} s of {p['dims']}-dimensional features "
+      f"({p['frames']} frames at 10 ms, {p['megabytes']:.1f} MB of float32) through an identity kind in "
+      "Python (`bench/python/bench_identity.py`, through the embedded interpreter and the Arrow C stream "
+      "interface both ways) and the same kind in Rust, each called as the host calls a node (create, run, "
+      f"pull and check the output) in process; median of {p['runs']} calls after a warm-up.\n")
+    w("| kind | per call |")
+    w("| --- | ---: |")
+    w(f"| Rust identity | {1e3 * p['rust_seconds']:.2f} ms |")
+    w(f"| Python identity | {1e3 * p['python_seconds']:.2f} ms |")
+    w(f"\nThe crossing costs **{1e3 * p['overhead_seconds']:.2f} ms** per call (target: under 5 ms): the "
+      "features are not copied, only the stream and array structs cross. A node of a Python kind run "
+      "in a worker process (the default) also pays that process's start and the interpreter's, once "
+      "per worker.\n")
 
 
 def fingerprint_section(run, w):

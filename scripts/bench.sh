@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh           about 15 minutes on 2 cores
 #   scripts/bench.sh --quick   shorter criterion runs and fewer peer runs
-#   scripts/bench.sh --only=sweeps,sources
+#   scripts/bench.sh --only=sweeps,sources,python
 #                              only those sections, spliced into the document
 #                              (sweeps also reruns the training-step bench)
 #
@@ -21,6 +21,8 @@
 #   sweeps   demo and bench/graphs/sweep8.toml   bench/scaling.py
 #            at several --jobs
 #   sources  fingerprints of a corpus's files    bench/fingerprint.py
+#   python   300 s of 160-d features through a   nodes/python/examples/crossing.rs
+#            Python and a Rust identity kind
 # Raw results: target/bench/ (peer JSON, logs); criterion's own under
 # target/criterion/. bench/report.py only takes criterion estimates written
 # by this run. Not part of CI.
@@ -33,8 +35,8 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --only=*) IFS=, read -r -a only <<< "${arg#--only=}" ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-        *) echo "unknown option $arg (use --quick, --only=sweeps,sources)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        *) echo "unknown option $arg (use --quick, --only=sweeps,sources,python)" >&2; exit 2 ;;
     esac
 done
 
@@ -84,6 +86,14 @@ criterion() {  # NAME: one criterion bench, its output kept in the log
     grep -B1 -E "time: +\[" "$work/criterion-$1.log" | grep -v -E "^(--|Benchmarking )" || true
 }
 
+python_crossing() {  # the cost of a Python kind's call (nodes/python)
+    echo "== Python kinds: crossing cost"
+    ./scripts/setup-python-plugins.sh
+    EMOFLOW_PLUGIN_PATH=bench/python EMOFLOW_PYTHON=.venv-python/bin/python \
+        cargo run --release -q -p emoflow-python --example crossing -- 50 > "$work/python.json"
+    cat "$work/python.json"
+}
+
 if [ ${#only[@]} -gt 0 ]; then
     repeats=3
     for section in "${only[@]}"; do
@@ -93,7 +103,8 @@ if [ ${#only[@]} -gt 0 ]; then
                 "$py" bench/scaling.py "$work/scaling.json" --repeats "$repeats" --jobs 1 2 4 --work "$work/scaling" ;;
             sources)
                 "$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint" ;;
-            *) echo "unknown section $section (sweeps, sources)" >&2; exit 2 ;;
+            python) python_crossing ;;
+            *) echo "unknown section $section (sweeps, sources, python)" >&2; exit 2 ;;
         esac
     done
     echo $(( $(date +%s) - started )) > "$work/elapsed"
@@ -124,6 +135,8 @@ if [ "$quick" = 1 ]; then repeats=1; else repeats=3; fi
 
 echo "== fingerprints of source files"
 "$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint"
+
+python_crossing
 
 echo $(( $(date +%s) - started )) > "$work/elapsed"
 echo "== report"

@@ -15,7 +15,13 @@ name="emoflow-$version-linux-x86_64"
 stage=target/dist/$name
 rm -rf "$stage" "target/dist/$name.tar.gz"
 mkdir -p "$stage/bin"
-cp target/release/emoflow target/release/libemoflow_*.so "$stage/bin/"
+# Not the Python plugin (nodes/python): it links libpython3.11, which a
+# machine without it could not load, and its kinds need the repository's
+# python/ SDK and a venv (docs/python.md); Python kinds run from a built tree.
+cp target/release/emoflow "$stage/bin/"
+for lib in target/release/libemoflow_*.so; do
+    [ "$lib" = target/release/libemoflow_python.so ] || cp "$lib" "$stage/bin/"
+done
 cp -r graphs docs README.md "$stage/"
 mkdir -p "$stage/share/man/man1" "$stage/share/completions"
 target/release/emoflow man > "$stage/share/man/man1/emoflow.1"

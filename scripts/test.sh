@@ -8,12 +8,17 @@
 #      single-node Slurm, installing it if needed: root or sudo), and the
 #      run page in headless Chromium (installed if needed, likewise);
 #   5. `emoflow test`: every graph's [test] preset and expectations, and the
-#      example plugin's graph, loaded with --plugin-path;
+#      example plugin's graph, loaded with --plugin-path; the Python SDK's
+#      and the Python example's (plugins/python-example) pytest tests,
+#      `emoflow plugin check` of its kinds and its graph's `emoflow test`;
 #   6. the release bundle (scripts/dist.sh), unpacked into a temporary
 #      directory, runs the demo's [test] preset with the project's torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-venv.sh
+# libpython3.11 (linked by nodes/python) and .venv-python (pyarrow, NumPy,
+# pytest, pinned) for the Python kinds and their tests.
+./scripts/setup-python-plugins.sh
 cargo build --release --workspace
 # Out-of-tree projects share one target directory of their own.
 plugin=plugins/decode-hysteresis/Cargo.toml
@@ -40,6 +45,11 @@ mkdir -p target/example-plugins
 cp target/out-of-tree/release/libdecode_hysteresis.so target/example-plugins/
 target/release/emoflow plugin check target/example-plugins/libdecode_hysteresis.so
 target/release/emoflow test --plugin-path target/example-plugins plugins/decode-hysteresis/graph.toml
+.venv-python/bin/python -m pytest -q python/tests plugins/python-example
+EMOFLOW_PYTHON=.venv-python/bin/python EMOFLOW_PLUGIN_PATH=plugins/python-example \
+    target/release/emoflow plugin check target/release/libemoflow_python.so
+EMOFLOW_PYTHON=.venv-python/bin/python \
+    target/release/emoflow test --plugin-path plugins/python-example plugins/python-example/graph.toml
 ./scripts/dist.sh
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT

@@ -5,6 +5,9 @@
 //! the standard node libraries (`libemoflow_*`) in the directory of the
 //! `emoflow` executable, where cargo builds them. Only that last directory
 //! is filtered by name: it also holds libraries that are not node plugins.
+//! The directories searched are also published to the plugins in
+//! `EMOFLOW_PLUGIN_DIRS` ([`SEARCH_PATH_VAR`]): the Python plugin finds its
+//! kinds' modules there.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -54,6 +57,24 @@ fn is_library(path: &Path) -> bool {
     matches!(ext, "so" | "dylib" | "dll") && (name.starts_with("lib") || ext == "dll")
 }
 
+/// The variable telling plugins that find their kinds in files (the Python
+/// plugin, nodes/python) which directories the host searches: every
+/// `--plugin-path` and `EMOFLOW_PLUGIN_PATH` directory, in order.
+pub const SEARCH_PATH_VAR: &str = "EMOFLOW_PLUGIN_DIRS";
+
+/// Sets [`SEARCH_PATH_VAR`] before the plugins load (their `describe` reads
+/// it), unless it already holds the same directories.
+fn publish_search_path<'a>(dirs: impl Iterator<Item = &'a PathBuf>) {
+    let Ok(joined) = std::env::join_paths(dirs) else { return };
+    if std::env::var_os(SEARCH_PATH_VAR).as_deref() != Some(joined.as_os_str()) {
+        // SAFETY: discovery runs when a command starts, before the engine
+        // starts threads that read the environment; a worker process, which
+        // has a thread reading its stdin, inherits the variable from its
+        // parent with these same directories and does not set it again.
+        unsafe { std::env::set_var(SEARCH_PATH_VAR, joined) };
+    }
+}
+
 impl Registry {
     /// Discovers plugins in the search path.
     pub fn discover(plugin_paths: &[PathBuf]) -> Self {
@@ -61,6 +82,7 @@ impl Registry {
         if let Some(env) = std::env::var_os("EMOFLOW_PLUGIN_PATH") {
             dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()).map(|p| (p, false)));
         }
+        publish_search_path(dirs.iter().map(|(dir, _)| dir));
         if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
             dirs.push((dir, true));
         }

@@ -303,6 +303,17 @@ impl Exported {
         Self { spec, describe_json }
     }
 
+    /// A plugin that could not find its kinds (see
+    /// [`export_plugin!`](crate::export_plugin)`(kinds = ...)`): it offers
+    /// none and describes itself as `{"error": why}`, which hosts report as
+    /// its load error.
+    pub fn failed(name: &'static str, version: &'static str, why: &str) -> Self {
+        Self {
+            spec: PluginSpec { name, version, kinds: Vec::new() },
+            describe_json: serde_json::json!({ "error": why }).to_string(),
+        }
+    }
+
     fn kind(&'static self, kind: &str) -> Result<&'static KindSpec, Error> {
         self.spec.kinds.iter().find(|k| k.kind == kind).ok_or_else(|| {
             Error::new(ErrorCode::Invalid, format!("this plugin has no node kind `{kind}`"))

@@ -93,7 +93,13 @@ pub mod prelude {
 
 /// Exports node kinds as an emoflow plugin.
 ///
-/// Takes the paths of functions returning a [`KindSpec`]. Generates the C
+/// Takes the paths of functions returning a [`KindSpec`], or `kinds = f`
+/// with `f` a function returning `Result<Vec<KindSpec>, String>`, for a
+/// plugin whose kinds are found when it loads (the Python plugin: its kinds
+/// are the modules in the plugin path). `f` is called once, on the first
+/// `describe`; its error becomes the plugin's load error. The kinds'
+/// strings are `'static`, so such a plugin leaks the few it builds.
+/// Generates the C
 /// entry point hosts look up, `emoflow_plugin_entry_<crate name>` (see
 /// [`ffi::entry_symbols`]: named after the crate so that several plugin
 /// crates can be linked into one test binary), and a safe
@@ -101,16 +107,16 @@ pub mod prelude {
 /// (the [`harness`]). Use it once per library crate, at its root.
 #[macro_export]
 macro_rules! export_plugin {
-    ($($spec:path),+ $(,)?) => {
+    (kinds = $kinds:path) => {
         fn __emoflow_exported() -> &'static $crate::ffi::Exported {
             static EXPORTED: ::std::sync::OnceLock<$crate::ffi::Exported> =
                 ::std::sync::OnceLock::new();
             EXPORTED.get_or_init(|| {
-                $crate::ffi::Exported::new($crate::PluginSpec {
-                    name: env!("CARGO_PKG_NAME"),
-                    version: env!("CARGO_PKG_VERSION"),
-                    kinds: vec![$($spec()),+],
-                })
+                let (name, version) = (env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+                match $kinds() {
+                    Ok(kinds) => $crate::ffi::Exported::new($crate::PluginSpec { name, version, kinds }),
+                    Err(why) => $crate::ffi::Exported::failed(name, version, &why),
+                }
             })
         }
 
@@ -164,5 +170,11 @@ macro_rules! export_plugin {
         pub fn emoflow_plugin() -> &'static $crate::ffi::FFI_Plugin {
             &__EMOFLOW_PLUGIN
         }
+    };
+    ($($spec:path),+ $(,)?) => {
+        fn __emoflow_kinds() -> ::std::result::Result<::std::vec::Vec<$crate::KindSpec>, ::std::string::String> {
+            Ok(vec![$($spec()),+])
+        }
+        $crate::export_plugin!(kinds = __emoflow_kinds);
     };
 }

@@ -193,6 +193,21 @@ impl KindSpec {
     }
 }
 
+impl KindSpec {
+    /// Sets the constructor of a kind whose parameters have no Rust type (a
+    /// kind defined in another language): `schema` is their JSON Schema,
+    /// which the host validates a graph against before `create` receives
+    /// the parameters as JSON.
+    pub fn create_with_schema<F>(mut self, schema: serde_json::Value, create: F) -> Self
+    where
+        F: Fn(serde_json::Value) -> Result<Box<dyn Node>> + Send + Sync + 'static,
+    {
+        self.params_schema = schema;
+        self.create = Box::new(create);
+        self
+    }
+}
+
 /// The JSON Schema of a parameter type, with every subschema inlined so that
 /// hosts validate without resolving references.
 pub(crate) fn params_schema<P: schemars::JsonSchema>() -> serde_json::Value {

@@ -193,3 +193,20 @@ pub fn source_and_sum(dir: &Scratch, name: &str, rows: u32) -> PathBuf {
     std::fs::write(&file, text).unwrap();
     file
 }
+
+/// A graph of one fixture node of `kind` reading `test.source`, beside an
+/// independent `test.sum` of the same source.
+pub fn one_node_graph(dir: &Scratch, kind: &str) -> PathBuf {
+    let file = dir.join("graph.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[nodes.source]\nkind = \"test.source\"\nrows = 2\n\n\
+             [nodes.node]\nkind = \"{kind}\"\ninputs = {{ in = \"source.out\" }}\n\n\
+             [nodes.after]\nkind = \"test.sum\"\ninputs = {{ in = \"node.out\" }}\n\n\
+             [nodes.sum]\nkind = \"test.sum\"\ninputs = {{ in = \"source.out\" }}\n"
+        ),
+    )
+    .unwrap();
+    file
+}

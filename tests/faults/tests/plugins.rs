@@ -5,24 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use emoflow_faults::{Scratch, bin_dir, emoflow, graph, repo_root, run, status, stderr};
-
-/// A graph of one fixture node of `kind` reading `test.source`, beside an
-/// independent `test.sum` of the same source.
-fn one_node_graph(dir: &Scratch, kind: &str) -> PathBuf {
-    let file = dir.join("graph.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[nodes.source]\nkind = \"test.source\"\nrows = 2\n\n\
-             [nodes.node]\nkind = \"{kind}\"\ninputs = {{ in = \"source.out\" }}\n\n\
-             [nodes.after]\nkind = \"test.sum\"\ninputs = {{ in = \"node.out\" }}\n\n\
-             [nodes.sum]\nkind = \"test.sum\"\ninputs = {{ in = \"source.out\" }}\n"
-        ),
-    )
-    .unwrap();
-    file
-}
+use emoflow_faults::{Scratch, bin_dir, emoflow, graph, one_node_graph, repo_root, run, status, stderr};
 
 #[test]
 fn a_panicking_node_fails_alone_and_the_run_exits_1_naming_it() {
