@@ -18,7 +18,7 @@ use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
 use emoflow_engine::{
-    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, predict, report, run, sweep,
+    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, plugin_new, predict, report, run, sweep,
 };
 
 #[derive(Parser)]
@@ -245,6 +245,9 @@ enum PluginCommand {
         #[arg(long = "params", value_name = "KIND=JSON")]
         params: Vec<String>,
     },
+    /// A new plugin project outside the tree: one kind of a family with
+    /// harness tests, and a graph that puts it in the demo.
+    New(plugin_new::NewArgs),
 }
 
 fn default_jobs() -> usize {
@@ -519,6 +522,7 @@ fn main() -> ExitCode {
             }
             plugin_check_report(&library, &by_kind)
         }
+        Command::Plugin { command: PluginCommand::New(args) } => plugin_new::main(&args),
         Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
             use emoflow_audio::synthetic::{SynthOptions, write_corpus};
             let opts = SynthOptions { seconds, per_split, seed, sample_rate, ..SynthOptions::default() };

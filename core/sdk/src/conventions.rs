@@ -37,6 +37,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef, UInt32Type};
 use arrow::record_batch::RecordBatch;
 
+use crate::arrow;
 use crate::{Error, Result};
 
 /// Port type names.

@@ -77,8 +77,7 @@ mod tensor;
 pub use error::{Error, ErrorCode, NODE_BUG, Result, ResultExt};
 pub use node::{Context, Inputs, KindSpec, Node, Outputs, PluginSpec, PortSpec};
 
-/// Re-exported so plugins use the same arrow as the SDK.
-pub use arrow;
+pub mod arrow;
 pub use schemars;
 pub use serde_json;
 pub use tracing;

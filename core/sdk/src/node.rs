@@ -10,6 +10,7 @@ use arrow::ffi_stream::RecordBatchStreamReader;
 use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use serde::de::DeserializeOwned;
 
+use crate::arrow;
 use crate::ffi::{FFI_RunContext, FFI_Str, level};
 use crate::{Error, ErrorCode, NODE_BUG, Result};
 
