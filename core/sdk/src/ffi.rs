@@ -667,7 +667,9 @@ mod tests {
         assert!(unsafe { context_of_minor_0(&same.minor_0) }.is_ok());
         let too_small = context(MIN_CONTEXT_SIZE - 8);
         // SAFETY: as above (it is longer than it says, which is allowed).
-        let err = unsafe { context_of_minor_0(&too_small.minor_0) }.unwrap_err();
+        let Err(err) = (unsafe { context_of_minor_0(&too_small.minor_0) }) else {
+            panic!("a context smaller than minor 0's was read");
+        };
         assert_eq!(err.code, ErrorCode::Invalid);
         assert!(err.message.contains(&format!("{} bytes, ABI 1 needs at least {MIN_CONTEXT_SIZE}", MIN_CONTEXT_SIZE - 8)), "{err}");
     }
