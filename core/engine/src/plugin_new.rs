@@ -19,6 +19,12 @@ pub enum Family {
     /// A discretizer: labels in, codebook and classes out (swapped for the
     /// demo's cluster.optimal1d).
     Cluster,
+    /// A feature transform: features in, features out (swapped for the
+    /// demo's feature.znorm).
+    Feature,
+    /// A metric of predictions against labels (beside the demo's
+    /// metric.ccc of CLS-Raw).
+    Metric,
 }
 
 impl Family {
@@ -26,6 +32,8 @@ impl Family {
         match self {
             Family::Decode => "decode",
             Family::Cluster => "cluster",
+            Family::Feature => "feature",
+            Family::Metric => "metric",
         }
     }
 
@@ -39,6 +47,14 @@ impl Family {
             Family::Cluster => [
                 ("src/lib.rs", include_str!("../templates/plugin/cluster/lib.rs")),
                 ("graph.toml", include_str!("../templates/plugin/cluster/graph.toml.in")),
+            ],
+            Family::Feature => [
+                ("src/lib.rs", include_str!("../templates/plugin/feature/lib.rs")),
+                ("graph.toml", include_str!("../templates/plugin/feature/graph.toml.in")),
+            ],
+            Family::Metric => [
+                ("src/lib.rs", include_str!("../templates/plugin/metric/lib.rs")),
+                ("graph.toml", include_str!("../templates/plugin/metric/graph.toml.in")),
             ],
         }
     }

@@ -27,7 +27,13 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
     let dir = Scratch::new("plugin-new", "templates");
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    for (family, name, kind) in [("decode", "sticky-argmax", "decode.sticky_argmax"), ("cluster", "equal-share", "cluster.equal_share")] {
+    let templates = [
+        ("decode", "sticky-argmax", "decode.sticky_argmax"),
+        ("cluster", "equal-share", "cluster.equal_share"),
+        ("feature", "mean-norm", "feature.mean_norm"),
+        ("metric", "abs-error", "metric.abs_error"),
+    ];
+    for (family, name, kind) in templates {
         let out = emoflow().args(["plugin", "new", name, "--family", family, "--dir"]).arg(&*dir).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         let project = dir.join(name);
@@ -43,15 +49,14 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         assert_eq!(check.status.code(), Some(0), "{text}{}", stderr(&check));
         assert!(text.contains(&format!("ok   {kind}")), "{text}");
     }
-    // Both graphs (the demo with each kind swapped in), their [test] presets
-    // and expectations; one cache, so the second reuses what does not depend
-    // on its kind.
+    // Every graph (the demo with each kind in it), their [test] presets and
+    // expectations; one cache, so each reuses what does not depend on its
+    // kind.
     let out = emoflow()
         .arg("--plugin-path")
         .arg(&plugins)
         .arg("test")
-        .arg(dir.join("sticky-argmax/graph.toml"))
-        .arg(dir.join("equal-share/graph.toml"))
+        .args(templates.map(|(_, name, _)| dir.join(name).join("graph.toml")))
         .arg("--out")
         .arg(dir.join("out"))
         .arg("--cache")
@@ -60,11 +65,11 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("2 passed, 0 failed"), "{text}");
-    let report = std::fs::read_to_string(dir.join("out/sticky-argmax/run.json")).unwrap();
-    assert!(report.contains("decode.sticky_argmax"), "the decoder ran in the demo");
-    let report = std::fs::read_to_string(dir.join("out/equal-share/run.json")).unwrap();
-    assert!(report.contains("cluster.equal_share"), "the discretizer ran in the demo");
+    assert!(text.contains("4 passed, 0 failed"), "{text}");
+    for (_, name, kind) in templates {
+        let report = std::fs::read_to_string(dir.join("out").join(name).join("run.json")).unwrap();
+        assert!(report.contains(&format!("\"{kind}\"")), "{kind} ran in the demo");
+    }
 }
 
 #[test]
