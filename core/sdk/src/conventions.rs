@@ -13,11 +13,11 @@
 //!
 //! | port type | columns |
 //! |---|---|
-//! | `audio` | utt_id, split, sample_rate UInt32, samples List<Float32> (mono, in [-1, 1]) |
-//! | `features` | utt_id, split, features List<FixedSizeList<Float32, D>> (+ frame period) |
-//! | `series` | utt_id, split, dim, values List<Float32> (+ frame period): labels and predictions |
-//! | `classes` | utt_id, split, dim, task, num_classes UInt32, classes List<UInt32> |
-//! | `posteriors` | utt_id, split, dim, task, num_classes UInt32, posteriors List<Float32> (frames x classes, row-major; + frame period) |
+//! | `audio` | utt_id, split, sample_rate UInt32, samples `List<Float32>` (mono, in [-1, 1]) |
+//! | `features` | utt_id, split, features `List<FixedSizeList<Float32, D>>` (+ frame period) |
+//! | `series` | utt_id, split, dim, values `List<Float32>` (+ frame period): labels and predictions |
+//! | `classes` | utt_id, split, dim, task, num_classes UInt32, classes `List<UInt32>` |
+//! | `posteriors` | utt_id, split, dim, task, num_classes UInt32, posteriors `List<Float32>` (frames x classes, row-major; + frame period) |
 //! | `codebook` | dim, task, num_classes UInt32, class UInt32, mean, lower, upper, prior Float64 |
 //! | `metrics` | name, dim, split, value Float64; more Utf8 columns allowed (system, task, ...) |
 //! | `files` | path, format: what a sink wrote |
