@@ -150,8 +150,12 @@ def sweep_table(xlabel, series):
 
 
 # The sections `scripts/bench.sh --only NAME` regenerates in place.
-PARTIAL = {"sweeps": lambda run, w: scaling_section(run, w), "sources": lambda run, w: fingerprint_section(run, w),
-           "python": lambda run, w: python_section(run, w)}
+PARTIAL = {
+    "python": lambda run, w: python_section(run, w),
+    "sweeps": lambda run, w: scaling_section(run, w),
+    "sources": lambda run, w: fingerprint_section(run, w),
+    "plugin-build": lambda run, w: plugin_build_section(run, w),
+}
 
 
 def splice(names, run):
@@ -367,6 +371,7 @@ def main():
     scaling_section(run, w)
     fingerprint_section(run, w)
     python_section(run, w)
+    plugin_build_section(run, w)
 
     w("## GPU\n")
     w("Not measured. The GPU check (`scripts/gpu_check.sh`: the model's epoch on CUDA beside PyTorch's cuDNN "
@@ -443,6 +448,25 @@ def fingerprint_section(run, w):
       f"The demo reads no files (its corpus is generated); fully cached it reruns in "
       f"{fp['median_demo_rerun_wall_seconds']:.2f} s wall (median of {len(fp['demo_reruns'])}), "
       f"{fp['median_demo_rerun_fingerprint_seconds']:.4f} s of it fingerprinting.\n")
+
+
+def plugin_build_section(run, w):
+    """A plugin author's first build (bench/plugin_build.py)."""
+    w("## A plugin's first build\n")
+    path = run.work / "plugin-build.json"
+    if not path.exists():
+        run.missing.append("plugin build")
+        w("Not measured in this run.\n")
+        return
+    b = json.loads(path.read_text())
+    minutes, seconds = divmod(round(b["seconds"]), 60)
+    w(f"`bench/plugin_build.py`: `emoflow plugin new` (the decode template, {b['lines']} lines), then "
+      f"`cargo build --release` into an empty target directory, sources already fetched: **{minutes} min "
+      f"{seconds:02d} s** for {b['crates']} crates (target: under 4 minutes on 2 cores), {b['rustc']}. "
+      f"Arrow's share is {len(b['arrow_crates'])} crates ({', '.join(b['arrow_crates'])}): the SDK depends on "
+      f"arrow's sub-crates, not on the `arrow` umbrella and its compute kernels (issue #19 measured a first "
+      f"build on the umbrella and its default features at 10 min 37 s on this machine). Load average {' '.join(map(str, b['load_start']))} at the start, "
+      f"{' '.join(map(str, b['load_end']))} at the end, on {b['cores']} cores: other builds ran beside it.\n")
 
 
 def scaling_section(run, w):

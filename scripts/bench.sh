@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh           about 15 minutes on 2 cores
 #   scripts/bench.sh --quick   shorter criterion runs and fewer peer runs
-#   scripts/bench.sh --only=sweeps,sources,python
+#   scripts/bench.sh --only=sweeps,sources,python,plugin-build
 #                              only those sections, spliced into the document
 #                              (sweeps also reruns the training-step bench)
 #
@@ -23,6 +23,8 @@
 #   sources  fingerprints of a corpus's files    bench/fingerprint.py
 #   python   300 s of 160-d features through a   nodes/python/examples/crossing.rs
 #            Python and a Rust identity kind
+#   plugin-build  `emoflow plugin new`, cargo build into an empty target
+#            directory                           bench/plugin_build.py
 # Raw results: target/bench/ (peer JSON, logs); criterion's own under
 # target/criterion/. bench/report.py only takes criterion estimates written
 # by this run. Not part of CI.
@@ -35,8 +37,8 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --only=*) IFS=, read -r -a only <<< "${arg#--only=}" ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-        *) echo "unknown option $arg (use --quick, --only=sweeps,sources,python)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,/^# by this run/p' "$0"; exit 0 ;;
+        *) echo "unknown option $arg (use --quick, --only=sweeps,sources,python,plugin-build)" >&2; exit 2 ;;
     esac
 done
 
@@ -65,8 +67,11 @@ bench_args=()
 for b in "${benches[@]}"; do bench_args+=(--bench "$b"); done
 echo "== build"
 cargo build --release --workspace
-cargo bench --workspace --no-run "${bench_args[@]}"
-cargo run --release --example fbank_bench_input -- "$work/fbank_300s.wav"
+if [ ${#only[@]} -eq 0 ]; then
+    # What the whole run needs; a section of --only builds its own.
+    cargo bench --workspace --no-run "${bench_args[@]}"
+    cargo run --release --example fbank_bench_input -- "$work/fbank_300s.wav"
+fi
 
 if [ "$quick" = 1 ]; then
     crit=(--quick --noplot)
@@ -104,7 +109,9 @@ if [ ${#only[@]} -gt 0 ]; then
             sources)
                 "$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint" ;;
             python) python_crossing ;;
-            *) echo "unknown section $section (sweeps, sources, python)" >&2; exit 2 ;;
+            plugin-build)
+                "$py" bench/plugin_build.py "$work/plugin-build.json" --work "$work/plugin-build" ;;
+            *) echo "unknown section $section (sweeps, sources, python, plugin-build)" >&2; exit 2 ;;
         esac
     done
     echo $(( $(date +%s) - started )) > "$work/elapsed"
@@ -137,6 +144,8 @@ echo "== fingerprints of source files"
 "$py" bench/fingerprint.py "$work/fingerprint.json" --repeats "$repeats" --work "$work/fingerprint"
 
 python_crossing
+echo "== a plugin's first build"
+"$py" bench/plugin_build.py "$work/plugin-build.json" --work "$work/plugin-build"
 
 echo $(( $(date +%s) - started )) > "$work/elapsed"
 echo "== report"

@@ -18,6 +18,7 @@ pub mod libtorch;
 pub mod lock;
 pub mod places;
 pub mod plugin_check;
+pub mod plugin_new;
 pub mod predict;
 pub mod registry;
 pub mod report;

@@ -19,7 +19,7 @@ use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
 use emoflow_engine::{
-    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, predict, report, run, sweep,
+    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, plugin_new, predict, report, run, sweep,
 };
 
 #[derive(Parser)]
@@ -246,6 +246,9 @@ enum PluginCommand {
         #[arg(long = "params", value_name = "KIND=JSON")]
         params: Vec<String>,
     },
+    /// A new plugin project outside the tree: one kind of a family with
+    /// harness tests, and a graph that puts it in the demo.
+    New(plugin_new::NewArgs),
 }
 
 /// `synth --seconds`: checked here, as the writer's parameters are, so that
@@ -346,6 +349,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check { graphs, set } => check_command(&graphs, &set, plugin_paths),
         Command::Test { paths, out, jobs, cache } => test_command(&paths, &out, jobs, cache, plugin_paths),
         Command::Plugin { command: PluginCommand::Check { library, params } } => plugin_check_command(&library, &params),
+        Command::Plugin { command: PluginCommand::New(args) } => Ok(plugin_new::main(&args)),
         Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
             let sets = [
                 format!("out={}", toml::Value::from(out_dir.display().to_string())),

@@ -30,6 +30,7 @@ use arrow::datatypes::{
 };
 use arrow::record_batch::RecordBatch;
 
+use crate::arrow;
 use crate::{Error, Result};
 
 /// The Arrow type of a column kind ([`Col`]) as the docs spell it.

@@ -1,6 +1,8 @@
 //! The one error type of the SDK, which crosses the boundary as
 //! [`FFI_Error`](crate::ffi::FFI_Error) (a code and a message).
 
+use crate::arrow;
+
 /// What kind of failure an [`Error`] is; crosses the ABI as an `i32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]

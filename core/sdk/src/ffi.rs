@@ -38,6 +38,7 @@ use std::sync::atomic::AtomicBool;
 
 use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
 
+use crate::arrow;
 use crate::node::{Context, Inputs, KindSpec, PluginSpec};
 use crate::{Error, ErrorCode};
 
@@ -192,6 +193,19 @@ pub type FFI_TensorFnCall = unsafe extern "C" fn(
     output: *mut *mut c_void,
     err: *mut FFI_Error,
 ) -> i32;
+
+/// The smallest run context a plugin of this major can use: the fields of
+/// minor 0, which end with `free_error`. A host of an older minor passes a
+/// context of its own `struct_size`; a field a later minor appends must be
+/// read through an accessor that checks `struct_size` covers it, which the
+/// assertion below enforces (it fails the build as soon as the struct grows
+/// past this constant, which itself never grows).
+pub const MIN_CONTEXT_SIZE: usize =
+    std::mem::offset_of!(FFI_RunContext, free_error) + std::mem::size_of::<usize>();
+const _: () = assert!(
+    MIN_CONTEXT_SIZE == std::mem::size_of::<FFI_RunContext>(),
+    "a field appended to FFI_RunContext needs an accessor that checks struct_size"
+);
 
 /// What the host gives a node for one run. Every callback may be called from
 /// any thread of the plugin while `run` has not returned.
@@ -431,6 +445,26 @@ pub unsafe fn create_shim(
     }
 }
 
+/// The host's run context, once its `struct_size` is known to cover the
+/// fields of minor 0 (all this plugin reads).
+///
+/// # Safety
+/// `ctx` must point to a live context that starts with its `struct_size`
+/// and is `struct_size` bytes long.
+unsafe fn context_of_minor_0<'a>(ctx: *const FFI_RunContext) -> Result<&'a FFI_RunContext, Error> {
+    // SAFETY: `struct_size` is the first field of every minor's context.
+    let size = unsafe { ctx.cast::<u32>().read() } as usize;
+    if size < MIN_CONTEXT_SIZE {
+        return Err(Error::invalid(format!(
+            "the host's run context is {size} bytes, ABI {ABI_MAJOR} needs at least {MIN_CONTEXT_SIZE}: \
+             the host was not built with emoflow-sdk"
+        )));
+    }
+    // SAFETY: the context holds every field of minor 0, which are all the
+    // fields of `FFI_RunContext` (asserted at MIN_CONTEXT_SIZE).
+    Ok(unsafe { &*ctx })
+}
+
 /// # Safety
 /// The arguments must satisfy [`FFI_Plugin::run`]'s contract.
 unsafe extern "C" fn run(
@@ -447,7 +481,7 @@ unsafe extern "C" fn run(
     let kind = node_box.spec.kind;
     let result = guard(&format!("node kind `{kind}`"), || {
         // SAFETY: the host keeps the context alive for the call.
-        let ctx = Context::from_raw(unsafe { &*ctx });
+        let ctx = Context::from_raw(unsafe { context_of_minor_0(ctx) }?);
         let spec = node_box.spec;
         if n_inputs != spec.inputs.len() || n_outputs != spec.outputs.len() {
             return Err(Error::new(
@@ -583,5 +617,71 @@ pub unsafe fn call_tensor_fn_shim(
             unsafe { FFI_Error::write(err, &e) };
             STATUS_ERROR
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn log(_: *const c_void, _: u32, _: FFI_Str, _: FFI_Str) {}
+    unsafe extern "C" fn progress(_: *const c_void, _: u64, _: u64, _: FFI_Str) {}
+    unsafe extern "C" fn call(
+        _: *const c_void,
+        _: FFI_Str,
+        _: FFI_Str,
+        _: *const *mut c_void,
+        _: usize,
+        _: *mut *mut c_void,
+        _: *mut FFI_Error,
+    ) -> i32 {
+        STATUS_OK
+    }
+
+    /// A context as a host of `struct_size` bytes would pass it: the fields
+    /// of minor 0, then whatever a newer minor appended (here: 16 bytes).
+    #[repr(C)]
+    struct NewerContext {
+        minor_0: FFI_RunContext,
+        appended: [u64; 2],
+    }
+
+    fn context(struct_size: usize) -> NewerContext {
+        let cancel = AtomicBool::new(false);
+        NewerContext {
+            minor_0: FFI_RunContext {
+                struct_size: struct_size as u32,
+                threads: 3,
+                host: std::ptr::null(),
+                node_name: FFI_Str::new("node"),
+                device: FFI_Str::new("cpu"),
+                artifact_dir: FFI_Str::new("/tmp"),
+                // Never read by these tests (the pointer dangles after return).
+                cancel: &cancel,
+                log,
+                progress,
+                call_tensor_fn: call,
+                free_error,
+            },
+            appended: [7, 7],
+        }
+    }
+
+    #[test]
+    fn a_context_of_a_newer_or_the_same_minor_is_read_and_a_smaller_one_refused() {
+        let newer = context(std::mem::size_of::<NewerContext>());
+        // SAFETY: the context is live and `struct_size` bytes long.
+        let read = unsafe { context_of_minor_0(&newer.minor_0) }.unwrap();
+        assert_eq!(read.threads, 3, "the fields of minor 0 are where they were");
+        let same = context(MIN_CONTEXT_SIZE);
+        // SAFETY: as above.
+        assert!(unsafe { context_of_minor_0(&same.minor_0) }.is_ok());
+        let too_small = context(MIN_CONTEXT_SIZE - 8);
+        // SAFETY: as above (it is longer than it says, which is allowed).
+        let Err(err) = (unsafe { context_of_minor_0(&too_small.minor_0) }) else {
+            panic!("a context smaller than minor 0's was read");
+        };
+        assert_eq!(err.code, ErrorCode::Invalid);
+        assert!(err.message.contains(&format!("{} bytes, ABI 1 needs at least {MIN_CONTEXT_SIZE}", MIN_CONTEXT_SIZE - 8)), "{err}");
     }
 }

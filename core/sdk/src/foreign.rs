@@ -17,6 +17,7 @@ use arrow::error::ArrowError;
 use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 
+use crate::arrow;
 use crate::conventions;
 use crate::describe::{KindDescription, PluginDescription};
 use crate::ffi::{

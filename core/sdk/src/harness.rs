@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow::record_batch::{RecordBatch, RecordBatchIterator};
 
+use crate::arrow;
 use crate::conventions::PortRows;
 use crate::ffi::FFI_Plugin;
 use crate::foreign::{ForeignPlugin, Host, InputStream, RunSettings};

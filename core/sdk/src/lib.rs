@@ -14,6 +14,10 @@
 //! * [`conventions`]: the port types and their columns (utterance id, split,
 //!   dimension, frame period, feature lists), defined once here and checked by
 //!   the host on every edge, with typed readers and writers.
+//! * [`families`]: the rules of the discretizer, decoder and metric
+//!   families (codebook and priors, prior scaling and the average over
+//!   tasks, matching predictions with labels), which the standard nodes use
+//!   too: a plugin of one of these families writes only its own idea.
 //! * [`harness`]: runs a node in-process through the real ABI on Arrow
 //!   fixtures, for unit tests.
 //! * [`ffi`] (plugin side) and [`foreign`] (host side): the C ABI itself.
@@ -61,6 +65,7 @@
 pub mod conventions;
 pub mod describe;
 mod error;
+pub mod families;
 pub mod ffi;
 pub mod files;
 pub mod foreign;
@@ -73,8 +78,7 @@ pub use describe::{ExportRole, FittedExport, ModelExport, SourceExport};
 pub use error::{Error, ErrorCode, NODE_BUG, Result, ResultExt};
 pub use node::{Context, Inputs, KindSpec, Node, Outputs, PluginSpec, PortSpec};
 
-/// Re-exported so plugins use the same arrow as the SDK.
-pub use arrow;
+pub mod arrow;
 pub use schemars;
 pub use serde_json;
 pub use tracing;

@@ -11,6 +11,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use serde::de::DeserializeOwned;
 
 use crate::describe::{BundleOutput, ExportRole};
+use crate::arrow;
 use crate::ffi::{FFI_RunContext, FFI_Str, level};
 use crate::{Error, ErrorCode, NODE_BUG, Result};
 

@@ -2,7 +2,7 @@
 //! crosses, what is checked, and what a misbehaving node can and cannot do.
 
 use emoflow_sdk::arrow::array::{Array, AsArray};
-use emoflow_sdk::ffi::{ABI_MAJOR, FFI_Plugin};
+use emoflow_sdk::ffi::{ABI_MAJOR, ABI_MINOR, FFI_Plugin};
 use emoflow_sdk::foreign::ForeignPlugin;
 use emoflow_sdk::harness::Harness;
 use emoflow_sdk::prelude::*;
@@ -335,4 +335,57 @@ fn a_plugin_of_abi_minor_0_declares_no_files() {
     let dir = Dir::with("minor0", &["a.wav"]);
     let node = reads_dir_node(table, &dir.0);
     assert_eq!(node.input_files().unwrap(), Vec::<std::path::PathBuf>::new(), "the host never calls a field the table lacks");
+}
+
+/// This file's plugin table as a build for ABI minor `minor` would export
+/// it, `struct_size` bytes long, leaked for the `'static` a host needs.
+fn table_of_minor<T>(minor: u32, struct_size: usize, wrap: impl FnOnce(FFI_Plugin) -> T) -> &'static T {
+    // SAFETY: the table is plain data (numbers, a static string, function
+    // pointers), so a bitwise copy is as valid as the original.
+    let mut table = unsafe { std::ptr::read(emoflow_plugin()) };
+    table.abi_minor = minor;
+    table.struct_size = struct_size as u32;
+    Box::leak(Box::new(wrap(table)))
+}
+
+/// A table of the next minor: the fields this host knows, then one it does
+/// not (a host reads only what it knows).
+#[repr(C)]
+struct NextMinor {
+    known: FFI_Plugin,
+    appended: unsafe extern "C" fn() -> u32,
+}
+
+unsafe extern "C" fn appended() -> u32 {
+    ABI_MINOR + 1
+}
+
+#[test]
+fn a_plugin_of_a_newer_or_an_older_abi_minor_loads_and_runs() {
+    let next = table_of_minor(ABI_MINOR + 1, std::mem::size_of::<NextMinor>(), |known| NextMinor { known, appended });
+    let out = Harness::new(&next.known, "t.scale").param("factor", 2.0).rows("in", &series(1)).run().unwrap();
+    assert_eq!(out.rows::<SeriesRow>("out").unwrap()[0].values, vec![2.0, 4.0, 6.0]);
+
+    // Minor 0: `struct_size` ends before `input_files`, and the host must not
+    // call what lies beyond it (here a function that would say so).
+    static CALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    unsafe extern "C" fn beyond_the_table(
+        _: *mut std::ffi::c_void,
+        _: *mut std::ffi::c_void,
+        _: emoflow_sdk::ffi::FFI_PushPath,
+        _: *mut emoflow_sdk::ffi::FFI_Error,
+    ) -> i32 {
+        CALLED.store(true, std::sync::atomic::Ordering::SeqCst);
+        0
+    }
+    let old = table_of_minor(0, std::mem::offset_of!(FFI_Plugin, input_files), |mut table| {
+        table.input_files = beyond_the_table;
+        table
+    });
+    let out = Harness::new(old, "t.scale").param("factor", 3.0).rows("in", &series(1)).run().unwrap();
+    assert_eq!(out.rows::<SeriesRow>("out").unwrap()[0].values, vec![3.0, 6.0, 9.0]);
+    let dir = Dir::with("minor0-runs", &["a.wav"]);
+    let node = reads_dir_node(ForeignPlugin::from_table(old, "libminor0.so").unwrap(), &dir.0);
+    assert_eq!(node.input_files().unwrap(), Vec::<std::path::PathBuf>::new());
+    assert!(!CALLED.load(std::sync::atomic::Ordering::SeqCst), "the host read past the table's struct_size");
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::codebook::Partition;
-use crate::discretize::{self, Discretizer};
+use crate::discretize;
 use crate::weighted::Weighted1d;
 
 /// Parameters of `cluster.kmeans`: those of every discretizer, then Lloyd's.
@@ -87,7 +87,7 @@ pub fn spec() -> KindSpec {
             tol: p.tol,
             seed: p.seed,
         };
-        Ok(Discretizer::new(
+        Ok(discretize::node(
             plan,
             move |data: &Weighted1d, k: usize| partition(data, k, &config),
         ))

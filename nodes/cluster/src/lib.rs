@@ -5,9 +5,10 @@
 //! Every discretizer turns continuous labels into classes per (dim, task),
 //! one task per number of classes k. The methods differ only in how they place
 //! the class thresholds on the fit data ([`optimal1d`], [`kmeans`],
-//! [`quantile`], [`uniform`]); what they output, a [`codebook::Codebook`] and
-//! class sequences, and the node around them are shared ([`codebook`],
-//! [`discretize`]), as is their input form ([`weighted`]).
+//! [`quantile`], [`uniform`]); what they output, a codebook and class
+//! sequences, and the node around them are the SDK's
+//! ([`emoflow_sdk::families::cluster`], through [`discretize`]), and so the
+//! same for plugin discretizers; their input form is [`weighted`].
 
 pub mod codebook;
 pub mod discretize;
@@ -34,12 +35,6 @@ pub enum Error {
     EmptyFitData,
     #[error("k = {k} classes requested but the fit data has only {distinct} distinct value(s)")]
     TooFewDistinct { k: usize, distinct: usize },
-    #[error("{context}: {source}")]
-    In {
-        context: String,
-        #[source]
-        source: Box<Error>,
-    },
 }
 
 impl Error {
@@ -50,7 +45,6 @@ impl Error {
             Error::Data(_) | Error::NonFinite { .. } | Error::EmptyFitData | Error::TooFewDistinct { .. } => {
                 emoflow_sdk::ErrorCode::Data
             }
-            Error::In { source, .. } => source.code(),
         }
     }
 }

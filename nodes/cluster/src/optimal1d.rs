@@ -50,7 +50,7 @@ use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs};
 
 use crate::Error;
 use crate::codebook::Partition;
-use crate::discretize::{self, Discretizer, Params, Plan};
+use crate::discretize::{self, Params, Plan};
 use crate::weighted::Weighted1d;
 use crate::{kmeans, quantile};
 
@@ -82,7 +82,7 @@ pub fn spec() -> KindSpec {
     .create(|p: Params| Ok(Optimal1d { plan: p.plan()? }))
 }
 
-/// The node: a [`Discretizer`] whose method uses the run's thread budget.
+/// The node: a [`discretize::node`] whose method uses the run's thread budget.
 struct Optimal1d {
     plan: Plan,
 }
@@ -91,7 +91,7 @@ impl Node for Optimal1d {
     fn run(&mut self, ctx: &Context, inputs: Inputs) -> emoflow_sdk::Result<Outputs> {
         let threads = ctx.threads();
         let method = move |data: &Weighted1d, k| partition_threads(data, k, threads);
-        Discretizer::new(self.plan.clone(), method).run(ctx, inputs)
+        discretize::node(self.plan.clone(), method).run(ctx, inputs)
     }
 }
 

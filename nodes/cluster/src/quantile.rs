@@ -12,7 +12,7 @@ use emoflow_sdk::KindSpec;
 
 use crate::Error;
 use crate::codebook::Partition;
-use crate::discretize::{self, Discretizer, Params};
+use crate::discretize::{self, Params};
 use crate::weighted::Weighted1d;
 
 pub fn spec() -> KindSpec {
@@ -21,7 +21,7 @@ pub fn spec() -> KindSpec {
         file!(),
         "Equal-frequency classes: each holds about 1/k of the fit splits' labels.",
     )
-    .create(|p: Params| Ok(Discretizer::new(p.plan()?, partition)))
+    .create(|p: Params| Ok(discretize::node(p.plan()?, partition)))
 }
 
 pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {

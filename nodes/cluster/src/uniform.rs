@@ -7,7 +7,7 @@ use emoflow_sdk::KindSpec;
 
 use crate::Error;
 use crate::codebook::Partition;
-use crate::discretize::{self, Discretizer, Params};
+use crate::discretize::{self, Params};
 use crate::weighted::Weighted1d;
 
 pub fn spec() -> KindSpec {
@@ -17,7 +17,7 @@ pub fn spec() -> KindSpec {
         "Equal-width classes over the fit splits' label range (rejected by the paper for its \
          class imbalance; kept for comparison).",
     )
-    .create(|p: Params| Ok(Discretizer::new(p.plan()?, partition)))
+    .create(|p: Params| Ok(discretize::node(p.plan()?, partition)))
 }
 
 pub fn partition(data: &Weighted1d, k: usize) -> Result<Partition, Error> {

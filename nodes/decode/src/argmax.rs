@@ -1,7 +1,7 @@
 //! `decode.argmax`: CLS-Raw of the paper. Per frame the most likely class
 //! after prior scaling, mapped to its cluster mean, averaged over tasks.
 
-use emoflow_sdk::conventions::{PosteriorsRow, SeriesRow, port};
+use emoflow_sdk::conventions::{PosteriorsRow, SeriesRow};
 use emoflow_sdk::{Context, Inputs, KindSpec, Node, Outputs};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -54,23 +54,13 @@ impl Node for Argmax {
 }
 
 pub fn spec() -> KindSpec {
-    KindSpec::new("decode.argmax", file!())
-        .doc(
-            "CLS-Raw: divides the posteriors by the class priors, takes each frame's most likely \
-             class, maps it to its cluster mean and averages the tasks of each utterance.",
-        )
-        .input("posteriors", port::POSTERIORS, "class posteriors per task")
-        .input(
-            "codebook",
-            port::CODEBOOK,
-            "class means and priors per dimension and task",
-        )
-        .output(
-            "predictions",
-            port::SERIES,
-            "one series per utterance and dimension",
-        )
-        .create(|_: Params| Ok(Argmax))
+    emoflow_sdk::families::decode::kind_spec(
+        "decode.argmax",
+        file!(),
+        "CLS-Raw: divides the posteriors by the class priors, takes each frame's most likely \
+         class, maps it to its cluster mean and averages the tasks of each utterance.",
+    )
+    .create(|_: Params| Ok(Argmax))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! per split and dim, between predictions and labels matched as
-//! [`crate::matching`] says. Conventions (the metric name says which was
+//! [`emoflow_sdk::families::metric`] says. Conventions (the metric name says which was
 //! used, see [`metric_name`]):
 //! - population (default): variances and covariance over N;
 //! - AVEC 2016: the official scorer's variances over N - 1, covariance over N;
@@ -16,7 +16,7 @@ use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs};
 use serde::Deserialize;
 
 use crate::Error;
-use crate::matching::{self, Aggregate};
+use emoflow_sdk::families::metric::{self as matching, Aggregate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,13 +1,12 @@
 //! emoflow standard nodes: metric family.
 //!
 //! `metric.ccc` ([`ccc`]) and `metric.rmse` ([`rmse`]) score predictions
-//! against labels, both through the same matching and alignment rules
-//! ([`matching`]); `metric.reconstruction` ([`reconstruction`]) scores labels
+//! against labels, both through the SDK's matching and alignment rules
+//! ([`emoflow_sdk::families::metric`], which plugin metrics use too); `metric.reconstruction` ([`reconstruction`]) scores labels
 //! against their codebook reconstruction (the paper's Table 1). All
 //! arithmetic is in f64.
 
 pub mod ccc;
-pub mod matching;
 pub mod reconstruction;
 pub mod rmse;
 

@@ -11,8 +11,8 @@ use emoflow_sdk::prelude::{
 use serde::Deserialize;
 
 use crate::ccc::{self, Convention};
-use crate::matching::{Aggregate, check_finite};
 use crate::{Error, rmse};
+use emoflow_sdk::families::metric::{Aggregate, check_finite};
 
 /// Parameters of `metric.reconstruction`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -133,7 +133,7 @@ pub fn reconstruction(
     convention: Convention,
 ) -> Result<Vec<MetricRow>, Error> {
     for l in labels {
-        check_finite(l, "label")?;
+        check_finite(l, "label").map_err(|e| Error::InvalidInput(e.message))?;
     }
     let split_name = splits
         .iter()

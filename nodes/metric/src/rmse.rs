@@ -5,7 +5,7 @@ use emoflow_sdk::prelude::{Context, Inputs, KindSpec, Node, Outputs};
 use serde::Deserialize;
 
 use crate::Error;
-use crate::matching::{self, Aggregate};
+use emoflow_sdk::families::metric::{self as matching, Aggregate};
 
 /// Parameters of `metric.rmse`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

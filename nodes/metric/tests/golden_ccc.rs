@@ -2,8 +2,8 @@
 //! scripts/golden/ccc.py): every convention, per split and dim, to 1e-9.
 
 use emoflow_metric::ccc::{self, Convention};
-use emoflow_metric::matching::{Aggregate, match_series};
 use emoflow_metric::rmse;
+use emoflow_sdk::families::metric::{Aggregate, match_series};
 use emoflow_sdk::prelude::{SeriesRow, Split};
 use serde_json::Value;
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use emoflow_sdk::arrow::ipc::writer::FileWriter;
+use arrow::ipc::writer::FileWriter;
 use emoflow_sdk::conventions::{check_schema, port};
 use emoflow_sdk::files::write_atomic;
 use emoflow_sdk::prelude::*;

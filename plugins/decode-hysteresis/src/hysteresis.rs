@@ -2,7 +2,8 @@
 //!
 //! Like `decode.argmax` (the paper's CLS-Raw), it divides each frame's
 //! posteriors by the class priors, maps the chosen classes to their cluster
-//! means and averages the tasks of each utterance and dimension. What
+//! means and averages the tasks of each utterance and dimension; those steps
+//! are the SDK's decoder helpers ([`emoflow_sdk::families::decode`]). What
 //! differs is how a task's class is chosen:
 //!
 //! * the first frame takes its most likely class;
@@ -15,8 +16,7 @@
 //!
 //! With `margin = 1` and `min_frames = 1` this is plain argmax decoding.
 
-use std::collections::{BTreeMap, HashMap};
-
+use emoflow_sdk::families::decode::{self, decode_and_average, node_progress};
 use emoflow_sdk::prelude::*;
 use emoflow_sdk::tracing;
 use schemars::JsonSchema;
@@ -79,33 +79,26 @@ impl Hysteresis {
 
 impl Node for Hysteresis {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        let codebooks =
-            Codebooks::from_rows(&CodebookRow::read_all(&inputs.batches("codebook")?)?)?;
-        let posteriors = PosteriorsRow::read_all(&inputs.batches("posteriors")?)?;
-
-        let mut averages = TaskAverages::default();
+        let (posteriors, codebooks) = decode::read_decoder_inputs(&mut inputs)?;
         let (mut switches, mut argmax_switches) = (0, 0);
-        for (i, row) in posteriors.iter().enumerate() {
-            ctx.check_cancelled()?;
-            ctx.progress(i as u64, posteriors.len() as u64, "decoding");
-            let codebook = codebooks.get(&row.dim, &row.task)?;
-            let scores = prior_scaled(row, &codebook.priors)?;
-            let classes = decode_task(&scores, codebook.num_classes(), &self.params);
-            let argmax = decode_task(&scores, codebook.num_classes(), &ARGMAX);
-            switches += count_changes(&classes);
-            argmax_switches += count_changes(&argmax);
-            let values = classes
-                .iter()
-                .map(|&c| codebook.means[c as usize])
-                .collect();
-            averages.add(row, values)?;
-        }
+        let predictions = decode_and_average(
+            &posteriors,
+            &codebooks,
+            &mut node_progress(ctx),
+            |row, scores| {
+                let k = row.num_classes as usize;
+                let classes = decode_task(scores, k, &self.params);
+                switches += count_changes(&classes);
+                argmax_switches += count_changes(&decode_task(scores, k, &ARGMAX));
+                Ok(classes)
+            },
+        )?;
         ctx.progress(posteriors.len() as u64, posteriors.len() as u64, "decoded");
         tracing::info!(
             "decoded {} task rows: {switches} class changes where argmax makes {argmax_switches}",
             posteriors.len()
         );
-        Ok(Outputs::new().with_batch("predictions", SeriesRow::write(&averages.finish())?))
+        decode::predictions_output(&predictions)
     }
 }
 
@@ -116,31 +109,23 @@ const ARGMAX: Params = Params {
 };
 
 pub fn spec() -> KindSpec {
-    KindSpec::new("decode.hysteresis", file!())
-        .doc(
-            "Argmax decoding with hysteresis: per task, the class only changes once another \
-             beats it by a factor `margin` (prior-scaled posteriors) on `min_frames` consecutive \
-             frames; then cluster means averaged over tasks, as decode.argmax.",
-        )
-        .input("posteriors", port::POSTERIORS, "class posteriors per task")
-        .input(
-            "codebook",
-            port::CODEBOOK,
-            "class means and priors per dimension and task",
-        )
-        .output(
-            "predictions",
-            port::SERIES,
-            "one series per utterance and dimension",
-        )
-        .create(Hysteresis::new)
+    decode::kind_spec(
+        "decode.hysteresis",
+        file!(),
+        "Argmax decoding with hysteresis: per task, the class only changes once another \
+         beats it by a factor `margin` (prior-scaled posteriors) on `min_frames` consecutive \
+         frames; then cluster means averaged over tasks, as decode.argmax.",
+    )
+    .create(Hysteresis::new)
 }
 
 // ---- decoding one task ------------------------------------------------------
 
-/// One class per frame of `scores` (frames x `num_classes`, row-major,
+/// One class per frame of `scores` (frames x `num_classes`, row-major, log
 /// prior-scaled posteriors).
 pub fn decode_task(scores: &[f64], num_classes: usize, params: &Params) -> Vec<u32> {
+    // `margin` times larger is `ln(margin)` more in the log domain.
+    let log_margin = params.margin.ln();
     let mut classes = Vec::with_capacity(scores.len() / num_classes.max(1));
     let mut current = None;
     // Per class: on how many consecutive frames it has beaten `current`.
@@ -149,7 +134,7 @@ pub fn decode_task(scores: &[f64], num_classes: usize, params: &Params) -> Vec<u
         let now = *current.get_or_insert_with(|| argmax(frame));
         let mut switch_to: Option<usize> = None;
         for (class, &score) in frame.iter().enumerate() {
-            if class != now && beats((class, score), (now, frame[now]), params.margin) {
+            if class != now && beats((class, score), (now, frame[now]), log_margin) {
                 streak[class] += 1;
                 // Several may be due on one frame: the best of them wins.
                 if streak[class] >= params.min_frames && switch_to.is_none_or(|s| score > frame[s])
@@ -170,10 +155,10 @@ pub fn decode_task(scores: &[f64], num_classes: usize, params: &Params) -> Vec<u
     classes
 }
 
-/// Whether `challenger` (class, score) beats `current` by `margin`. An exact
-/// tie goes to the lower class, as argmax's first most likely class.
-fn beats(challenger: (usize, f64), current: (usize, f64), margin: f64) -> bool {
-    let bar = margin * current.1;
+/// Whether `challenger` (class, log score) beats `current` by `log_margin`.
+/// An exact tie goes to the lower class, as argmax's first most likely class.
+fn beats(challenger: (usize, f64), current: (usize, f64), log_margin: f64) -> bool {
+    let bar = current.1 + log_margin;
     challenger.1 > bar || (challenger.1 == bar && challenger.0 < current.0)
 }
 
@@ -190,191 +175,6 @@ fn argmax(frame: &[f64]) -> usize {
 
 fn count_changes(classes: &[u32]) -> usize {
     classes.windows(2).filter(|w| w[0] != w[1]).count()
-}
-
-/// Each posterior divided by its class prior (frames x classes). Ratios
-/// between classes are all the decoder needs, so the frames are not
-/// renormalised.
-fn prior_scaled(row: &PosteriorsRow, priors: &[f64]) -> Result<Vec<f64>> {
-    let k = priors.len();
-    let what = || {
-        format!(
-            "posteriors of utterance {} ({}/{})",
-            row.utt_id, row.dim, row.task
-        )
-    };
-    if k == 0 || row.num_classes as usize != k {
-        return Err(Error::data(format!(
-            "{}: {} classes but the codebook has {k}",
-            what(),
-            row.num_classes
-        )));
-    }
-    let mut scores = Vec::with_capacity(row.posteriors.len());
-    for (t, frame) in row.posteriors.chunks(k).enumerate() {
-        if frame.len() != k {
-            return Err(Error::data(format!(
-                "{}: the last frame has {} of {k} values",
-                what(),
-                frame.len()
-            )));
-        }
-        if let Some(bad) = frame.iter().find(|y| !(y.is_finite() && **y >= 0.0)) {
-            return Err(Error::data(format!(
-                "{}: frame {t} has posterior {bad}, not a probability",
-                what()
-            )));
-        }
-        if frame.iter().all(|&y| y == 0.0) {
-            return Err(Error::data(format!(
-                "{}: frame {t} has no probability mass",
-                what()
-            )));
-        }
-        scores.extend(
-            frame
-                .iter()
-                .zip(priors)
-                .map(|(&y, prior)| f64::from(y) / prior),
-        );
-    }
-    Ok(scores)
-}
-
-// ---- codebooks --------------------------------------------------------------
-
-/// The classes of one dimension and task, indexed by class.
-struct Codebook {
-    means: Vec<f64>,
-    priors: Vec<f64>,
-}
-
-impl Codebook {
-    fn num_classes(&self) -> usize {
-        self.means.len()
-    }
-}
-
-/// A (dimension, task) pair, e.g. (`arousal`, `k4`).
-type TaskKey = (String, String);
-
-/// Codebooks by (dimension, task).
-struct Codebooks(BTreeMap<TaskKey, Codebook>);
-
-impl Codebooks {
-    /// Checks that each dimension/task lists every class `0..num_classes`
-    /// once, with a finite mean and a positive prior (we divide by it).
-    fn from_rows(rows: &[CodebookRow]) -> Result<Self> {
-        // Per task, a (mean, prior) slot per class.
-        let mut slots: BTreeMap<TaskKey, Vec<Option<(f64, f64)>>> = BTreeMap::new();
-        for row in rows {
-            let what = format!("codebook {}/{} class {}", row.dim, row.task, row.class);
-            let slot = slots
-                .entry((row.dim.clone(), row.task.clone()))
-                .or_insert_with(|| vec![None; row.num_classes as usize]);
-            if slot.len() != row.num_classes as usize {
-                return Err(Error::data(format!(
-                    "{what}: num_classes {} disagrees with {} in an earlier row",
-                    row.num_classes,
-                    slot.len()
-                )));
-            }
-            let entry = slot.get_mut(row.class as usize).ok_or_else(|| {
-                Error::data(format!("{what}: not below num_classes {}", row.num_classes))
-            })?;
-            if entry.is_some() {
-                return Err(Error::data(format!("{what}: listed twice")));
-            }
-            if !(row.mean.is_finite() && row.prior.is_finite() && row.prior > 0.0) {
-                return Err(Error::data(format!(
-                    "{what}: needs a finite mean and a positive prior, has {} and {}",
-                    row.mean, row.prior
-                )));
-            }
-            *entry = Some((row.mean, row.prior));
-        }
-        let mut codebooks = BTreeMap::new();
-        for ((dim, task), slot) in slots {
-            let mut codebook = Codebook {
-                means: Vec::new(),
-                priors: Vec::new(),
-            };
-            for (class, entry) in slot.into_iter().enumerate() {
-                let (mean, prior) = entry.ok_or_else(|| {
-                    Error::data(format!("codebook {dim}/{task}: class {class} is missing"))
-                })?;
-                codebook.means.push(mean);
-                codebook.priors.push(prior);
-            }
-            codebooks.insert((dim, task), codebook);
-        }
-        Ok(Self(codebooks))
-    }
-
-    fn get(&self, dim: &str, task: &str) -> Result<&Codebook> {
-        self.0
-            .get(&(dim.to_string(), task.to_string()))
-            .ok_or_else(|| Error::data(format!("the codebook has no entry for {dim}/{task}")))
-    }
-}
-
-// ---- averaging over tasks ---------------------------------------------------
-
-/// Sums each (utterance, dimension)'s reconstructed tasks, frame by frame.
-#[derive(Default)]
-struct TaskAverages {
-    /// In order of first appearance: the series to fill, the sums, the
-    /// number of tasks added.
-    groups: Vec<(SeriesRow, Vec<f64>, usize)>,
-    /// (utterance, dimension) -> position in `groups`.
-    index: HashMap<(String, String), usize>,
-}
-
-impl TaskAverages {
-    /// Adds one task's values (a cluster mean per frame) of `row`'s
-    /// utterance and dimension.
-    fn add(&mut self, row: &PosteriorsRow, values: Vec<f64>) -> Result<()> {
-        let key = (row.utt_id.clone(), row.dim.clone());
-        let at = *self.index.entry(key).or_insert_with(|| {
-            let series = SeriesRow {
-                utt_id: row.utt_id.clone(),
-                split: row.split,
-                dim: row.dim.clone(),
-                frame_period: row.frame_period,
-                values: Vec::new(),
-            };
-            self.groups.push((series, vec![0.0; values.len()], 0));
-            self.groups.len() - 1
-        });
-        let (series, sums, tasks) = &mut self.groups[at];
-        let what = format!("utterance {} ({}), task {}", row.utt_id, row.dim, row.task);
-        if series.split != row.split {
-            return Err(Error::data(format!(
-                "{what} is in split {} but an earlier task is in {}",
-                row.split, series.split
-            )));
-        }
-        if sums.len() != values.len() {
-            return Err(Error::data(format!(
-                "{what} has {} frames but an earlier task has {}",
-                values.len(),
-                sums.len()
-            )));
-        }
-        sums.iter_mut().zip(&values).for_each(|(sum, v)| *sum += v);
-        *tasks += 1;
-        Ok(())
-    }
-
-    fn finish(self) -> Vec<SeriesRow> {
-        self.groups
-            .into_iter()
-            .map(|(mut series, sums, tasks)| {
-                series.values = sums.iter().map(|s| (s / tasks as f64) as f32).collect();
-                series
-            })
-            .collect()
-    }
 }
 
 // ---- tests ------------------------------------------------------------------

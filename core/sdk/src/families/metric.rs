@@ -1,7 +1,11 @@
-//! Pairing predictions with labels, shared by every metric that compares
-//! them.
+//! Metrics that compare predictions with labels: matching, alignment and
+//! the score per split and dimension.
 //!
-//! Rules:
+//! A metric kind of this family has two inputs, `predictions` and `labels`
+//! (port type `series`), and one output, `metrics` ([`with_ports`]); it only
+//! supplies a statistic over (prediction, label) frames and [`run_metric`]
+//! does the rest by these rules:
+//!
 //! - A prediction and a label series match when `utt_id` and `dim` agree;
 //!   their `split`s must agree too. Each (utt_id, dim) may occur once per input.
 //! - Every label series must have a prediction (a missing one would silently
@@ -14,14 +18,35 @@
 //!   listed in [`Matching::trimmed`] for the node to log. A larger difference
 //!   is an error naming the utterance.
 //! - Any non-finite value is an error naming the utterance and frame.
+//! - One `metrics` row per (split, dim), in order of first appearance in the
+//!   labels; [`Aggregate`] says whether the statistic runs over the
+//!   concatenated frames or is the mean of per-utterance values.
+//!
+//! ```
+//! use emoflow_sdk::families::metric::{Aggregate, match_series};
+//! use emoflow_sdk::prelude::{SeriesRow, Split};
+//!
+//! let series = |values: &[f32]| SeriesRow {
+//!     utt_id: "dev_1".into(), split: Split::Dev, dim: "arousal".into(),
+//!     frame_period: 0.04, values: values.to_vec(),
+//! };
+//! let (predictions, labels) = ([series(&[0.5, 0.25, 0.0])], [series(&[0.5, 0.5])]);
+//! // One frame of difference is absorbed: both are cut to 2 frames.
+//! let matching = match_series(&predictions, &labels, 1)?;
+//! let mean_abs_error = |frames: emoflow_sdk::families::metric::Samples| {
+//!     let (n, sum) = frames.fold((0, 0.0), |(n, s), (x, y)| (n + 1, s + f64::abs(x - y)));
+//!     Ok::<f64, emoflow_sdk::Error>(sum / n as f64)
+//! };
+//! let group = &matching.groups[0];
+//! assert_eq!((group.split, group.dim), (Split::Dev, "arousal"));
+//! assert_eq!(group.aggregate(Aggregate::Concatenated, mean_abs_error)?, 0.125);
+//! # Ok::<(), emoflow_sdk::Error>(())
+//! ```
 
 use std::collections::{HashMap, HashSet};
 
-use emoflow_sdk::prelude::{
-    Inputs, KindSpec, MetricRow, Outputs, PortRows, SeriesRow, Split, port,
-};
-
-use crate::Error;
+use crate::conventions::{MetricRow, PortRows, SeriesRow, Split, port};
+use crate::{Error, Inputs, KindSpec, Outputs, Result};
 
 /// The tolerance of the alignment rule, in frames: the 40 ms feature stacking
 /// of a 5-minute recording leaves about two frames fewer than labels.
@@ -114,11 +139,11 @@ impl Iterator for Samples<'_, '_> {
 impl Group<'_> {
     /// `stat` over this group's frames, aggregated as `how` says. Errors
     /// are prefixed with the split, dim and (per utterance) the utterance.
-    pub fn aggregate(
+    pub fn aggregate<E: Into<Error>>(
         &self,
         how: Aggregate,
-        stat: impl Fn(Samples<'_, '_>) -> Result<f64, Error>,
-    ) -> Result<f64, Error> {
+        stat: impl Fn(Samples<'_, '_>) -> std::result::Result<f64, E>,
+    ) -> Result<f64> {
         let context = |utt: Option<&str>| {
             let mut c = format!("split '{}', dim '{}'", self.split, self.dim);
             if let Some(u) = utt {
@@ -126,8 +151,7 @@ impl Group<'_> {
             }
             c
         };
-        let within =
-            |utt: Option<&str>, e: Error| Error::Undefined(format!("{}: {e}", context(utt)));
+        let within = |utt: Option<&str>, e: E| e.into().context(context(utt));
         match how {
             Aggregate::Concatenated => stat(Samples::new(&self.pairs)).map_err(|e| within(None, e)),
             Aggregate::UtteranceMean => {
@@ -144,10 +168,10 @@ impl Group<'_> {
 
 /// Rejects a series holding a NaN or an infinity; `role` says which input
 /// it came from ("prediction", "label").
-pub fn check_finite(series: &SeriesRow, role: &str) -> Result<(), Error> {
+pub fn check_finite(series: &SeriesRow, role: &str) -> Result<()> {
     match series.values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(frame) => Err(Error::Data(format!(
+        Some(frame) => Err(Error::data(format!(
             "{role} of utterance '{}', dim '{}', frame {frame}: not a finite number ({})",
             series.utt_id, series.dim, series.values[frame]
         ))),
@@ -159,7 +183,7 @@ pub fn match_series<'a>(
     predictions: &'a [SeriesRow],
     labels: &'a [SeriesRow],
     max_length_mismatch: usize,
-) -> Result<Matching<'a>, Error> {
+) -> Result<Matching<'a>> {
     let mut by_key: HashMap<(&str, &str), &SeriesRow> = HashMap::with_capacity(predictions.len());
     for p in predictions {
         check_finite(p, "prediction")?;
@@ -176,21 +200,21 @@ pub fn match_series<'a>(
             return Err(duplicate("labels", l));
         }
         let Some(p) = by_key.get(&(l.utt_id.as_str(), l.dim.as_str())) else {
-            return Err(Error::Data(format!(
+            return Err(Error::data(format!(
                 "utterance '{}', dim '{}' ({}) has labels but no prediction \
                  (`dims` limits the dimensions scored)",
                 l.utt_id, l.dim, l.split
             )));
         };
         if p.split != l.split {
-            return Err(Error::Data(format!(
+            return Err(Error::data(format!(
                 "utterance '{}' is in split '{}' in the predictions but '{}' in the labels",
                 l.utt_id, p.split, l.split
             )));
         }
         let (np, nl) = (p.values.len(), l.values.len());
         if np.abs_diff(nl) > max_length_mismatch {
-            return Err(Error::Data(format!(
+            return Err(Error::data(format!(
                 "utterance '{}', dim '{}': {np} predicted frames but {nl} labels, more than the \
                  {max_length_mismatch} frame(s) of difference allowed (max_length_mismatch)",
                 l.utt_id, l.dim
@@ -253,15 +277,15 @@ pub fn with_ports(spec: KindSpec) -> KindSpec {
 /// match them, log what the alignment rule did, and score each (split, dim)
 /// group with `stat`, naming the rows `name` and labelling them
 /// `row_labels`; `dims`, when not empty, limits the dimensions scored.
-pub fn run_metric(
+pub fn run_metric<E: Into<Error>>(
     mut inputs: Inputs,
     max_length_mismatch: usize,
     aggregate: Aggregate,
     name: &str,
     row_labels: &std::collections::BTreeMap<String, String>,
     dims: &[String],
-    stat: impl Fn(Samples<'_, '_>) -> Result<f64, Error>,
-) -> emoflow_sdk::Result<Outputs> {
+    stat: impl Fn(Samples<'_, '_>) -> std::result::Result<f64, E>,
+) -> Result<Outputs> {
     let mut predictions = SeriesRow::read_all(&inputs.batches("predictions")?)?;
     let mut labels = SeriesRow::read_all(&inputs.batches("labels")?)?;
     if !dims.is_empty() {
@@ -269,11 +293,10 @@ pub fn run_metric(
         present.sort_unstable();
         present.dedup();
         if let Some(missing) = dims.iter().find(|d| !present.contains(&d.as_str())) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "`dims` lists '{missing}', which the labels lack (they have: {})",
                 present.join(", ")
-            ))
-            .into());
+            )));
         }
         let others: Vec<&str> = present
             .into_iter()
@@ -325,12 +348,12 @@ pub fn run_metric(
                 .collect();
             Ok(row)
         })
-        .collect::<Result<Vec<_>, Error>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(Outputs::new().with_batch("metrics", MetricRow::write(&rows)?))
 }
 
 fn duplicate(input: &str, s: &SeriesRow) -> Error {
-    Error::Data(format!(
+    Error::data(format!(
         "{input}: utterance '{}' appears twice for dim '{}'",
         s.utt_id, s.dim
     ))
@@ -483,12 +506,12 @@ mod tests {
                 },
             ],
         };
-        let frames = |s: Samples| Ok(s.count() as f64);
+        let frames = |s: Samples| Ok::<f64, Error>(s.count() as f64);
         assert_eq!(g.aggregate(Aggregate::Concatenated, frames).unwrap(), 6.0);
         assert_eq!(g.aggregate(Aggregate::UtteranceMean, frames).unwrap(), 3.0);
         let fail = |s: Samples| {
             if s.count() > 2 {
-                Err(Error::Undefined("too long".into()))
+                Err(Error::data("too long"))
             } else {
                 Ok(0.0)
             }
