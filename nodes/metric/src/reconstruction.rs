@@ -133,7 +133,7 @@ pub fn reconstruction(
     convention: Convention,
 ) -> Result<Vec<MetricRow>, Error> {
     for l in labels {
-        check_finite(l, "label").map_err(|e| Error::InvalidInput(e.message))?;
+        check_finite(l, "label").map_err(|e| Error::Data(e.message))?;
     }
     let split_name = splits
         .iter()

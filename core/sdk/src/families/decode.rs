@@ -44,13 +44,6 @@ use std::collections::{BTreeMap, HashMap};
 use crate::conventions::{CodebookRow, PortRows, PosteriorsRow, SeriesRow, port};
 use crate::{Context, Error, Inputs, KindSpec, Outputs, Result};
 
-/// `return Err(Error::data(format!(...)))`.
-macro_rules! bail {
-    ($($arg:tt)*) => {
-        return Err(Error::data(format!($($arg)*)))
-    };
-}
-
 /// A (dimension, task) pair: what codebooks, transitions and models are
 /// per.
 pub type TaskKey = (String, String);
@@ -134,26 +127,26 @@ impl Codebooks {
                 .entry((row.dim.clone(), row.task.clone()))
                 .or_insert_with(|| vec![None; row.num_classes as usize]);
             if slot.len() != row.num_classes as usize {
-                bail!(
+                return Err(Error::data(format!(
                     "{what}: num_classes {} disagrees with {} in an earlier row",
                     row.num_classes,
                     slot.len()
-                );
+                )));
             }
             let Some(entry) = slot.get_mut(row.class as usize) else {
-                bail!("{what}: class index out of range 0..{}", row.num_classes);
+                return Err(Error::data(format!("{what}: class index out of range 0..{}", row.num_classes)));
             };
             if entry.is_some() {
-                bail!("{what}: listed twice");
+                return Err(Error::data(format!("{what}: listed twice")));
             }
             if !row.mean.is_finite() {
-                bail!("{what}: mean {} is not finite", row.mean);
+                return Err(Error::data(format!("{what}: mean {} is not finite", row.mean)));
             }
             if !(row.prior.is_finite() && row.prior > 0.0) {
-                bail!(
+                return Err(Error::data(format!(
                     "{what}: prior {} must be finite and > 0 (prior scaling divides by it)",
                     row.prior
-                );
+                )));
             }
             *entry = Some((row.mean, row.prior));
         }
@@ -163,7 +156,7 @@ impl Codebooks {
             let mut priors = Vec::with_capacity(slot.len());
             for (class, entry) in slot.into_iter().enumerate() {
                 let Some((mean, prior)) = entry else {
-                    bail!("codebook {dim}/{task}: class {class} is missing");
+                    return Err(Error::data(format!("codebook {dim}/{task}: class {class} is missing")));
                 };
                 means.push(mean);
                 priors.push(prior);
@@ -176,7 +169,7 @@ impl Codebooks {
     pub fn get(&self, dim: &str, task: &str) -> Result<&Codebook> {
         match self.by_task.get(&(dim.to_owned(), task.to_owned())) {
             Some(codebook) => Ok(codebook),
-            None => bail!("the codebook has no entry for {dim}/{task}"),
+            None => return Err(Error::data(format!("the codebook has no entry for {dim}/{task}"))),
         }
     }
 }
@@ -192,33 +185,33 @@ pub fn log_scaled_posteriors(row: &PosteriorsRow, priors: &[f64]) -> Result<Vec<
         )
     };
     if row.num_classes as usize != k {
-        bail!(
+        return Err(Error::data(format!(
             "{}: num_classes {} but the codebook has {k} classes",
             what(),
             row.num_classes
-        );
+        )));
     }
     if k == 0 || !row.posteriors.len().is_multiple_of(k) {
-        bail!(
+        return Err(Error::data(format!(
             "{}: {} values is not a whole number of frames of {k} classes",
             what(),
             row.posteriors.len()
-        );
+        )));
     }
     let mut out = Vec::with_capacity(row.posteriors.len());
     for (frame, ys) in row.posteriors.chunks_exact(k).enumerate() {
         let mut total = 0.0;
         for (&y, &prior) in ys.iter().zip(priors) {
             if !(y >= 0.0 && y.is_finite()) {
-                bail!(
+                return Err(Error::data(format!(
                     "{}: frame {frame} has posterior {y}, not a probability",
                     what()
-                );
+                )));
             }
             total += f64::from(y) / prior;
         }
         if total <= 0.0 {
-            bail!("{}: frame {frame} has no probability mass", what());
+            return Err(Error::data(format!("{}: frame {frame} has no probability mass", what())));
         }
         let log_total = total.ln();
         out.extend(
@@ -274,23 +267,23 @@ pub fn decode_and_average(
         });
         let group = &mut groups[slot];
         if group.series.split != row.split {
-            bail!(
+            return Err(Error::data(format!(
                 "utterance {} ({}): task {} is in split {} but an earlier task is in {}",
                 row.utt_id,
                 row.dim,
                 row.task,
                 row.split,
                 group.series.split
-            );
+            )));
         }
         if group.sum.len() != frames {
-            bail!(
+            return Err(Error::data(format!(
                 "utterance {} ({}): task {} has {frames} frames but an earlier task has {}",
                 row.utt_id,
                 row.dim,
                 row.task,
                 group.sum.len()
-            );
+            )));
         }
         for (acc, &class) in group.sum.iter_mut().zip(&classes) {
             *acc += codebook.means[class as usize];
