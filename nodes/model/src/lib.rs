@@ -18,6 +18,8 @@
 //! against and keeps `libtorch_cuda.so` linked, so CUDA is found without
 //! LD_LIBRARY_PATH (tests/linking.rs).
 
+#![forbid(unsafe_code)]
+
 pub mod adam;
 pub mod blstm;
 pub mod checkpoint;

@@ -2,6 +2,8 @@
 //! pass-through that reports buffer addresses, a sum, and nodes that panic,
 //! fail, break their schema or stream slowly.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use emoflow_sdk::arrow::array::{Array, AsArray};
