@@ -51,7 +51,7 @@ use crate::device::DeviceChoice;
 use crate::network::{Blstm, BlstmConfig, Output};
 use crate::readout::{Readout, TaskCodebook, to_vec};
 use crate::train::{
-    DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, Trained, train,
+    DevUtterance, EpochLog, TrainConfig, TrainSetup, TrainUtterance, Trained, train,
 };
 
 /// Parameters of `model.blstm`.
@@ -342,9 +342,9 @@ impl BlstmNode {
                 let tag = model_tag(&dim, &seeds, seed);
                 let trained = self
                     .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
-                    .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
+                    .map_err(|e| Error::from(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
                 save_model(ctx, &tag, seed, &problem, &trained, &self.params)
-                    .map_err(|e| to_sdk_error(e).context(format!("saving the model of `{tag}`")))?;
+                    .map_err(|e| Error::from(e).context(format!("saving the model of `{tag}`")))?;
                 let (p, v) = predict(&trained.model, &problem, &data.features, device)
                     .map_err(|e| Error::failed(format!("predicting `{tag}`: {e}")))?;
                 ensemble.add(p, v);
@@ -471,7 +471,7 @@ impl BlstmNode {
         loss_name: &str,
         seed: u64,
         tag: &str,
-    ) -> std::result::Result<Trained, TrainError> {
+    ) -> std::result::Result<Trained, crate::Error> {
         let p = &self.params;
         let setup = TrainSetup {
             model: problem.config.clone(),
@@ -515,15 +515,6 @@ impl BlstmNode {
             &|| ctx.is_cancelled(),
             &mut on_epoch,
         )
-    }
-}
-
-fn to_sdk_error(error: TrainError) -> Error {
-    match error {
-        TrainError::Cancelled { .. } => Error::cancelled(),
-        TrainError::Io { path, source } => Error::io(path, source),
-        TrainError::Data(_) | TrainError::NonFinite { .. } => Error::data(error.to_string()),
-        TrainError::Torch(_) | TrainError::Checkpoint { .. } => Error::failed(error.to_string()),
     }
 }
 
@@ -990,7 +981,7 @@ fn save_model(
     problem: &Problem,
     trained: &Trained,
     params: &Params,
-) -> std::result::Result<(), TrainError> {
+) -> std::result::Result<(), crate::Error> {
     let dir = ctx.artifact_dir();
     let weights = dir.join(format!("model-{tag}.safetensors"));
     let named: Vec<(String, Tensor)> = trained
@@ -1011,10 +1002,10 @@ fn save_model(
         best_epoch: trained.best.epoch,
         best_dev_ccc: trained.best.dev_ccc,
     };
-    let json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Data(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&card).map_err(|e| crate::Error::Data(e.to_string()))?;
     let card_path = dir.join(format!("model-{tag}.json"));
     write_atomically(&card_path, |path| {
-        std::fs::write(path, &json).map_err(|source| TrainError::Io {
+        std::fs::write(path, &json).map_err(|source| crate::Error::Io {
             path: path.to_path_buf(),
             source,
         })

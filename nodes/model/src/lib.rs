@@ -12,6 +12,8 @@
 //! * [`readout`]: prior scaling and class means -> continuous values; the
 //!   dev CCC.
 //! * [`device`]: `auto` | `cpu` | `cuda:N`.
+//! * [`error`]: the family's one error type, and the ABI code of each of
+//!   its variants.
 //! * [`blstm`]: the `model.blstm` node kind over all of the above.
 //!
 //! Linking: build.rs gives the library an rpath to the libtorch it was built
@@ -24,8 +26,11 @@ pub mod adam;
 pub mod blstm;
 pub mod checkpoint;
 pub mod device;
+pub mod error;
 pub mod network;
 pub mod readout;
 pub mod train;
+
+pub use error::Error;
 
 emoflow_sdk::export_plugin!(blstm::spec);
