@@ -89,9 +89,9 @@ macro_rules! port_types {
         ///
         #[doc = concat!(
             "| port type | rows | columns |\n|---|---|---|\n",
-            $("| `", $name, "` | [`", stringify!($Row), "`](super::", stringify!($Row), ") | ",
+            $("| `", $name, "` | [`", stringify!($Row), "`](crate::conventions::", stringify!($Row), ") | ",
                 doc_columns!($($field $codec $($period)?),*), $("and further Utf8 columns (", stringify!($labels), ")",)? "|\n",)*
-            $("| `", $hname, "` | [`", stringify!($HRow), "`](super::", stringify!($HRow), ") | ",
+            $("| `", $hname, "` | [`", stringify!($HRow), "`](crate::conventions::", stringify!($HRow), ") | ",
                 doc_columns!($($hcolumn $hcodec $($hperiod)?),*), "|\n",)*
             "| `table` | | any |\n",
         )]

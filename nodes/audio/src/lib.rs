@@ -7,6 +7,8 @@
 //! synth`). Each kind's algorithm is a plain module usable without the
 //! engine.
 
+#![forbid(unsafe_code)]
+
 pub mod arff;
 pub mod avec2016;
 pub mod corpus;

@@ -269,7 +269,7 @@ impl NgramLm {
                     let number = |field: &str| -> Result<f64> {
                         match field.parse::<f64>() {
                             Ok(value) if !value.is_nan() => Ok(value),
-                            _ => return Err(Error::data(format!("{}: {field:?} is not a number", at()))),
+                            _ => Err(Error::data(format!("{}: {field:?} is not a number", at()))),
                         }
                     };
                     let log10_prob = number(fields[0])?;

@@ -8,6 +8,8 @@
 //! decoders share is in [`common`] (prior scaling, reconstruction, the
 //! average over tasks), [`transitions`] and [`search`].
 
+#![forbid(unsafe_code)]
+
 pub mod argmax;
 pub mod arpa;
 pub mod common;

@@ -22,6 +22,8 @@
 //! gradients that make lr 0.002 jumpy with 7500-frame sums. It is also what
 //! Keras, which systems of that time used, does with a time-distributed loss.
 
+#![forbid(unsafe_code)]
+
 //!
 //! # As plugins
 //! Each kind is also a node (`loss.*`, no parameters) whose one output,

@@ -6,6 +6,8 @@
 //! against their codebook reconstruction (the paper's Table 1). All
 //! arithmetic is in f64.
 
+#![forbid(unsafe_code)]
+
 pub mod ccc;
 pub mod reconstruction;
 pub mod rmse;

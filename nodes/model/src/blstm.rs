@@ -52,7 +52,7 @@ use crate::network::Output;
 use crate::problem::{Problem, classifier_readout};
 use crate::readout::Readout;
 use crate::train::{
-    EpochLog, TrainConfig, TrainError, TrainSetup, Trained, train,
+    EpochLog, TrainConfig, TrainSetup, Trained, train,
 };
 
 /// Parameters of `model.blstm`.
@@ -344,9 +344,9 @@ impl BlstmNode {
                 let tag = model_tag(&dim, &seeds, seed);
                 let trained = self
                     .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
-                    .map_err(|e| to_sdk_error(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
+                    .map_err(|e| Error::from(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
                 save_model(ctx, &tag, seed, &problem, &trained, &self.params)
-                    .map_err(|e| to_sdk_error(e).context(format!("saving the model of `{tag}`")))?;
+                    .map_err(|e| Error::from(e).context(format!("saving the model of `{tag}`")))?;
                 let (p, v) = predict(&trained.model, &problem, &data.features, device)
                     .map_err(|e| Error::failed(format!("predicting `{tag}`: {e}")))?;
                 ensemble.add(p, v);
@@ -464,7 +464,7 @@ impl BlstmNode {
         loss_name: &str,
         seed: u64,
         tag: &str,
-    ) -> std::result::Result<Trained, TrainError> {
+    ) -> std::result::Result<Trained, crate::Error> {
         let p = &self.params;
         let setup = TrainSetup {
             model: problem.config.clone(),
@@ -511,14 +511,6 @@ impl BlstmNode {
     }
 }
 
-fn to_sdk_error(error: TrainError) -> Error {
-    match error {
-        TrainError::Cancelled { .. } => Error::cancelled(),
-        TrainError::Io { path, source } => Error::io(path, source),
-        TrainError::Data(_) | TrainError::NonFinite { .. } => Error::data(error.to_string()),
-        TrainError::Torch(_) | TrainError::Checkpoint { .. } => Error::failed(error.to_string()),
-    }
-}
 /// The training log as a `table`.
 fn log_table(rows: &[(String, u64, EpochLog)]) -> Result<RecordBatch> {
     let float = |f: fn(&EpochLog) -> f64| -> ArrayRef {

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, TchError, Tensor};
 
 use crate::adam::{Adam, Moments};
-use crate::train::{EpochLog, TrainError};
+use crate::Error;
+use crate::train::EpochLog;
 
 /// Parameters and Adam state at one point of training.
 #[derive(Debug)]
@@ -81,8 +82,8 @@ pub struct Loaded {
     pub best: Option<Snapshot>,
 }
 
-fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> TrainError {
-    TrainError::Checkpoint {
+fn checkpoint_error(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Checkpoint {
         path: path.to_path_buf(),
         message: message.to_string(),
     }
@@ -118,7 +119,7 @@ pub fn write(
     adam: &Adam,
     best: Option<&Snapshot>,
     progress: &Progress,
-) -> Result<(), TrainError> {
+) -> Result<(), Error> {
     let names = adam.names();
     let mut tensors = section("current", names, (adam.parameters(), adam.moments()));
     if let Some(best) = best {
@@ -137,13 +138,13 @@ pub fn write(
 /// or the complete new one. The directory is created when missing.
 pub fn write_atomically(
     path: &Path,
-    write: impl FnOnce(&Path) -> Result<(), TrainError>,
-) -> Result<(), TrainError> {
+    write: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(), Error> {
     let directory = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let io_error = |source| TrainError::Io {
+    let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -161,7 +162,7 @@ pub fn write_atomically(
 }
 
 /// Reads the checkpoint at `path` onto `device`, if there is one.
-pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Loaded>, TrainError> {
+pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Loaded>, Error> {
     if !path.exists() {
         return Ok(None);
     }
@@ -176,7 +177,7 @@ pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Load
     let progress_bytes = Vec::<u8>::try_from(progress_bytes)?;
     let progress: Progress =
         serde_json::from_slice(&progress_bytes).map_err(|e| checkpoint_error(path, e))?;
-    let mut take = |prefix: &str, part: &str| -> Result<Vec<Tensor>, TrainError> {
+    let mut take = |prefix: &str, part: &str| -> Result<Vec<Tensor>, Error> {
         names
             .iter()
             .map(|name| {
@@ -188,7 +189,7 @@ pub fn read(path: &Path, names: &[String], device: Device) -> Result<Option<Load
             })
             .collect()
     };
-    let mut snapshot = |prefix: &str, steps: i64| -> Result<Snapshot, TrainError> {
+    let mut snapshot = |prefix: &str, steps: i64| -> Result<Snapshot, Error> {
         let parameters = take(prefix, "param")?;
         let first = take(prefix, "first")?;
         let second = take(prefix, "second")?;

@@ -12,6 +12,8 @@
 //! * [`readout`]: prior scaling and class means -> continuous values; the
 //!   dev CCC.
 //! * [`device`]: `auto` | `cpu` | `cuda:N`.
+//! * [`error`]: the family's one error type, and the ABI code of each of
+//!   its variants.
 //! * [`blstm`]: the `model.blstm` node kind over all of the above, with
 //!   its training problem (`problem`), ensemble predictions (`ensemble`)
 //!   and saved models (`model_card`).
@@ -20,15 +22,20 @@
 //! against and keeps `libtorch_cuda.so` linked, so CUDA is found without
 //! LD_LIBRARY_PATH (tests/linking.rs).
 
+#![forbid(unsafe_code)]
+
 pub mod adam;
 pub mod blstm;
 pub mod checkpoint;
 pub mod device;
 mod ensemble;
 mod model_card;
+pub mod error;
 pub mod network;
 mod problem;
 pub mod readout;
 pub mod train;
+
+pub use error::Error;
 
 emoflow_sdk::export_plugin!(blstm::spec);

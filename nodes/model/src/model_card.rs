@@ -14,7 +14,7 @@ use crate::blstm::Params;
 use crate::checkpoint::write_atomically;
 use crate::network::{Blstm, BlstmConfig};
 use crate::problem::Problem;
-use crate::train::{TrainError, Trained};
+use crate::train::Trained;
 
 /// The artifact files of a dimension's models, as the kind declares them to
 /// `emoflow export` (`{dim}`: the dimension): the weights and card
@@ -171,7 +171,7 @@ pub(crate) fn save_model(
     problem: &Problem,
     trained: &Trained,
     params: &Params,
-) -> std::result::Result<(), TrainError> {
+) -> std::result::Result<(), crate::Error> {
     let dir = ctx.artifact_dir();
     let weights = dir.join(format!("model-{tag}.safetensors"));
     let named: Vec<(String, Tensor)> = trained
@@ -192,10 +192,10 @@ pub(crate) fn save_model(
         best_epoch: trained.best.epoch,
         best_dev_ccc: trained.best.dev_ccc,
     };
-    let json = serde_json::to_vec_pretty(&card).map_err(|e| TrainError::Data(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&card).map_err(|e| crate::Error::Data(e.to_string()))?;
     let card_path = dir.join(format!("model-{tag}.json"));
     write_atomically(&card_path, |path| {
-        std::fs::write(path, &json).map_err(|source| TrainError::Io {
+        std::fs::write(path, &json).map_err(|source| crate::Error::Io {
             path: path.to_path_buf(),
             source,
         })

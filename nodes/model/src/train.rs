@@ -21,7 +21,7 @@
 //! After every epoch a checkpoint is written (see [`crate::checkpoint`]); a
 //! run finding a checkpoint of the same configuration and data resumes from
 //! it. The cancel query is asked before every utterance; a cancelled run
-//! stops with [`TrainError::Cancelled`] and resumes from the end of its last
+//! stops with [`Error::Cancelled`] and resumes from the end of its last
 //! complete epoch.
 
 use std::path::PathBuf;
@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, TchError, Tensor};
 
+use crate::Error;
 use crate::adam::Adam;
 use crate::checkpoint::{self, Best, Progress, Snapshot};
 use crate::network::{Blstm, BlstmConfig};
@@ -120,29 +121,6 @@ pub struct TrainSetup<'a> {
     pub checkpoint: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Torch(#[from] TchError),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
-    #[error("training data: {0}")]
-    Data(String),
-    #[error("loss is {value} in epoch {epoch} on utterance {utterance}")]
-    NonFinite {
-        epoch: usize,
-        utterance: String,
-        value: f64,
-    },
-    #[error("training cancelled in epoch {epoch}; the checkpoint holds the epochs before it")]
-    Cancelled { epoch: usize },
-}
-
 /// The outcome: the best model of the run.
 #[derive(Debug)]
 pub struct Trained {
@@ -162,7 +140,7 @@ pub fn train(
     dev_set: &[DevUtterance],
     cancelled: &dyn Fn() -> bool,
     on_epoch: &mut dyn FnMut(&EpochLog),
-) -> Result<Trained, TrainError> {
+) -> Result<Trained, Error> {
     validate(setup, train_set, dev_set)?;
     let config = &setup.train;
     tch::set_num_threads(config.threads.max(1) as i32);
@@ -176,7 +154,7 @@ pub fn train(
         match checkpoint::read(&setup.checkpoint, adam.names(), setup.device)? {
             Some(loaded) => {
                 if loaded.progress.config_hash != config_hash {
-                    return Err(TrainError::Checkpoint {
+                    return Err(Error::Checkpoint {
                         path: setup.checkpoint.clone(),
                         message: "written by a run with another configuration or data; \
                               remove it or use another checkpoint path"
@@ -234,7 +212,7 @@ pub fn train(
         let mut loss_sum = 0.0;
         for &index in &order {
             if cancelled() {
-                return Err(TrainError::Cancelled { epoch });
+                return Err(Error::Cancelled { epoch });
             }
             let (features, targets) = &train_data[index];
             let value = training_step(
@@ -247,7 +225,7 @@ pub fn train(
             )?;
             if !value.is_finite() {
                 let utterance = train_set[index].id.clone();
-                return Err(TrainError::NonFinite {
+                return Err(Error::NonFinite {
                     epoch,
                     utterance,
                     value,
@@ -259,7 +237,7 @@ pub fn train(
         let dev_ccc = evaluate(&model, setup.readout, &dev_features, &dev_reference)?;
         if dev_ccc.is_nan() {
             // Only a constant dev reference predicted exactly does this.
-            return Err(TrainError::Data(format!(
+            return Err(Error::Data(format!(
                 "dev CCC is undefined in epoch {epoch}: dev reference and prediction are the same constant"
             )));
         }
@@ -296,7 +274,7 @@ pub fn train(
     }
 
     let (best, best_record) = best.zip(progress.best).ok_or_else(|| {
-        TrainError::Data("training finished without a single epoch (max_epochs = 0?)".into())
+        Error::Data("training finished without a single epoch (max_epochs = 0?)".into())
     })?;
     best.restore(&mut adam)?;
     Ok(Trained {
@@ -353,8 +331,8 @@ fn validate(
     setup: &TrainSetup,
     train_set: &[TrainUtterance],
     dev_set: &[DevUtterance],
-) -> Result<(), TrainError> {
-    let fail = |message: String| Err(TrainError::Data(message));
+) -> Result<(), Error> {
+    let fail = |message: String| Err(Error::Data(message));
     if train_set.is_empty() || dev_set.is_empty() {
         return fail(format!(
             "need train and dev utterances, got {} and {}",
@@ -370,16 +348,16 @@ fn validate(
         ));
     }
     if setup.train.max_epochs == 0 {
-        return fail("max_epochs must be at least 1".into());
+        return Err(Error::Invalid("max_epochs must be at least 1".into()));
     }
-    let frames_of = |id: &str, features: &Tensor| -> Result<i64, TrainError> {
+    let frames_of = |id: &str, features: &Tensor| -> Result<i64, Error> {
         match features.size()[..] {
             [frames, dim]
                 if dim == setup.model.input_dim && frames > 0 && features.kind() == Kind::Float =>
             {
                 Ok(frames)
             }
-            _ => Err(TrainError::Data(format!(
+            _ => Err(Error::Data(format!(
                 "utterance {id}: features must be float [frames > 0, {}], got {:?} {:?}",
                 setup.model.input_dim,
                 features.kind(),

@@ -12,7 +12,7 @@ use emoflow_faults::Scratch;
 use emoflow_model::network::{BlstmConfig, Output};
 use emoflow_model::readout::{Readout, TaskCodebook};
 use emoflow_model::train::{
-    DevUtterance, EpochLog, TrainConfig, TrainError, TrainSetup, TrainUtterance, train,
+    DevUtterance, EpochLog, TrainConfig, TrainSetup, TrainUtterance, train,
 };
 use tch::{Device, Kind, TchError, Tensor};
 
@@ -136,7 +136,7 @@ fn run(
     config: TrainConfig,
     checkpoint: &Path,
     cancel_after_epoch: Option<usize>,
-) -> Result<Run, TrainError> {
+) -> Result<Run, emoflow_model::Error> {
     let problem = problem(classifier);
     let setup = TrainSetup {
         model: model_config(classifier),
@@ -270,7 +270,7 @@ fn a_cancelled_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
             &path,
             Some(stop),
         ) {
-            Err(TrainError::Cancelled { epoch }) => assert_eq!(epoch, stop + 1),
+            Err(emoflow_model::Error::Cancelled { epoch }) => assert_eq!(epoch, stop + 1),
             other => panic!("expected a cancellation, got {:?}", other.map(|r| r.log)),
         }
     }
@@ -343,7 +343,7 @@ fn a_non_finite_loss_stops_training_naming_epoch_and_utterance() {
     let error = train(&setup, &train_set, &problem.dev, &|| false, &mut |_| {}).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(error, TrainError::NonFinite { epoch: 1, .. }),
+        matches!(error, emoflow_model::Error::NonFinite { epoch: 1, .. }),
         "{message}"
     );
     assert!(
@@ -392,4 +392,15 @@ fn bad_targets_are_reported_with_the_utterance() {
     };
     let error = train(&setup, &train_set, &problem.dev, &|| false, &mut |_| {}).unwrap_err();
     assert!(error.to_string().contains("utterance train_1"), "{error}");
+}
+
+#[test]
+fn settings_that_cannot_work_reach_the_host_as_invalid() {
+    let checkpoint = scratch("no-epochs");
+    let config = TrainConfig { max_epochs: 0, ..train_config() };
+    let error = run(false, emoflow_loss::mse::mse, config, &checkpoint, None).unwrap_err();
+    assert!(matches!(error, emoflow_model::Error::Invalid(_)), "{error}");
+    let host = emoflow_sdk::Error::from(error);
+    assert_eq!(host.code, emoflow_sdk::ErrorCode::Invalid, "{host}");
+    assert!(host.message.contains("max_epochs must be at least 1"), "{host}");
 }

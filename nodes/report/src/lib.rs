@@ -6,6 +6,8 @@
 //! | `report.plot` | [`plot`] — labels against predictions over time, PNG and SVG (Figure 3) |
 //! | `io.write` | [`write`] — node outputs as Arrow IPC, CSV or AVEC-style ARFF |
 
+#![forbid(unsafe_code)]
+
 pub mod plot;
 pub mod table;
 pub mod write;

@@ -7,6 +7,8 @@
 //! The binary is the one built with the suite (`cargo nextest run
 //! --workspace` builds both into the same profile directory).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //! is not `model.blstm` (for `emoflow export`), and nodes that panic, fail,
 //! break their schema or stream slowly.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use emoflow_sdk::arrow::array::{Array, AsArray};
