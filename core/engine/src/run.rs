@@ -384,7 +384,7 @@ enum Track {
     Running { reserved: usize },
     /// Ended, whether it ran or not: its key once it started, its stored
     /// outputs when it has them, and its report.
-    Ended { key: Option<String>, entry: Option<Entry>, report: NodeReport },
+    Ended { key: Option<String>, entry: Option<Entry>, report: Box<NodeReport> },
 }
 
 impl Track {
@@ -394,7 +394,7 @@ impl Track {
 
     fn report(&self) -> Option<&NodeReport> {
         match self {
-            Track::Ended { report, .. } => Some(report),
+            Track::Ended { report, .. } => Some(report.as_ref()),
             _ => None,
         }
     }
@@ -510,7 +510,7 @@ impl<'a> Scheduler<'a> {
             inputs: Vec::new(),
             shows: BTreeMap::new(),
         };
-        self.nodes[i] = Track::Ended { key: None, entry: None, report };
+        self.nodes[i] = Track::Ended { key: None, entry: None, report: Box::new(report) };
         self.overall.inc(1);
     }
 
@@ -618,7 +618,7 @@ impl<'a> Scheduler<'a> {
             inputs: Vec::new(),
             shows: BTreeMap::new(),
         };
-        self.nodes[done.index] = Track::Ended { key: Some(key), entry: stored, report };
+        self.nodes[done.index] = Track::Ended { key: Some(key), entry: stored, report: Box::new(report) };
     }
 
     /// Ends every node still undecided: nothing can start them any more.
@@ -728,7 +728,8 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         }
     }
     for (i, (node, track)) in plan.nodes.iter().zip(scheduler.nodes).enumerate() {
-        let Track::Ended { entry, report: mut node_report, .. } = track else { continue };
+        let Track::Ended { entry, report: ended, .. } = track else { continue };
+        let mut node_report = *ended;
         node_report.inputs = inputs[i].iter().map(|s| s.to_string()).collect();
         node_report.shows =
             node.provider.kind.outputs.iter().filter_map(|o| Some((o.name.clone(), o.shows.clone()?))).collect();

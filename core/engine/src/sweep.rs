@@ -238,9 +238,12 @@ fn node_exists(names: &[String], name: &str, span: &Span, diags: &mut Vec<Diagno
     ok
 }
 
-/// The `[sweep]` table: its grid's dimensions, its select rules and its
-/// `on_selected` nodes, with every problem.
-fn read_table(sweep: &Sv, names: &[String]) -> Result<(Vec<Dim>, Vec<Select>, Vec<String>), Vec<Diagnostic>> {
+/// A `[sweep]` table read: the grid's dimensions, the select rules and the
+/// `on_selected` nodes.
+type SweepTable = (Vec<Dim>, Vec<Select>, Vec<String>);
+
+/// The `[sweep]` table, with every problem.
+fn read_table(sweep: &Sv, names: &[String]) -> Result<SweepTable, Vec<Diagnostic>> {
     let Some(table) = sweep.as_table() else {
         return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
     };

@@ -191,7 +191,7 @@ fn wire(graph: &Graph, providers: &[Option<&Provider>], i: usize, diags: &mut Ve
         let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
             let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
                 .label("wired from an unknown node");
-            if let Some(best) = suggest_node(&graph, &input.from_node) {
+            if let Some(best) = suggest_node(graph, &input.from_node) {
                 d = d.help(format!("did you mean `{best}`?"));
             }
             diags.push(d);

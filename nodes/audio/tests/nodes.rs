@@ -69,6 +69,7 @@ fn the_plugin_describes_every_kind_from_the_file_named_after_it() {
         ("source.avec2016", "avec2016.rs"),
         ("source.csv", "source_csv.rs"),
         ("source.synthetic", "synthetic.rs"),
+        ("io.synthetic_corpus", "synthetic_corpus.rs"),
         ("source.wav", "source_wav.rs"),
         ("feature.fbank", "fbank.rs"),
         ("feature.stack", "stack.rs"),
