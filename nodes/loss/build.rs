@@ -33,9 +33,15 @@ fn main() {
     }
     // OUT_DIR is PROFILE/build/PKG-HASH/out.
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    let profile = Path::new(&out_dir).ancestors().nth(3).expect("OUT_DIR is inside the profile directory");
+    let profile = Path::new(&out_dir)
+        .ancestors()
+        .nth(3)
+        .expect("OUT_DIR is inside the profile directory");
     let relative = relative_path(profile, Path::new(&lib_dir));
-    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/{0}:$ORIGIN/../{0}", relative.display());
+    println!(
+        "cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/{0}:$ORIGIN/../{0}",
+        relative.display()
+    );
     // For the tests that check the linking (nodes/model/tests/linking.rs).
     println!("cargo:rustc-env=EMOFLOW_LIBTORCH_LIB={lib_dir}");
     if Path::new(&lib_dir).join("libtorch_cuda.so").exists() {
@@ -47,8 +53,18 @@ fn main() {
 
 /// `to` relative to the directory `from` (both made absolute and resolved).
 fn relative_path(from: &Path, to: &Path) -> std::path::PathBuf {
-    let (from, to) = (from.canonicalize().expect("the profile directory exists"), to.canonicalize().expect("libtorch's directory exists"));
-    let common = from.components().zip(to.components()).take_while(|(a, b)| a == b).count();
-    let up = from.components().skip(common).map(|_| std::path::Component::ParentDir);
+    let (from, to) = (
+        from.canonicalize().expect("the profile directory exists"),
+        to.canonicalize().expect("libtorch's directory exists"),
+    );
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let up = from
+        .components()
+        .skip(common)
+        .map(|_| std::path::Component::ParentDir);
     up.chain(to.components().skip(common)).collect()
 }

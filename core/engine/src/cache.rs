@@ -67,17 +67,31 @@ impl Entry {
     pub fn read(dir: &Path) -> Result<Entry> {
         let path = dir.join(MANIFEST);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::data(format!("{}: not an emoflow output manifest: {e}", path.display())))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::data(format!(
+                "{}: not an emoflow output manifest: {e}",
+                path.display()
+            ))
+        })?;
         for p in &manifest.ports {
             let file = dir.join(&p.file);
             match std::fs::metadata(&file) {
                 Ok(m) if m.len() == p.bytes => {}
-                Ok(m) => return Err(Error::data(format!("{}: {} bytes, the manifest says {}", file.display(), m.len(), p.bytes))),
+                Ok(m) => {
+                    return Err(Error::data(format!(
+                        "{}: {} bytes, the manifest says {}",
+                        file.display(),
+                        m.len(),
+                        p.bytes
+                    )));
+                }
                 Err(e) => return Err(Error::io(&file, e)),
             }
         }
-        Ok(Entry { dir: dir.to_path_buf(), manifest })
+        Ok(Entry {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
     }
 
     /// Checks every port file against its recorded blake3 ([`Entry::read`]
@@ -86,25 +100,38 @@ impl Entry {
         for p in &self.manifest.ports {
             let file = self.dir.join(&p.file);
             let Some(recorded) = &p.blake3 else {
-                return Err(format!("{}: no recorded hash (an entry written before entries were hashed)", file.display()));
+                return Err(format!(
+                    "{}: no recorded hash (an entry written before entries were hashed)",
+                    file.display()
+                ));
             };
             let actual = hash_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             if actual != *recorded {
-                return Err(format!("{}: its content does not match the blake3 in the manifest", file.display()));
+                return Err(format!(
+                    "{}: its content does not match the blake3 in the manifest",
+                    file.display()
+                ));
             }
         }
         Ok(())
     }
 
     pub fn port_path(&self, port: &str) -> Option<PathBuf> {
-        self.manifest.ports.iter().find(|p| p.port == port).map(|p| self.dir.join(&p.file))
+        self.manifest
+            .ports
+            .iter()
+            .find(|p| p.port == port)
+            .map(|p| self.dir.join(&p.file))
     }
 
     /// Opens an output for reading, as a node input.
     pub fn open(&self, port: &str) -> Result<Box<dyn RecordBatchReader + Send>> {
-        let path = self
-            .port_path(port)
-            .ok_or_else(|| Error::failed(format!("cache entry {} lacks output `{port}`", self.dir.display())))?;
+        let path = self.port_path(port).ok_or_else(|| {
+            Error::failed(format!(
+                "cache entry {} lacks output `{port}`",
+                self.dir.display()
+            ))
+        })?;
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let reader = FileReader::try_new(std::io::BufReader::new(file), None)
             .map_err(|e| Error::io(&path, e))?;
@@ -121,7 +148,12 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// The cache key of a node.
-pub fn key(plugin_hash: &str, kind: &str, canonical_params: &str, inputs: &[(String, String, String)]) -> String {
+pub fn key(
+    plugin_hash: &str,
+    kind: &str,
+    canonical_params: &str,
+    inputs: &[(String, String, String)],
+) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"emoflow-cache-v1\0");
     for part in [plugin_hash, kind, canonical_params] {
@@ -207,7 +239,11 @@ impl Cache {
             Err(e) => return Lookup::Corrupt(e.to_string()),
         };
         if entry.manifest.key != key {
-            return Lookup::Corrupt(format!("{}: the manifest is for key {}", dir.join(MANIFEST).display(), entry.manifest.key));
+            return Lookup::Corrupt(format!(
+                "{}: the manifest is for key {}",
+                dir.join(MANIFEST).display(),
+                entry.manifest.key
+            ));
         }
         match entry.verify() {
             Ok(()) => Lookup::Hit(entry),
@@ -221,7 +257,9 @@ impl Cache {
     pub fn claim(&self, key: &str, node: &str) -> Result<Claim> {
         match self.lookup(key) {
             Lookup::Hit(entry) => return Ok(self.hit(key, entry)),
-            Lookup::Corrupt(why) => tracing::warn!("cache entry {key} of node `{node}` is corrupt: {why}; rebuilding"),
+            Lookup::Corrupt(why) => {
+                tracing::warn!("cache entry {key} of node `{node}` is corrupt: {why}; rebuilding")
+            }
             Lookup::Miss => {}
         }
         let lock = self.lock(key)?;
@@ -243,7 +281,12 @@ impl Cache {
     fn lock(&self, key: &str) -> Result<File> {
         let path = self.root.join(format!("{key}.lock"));
         let unwritable = |e: std::io::Error| {
-            Error::io(&path, format!("{e}: cannot build entry {key} in this cache (read-only? point --cache at a writable directory)"))
+            Error::io(
+                &path,
+                format!(
+                    "{e}: cannot build entry {key} in this cache (read-only? point --cache at a writable directory)"
+                ),
+            )
         };
         std::fs::create_dir_all(&self.root).map_err(unwritable)?;
         let file = File::create(&path).map_err(unwritable)?;
@@ -269,7 +312,12 @@ impl Cache {
         let dir = self.root.join(format!("{key}.partial"));
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| Error::io(&dir, e))?;
         let _ = std::fs::remove_file(dir.join(MANIFEST));
-        Ok(Staging { dir, key: key.to_string(), ports: Vec::new(), committed: false })
+        Ok(Staging {
+            dir,
+            key: key.to_string(),
+            ports: Vec::new(),
+            committed: false,
+        })
     }
 }
 
@@ -287,7 +335,12 @@ impl Staging {
     /// (a worker's side of an entry); that process commits.
     pub fn writer(dir: PathBuf) -> Staging {
         // That process's own `Staging` commits or cleans up, not this one.
-        Staging { dir, key: String::new(), ports: Vec::new(), committed: true }
+        Staging {
+            dir,
+            key: String::new(),
+            ports: Vec::new(),
+            committed: true,
+        }
     }
 
     /// The port files written.
@@ -329,9 +382,17 @@ impl Staging {
         let rows = written.inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })?;
-        let bytes = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .len();
         let hash = hash_file(&path).map_err(|e| Error::io(&path, e))?;
-        self.ports.push(PortFile { port: port.to_string(), file: file_name, bytes, rows, blake3: Some(hash) });
+        self.ports.push(PortFile {
+            port: port.to_string(),
+            file: file_name,
+            bytes,
+            rows,
+            blake3: Some(hash),
+        });
         Ok(())
     }
 
@@ -355,7 +416,10 @@ impl Staging {
         std::fs::rename(&self.dir, &target).map_err(|e| Error::io(&target, e))?;
         self.committed = true;
         sync_dir(&cache.root);
-        Ok(Entry { dir: target, manifest })
+        Ok(Entry {
+            dir: target,
+            manifest,
+        })
     }
 }
 
@@ -365,7 +429,8 @@ impl Drop for Staging {
             return;
         }
         let artifacts = self.artifact_dir();
-        let checkpoints = std::fs::read_dir(&artifacts).is_ok_and(|mut files| files.next().is_some());
+        let checkpoints =
+            std::fs::read_dir(&artifacts).is_ok_and(|mut files| files.next().is_some());
         if !checkpoints {
             let _ = std::fs::remove_dir_all(&self.dir);
             return;

@@ -46,7 +46,11 @@ pub fn run(root: &Path, command: CacheCommand) -> Result<ExitCode> {
         CacheCommand::Ls => ls(&contents),
         CacheCommand::Du => du(&contents),
         CacheCommand::Verify => verify(root, &contents),
-        CacheCommand::Gc { graphs, out, dry_run } => gc(&contents, &kept_keys(&graphs, &out)?, dry_run),
+        CacheCommand::Gc {
+            graphs,
+            out,
+            dry_run,
+        } => gc(&contents, &kept_keys(&graphs, &out)?, dry_run),
     })
 }
 
@@ -72,18 +76,28 @@ struct Stored {
 
 impl Stored {
     fn node(&self) -> &str {
-        self.entry.as_ref().map_or("?", |e| e.manifest.node.as_str())
+        self.entry
+            .as_ref()
+            .map_or("?", |e| e.manifest.node.as_str())
     }
 
     fn kind(&self) -> &str {
-        self.entry.as_ref().map_or("(unreadable)", |e| e.manifest.kind.as_str())
+        self.entry
+            .as_ref()
+            .map_or("(unreadable)", |e| e.manifest.kind.as_str())
     }
 }
 
 impl Contents {
     fn scan(root: &Path) -> Result<Contents> {
-        let names = std::fs::read_dir(root).map_err(|e| Error::Usage(format!("cache {}: {e}", root.display())))?;
-        let mut contents = Contents { entries: Vec::new(), partials: Vec::new(), locks: Vec::new(), marks: Vec::new() };
+        let names = std::fs::read_dir(root)
+            .map_err(|e| Error::Usage(format!("cache {}: {e}", root.display())))?;
+        let mut contents = Contents {
+            entries: Vec::new(),
+            partials: Vec::new(),
+            locks: Vec::new(),
+            marks: Vec::new(),
+        };
         let used = root.join(cache::USED);
         // Only names the cache writes count, so that a mistyped --cache
         // never has gc remove someone's directories.
@@ -92,7 +106,13 @@ impl Contents {
             let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
             let (stem, suffix) = name.split_once('.').unwrap_or((&name, ""));
             if name == cache::USED {
-                contents.marks.extend(std::fs::read_dir(&path).into_iter().flatten().flatten().map(|m| m.path()));
+                contents.marks.extend(
+                    std::fs::read_dir(&path)
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(|m| m.path()),
+                );
             } else if !is_key(stem) {
                 continue;
             } else if suffix == "partial" && is_dir {
@@ -101,8 +121,12 @@ impl Contents {
                 contents.locks.push(path);
             } else if suffix.is_empty() && is_dir {
                 let entry = Entry::read(&path).map_err(|e| e.to_string());
-                let created = std::fs::metadata(path.join(cache::MANIFEST)).and_then(|m| m.modified()).ok();
-                let marked = std::fs::metadata(used.join(&name)).and_then(|m| m.modified()).ok();
+                let created = std::fs::metadata(path.join(cache::MANIFEST))
+                    .and_then(|m| m.modified())
+                    .ok();
+                let marked = std::fs::metadata(used.join(&name))
+                    .and_then(|m| m.modified())
+                    .ok();
                 contents.entries.push(Stored {
                     bytes: size(&path),
                     last_used: created.max(marked),
@@ -113,7 +137,9 @@ impl Contents {
                 });
             }
         }
-        contents.entries.sort_by(|a, b| (a.last_used, &a.key).cmp(&(b.last_used, &b.key)));
+        contents
+            .entries
+            .sort_by(|a, b| (a.last_used, &a.key).cmp(&(b.last_used, &b.key)));
         contents.partials.sort();
         contents.locks.sort();
         Ok(contents)
@@ -121,7 +147,10 @@ impl Contents {
 }
 
 fn ls(contents: &Contents) -> ExitCode {
-    println!("{:<32}  {:<24}  {:<20}  {:>10}  {:<16}  {:<16}", "KEY", "NODE", "KIND", "SIZE", "CREATED", "LAST USED");
+    println!(
+        "{:<32}  {:<24}  {:<20}  {:>10}  {:<16}  {:<16}",
+        "KEY", "NODE", "KIND", "SIZE", "CREATED", "LAST USED"
+    );
     for s in &contents.entries {
         println!(
             "{:<32}  {:<24}  {:<20}  {:>10}  {:<16}  {:<16}",
@@ -134,7 +163,11 @@ fn ls(contents: &Contents) -> ExitCode {
         );
     }
     for partial in &contents.partials {
-        println!("{:<32}  (an unfinished build, {})", file_name(partial), human(size(partial)));
+        println!(
+            "{:<32}  (an unfinished build, {})",
+            file_name(partial),
+            human(size(partial))
+        );
     }
     ExitCode::SUCCESS
 }
@@ -148,12 +181,20 @@ fn du(contents: &Contents) -> ExitCode {
     }
     let partial_bytes: u64 = contents.partials.iter().map(|p| size(p)).sum();
     let total = contents.entries.iter().map(|s| s.bytes).sum::<u64>() + partial_bytes;
-    println!("{:>10}  total ({} entries, {} unfinished builds)", human(total), contents.entries.len(), contents.partials.len());
+    println!(
+        "{:>10}  total ({} entries, {} unfinished builds)",
+        human(total),
+        contents.entries.len(),
+        contents.partials.len()
+    );
     for (kind, (count, bytes)) in &by_kind {
         println!("{:>10}  {kind} ({count} entries)", human(*bytes));
     }
     if !contents.partials.is_empty() {
-        println!("{:>10}  unfinished builds (KEY.partial; `emoflow cache gc` removes them)", human(partial_bytes));
+        println!(
+            "{:>10}  unfinished builds (KEY.partial; `emoflow cache gc` removes them)",
+            human(partial_bytes)
+        );
     }
     ExitCode::SUCCESS
 }
@@ -164,7 +205,12 @@ fn verify(root: &Path, contents: &Contents) -> ExitCode {
     for s in &contents.entries {
         if let Lookup::Corrupt(why) = cache.lookup(&s.key) {
             corrupt += 1;
-            println!("corrupt {} (node `{}`, {}): {why}", s.key, s.node(), s.kind());
+            println!(
+                "corrupt {} (node `{}`, {}): {why}",
+                s.key,
+                s.node(),
+                s.kind()
+            );
         }
     }
     let checked = contents.entries.len();
@@ -206,7 +252,12 @@ fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>> {
                 ))
             })?;
         let nodes = report["nodes"].as_object().into_iter().flatten();
-        keep.extend(nodes.filter_map(|(_, node)| node["cache_key"].as_str()).filter(|k| !k.is_empty()).map(String::from));
+        keep.extend(
+            nodes
+                .filter_map(|(_, node)| node["cache_key"].as_str())
+                .filter(|k| !k.is_empty())
+                .map(String::from),
+        );
     }
     Ok(keep)
 }
@@ -215,26 +266,70 @@ fn kept_keys(graphs: &[PathBuf], outs: &[PathBuf]) -> Result<BTreeSet<String>> {
 /// the file stem.
 fn graph_name(path: &Path) -> Result<String> {
     let graph = crate::graph::load(path, &mut Sources::default()).map_err(|diags| {
-        Error::Usage(format!("{}: {}", path.display(), diags.first().map_or("invalid graph", |d| d.message.as_str())))
+        Error::Usage(format!(
+            "{}: {}",
+            path.display(),
+            diags
+                .first()
+                .map_or("invalid graph", |d| d.message.as_str())
+        ))
     })?;
-    Ok(if graph.name.is_empty() { path.file_stem().map_or("graph".into(), |s| s.to_string_lossy().into_owned()) } else { graph.name })
+    Ok(if graph.name.is_empty() {
+        path.file_stem()
+            .map_or("graph".into(), |s| s.to_string_lossy().into_owned())
+    } else {
+        graph.name
+    })
 }
 
 fn gc(contents: &Contents, keep: &BTreeSet<String>, dry_run: bool) -> ExitCode {
     // A held lock is a build in progress: its key is left alone.
-    let building: BTreeSet<String> = contents.locks.iter().filter(|l| is_held(l)).map(|l| stem(l)).collect();
+    let building: BTreeSet<String> = contents
+        .locks
+        .iter()
+        .filter(|l| is_held(l))
+        .map(|l| stem(l))
+        .collect();
     let mut doomed: Vec<(PathBuf, String, u64)> = Vec::new();
-    for s in contents.entries.iter().filter(|s| !keep.contains(&s.key) && !building.contains(&s.key)) {
-        doomed.push((s.dir.clone(), format!("entry {} (node `{}`, {})", s.key, s.node(), s.kind()), s.bytes));
+    for s in contents
+        .entries
+        .iter()
+        .filter(|s| !keep.contains(&s.key) && !building.contains(&s.key))
+    {
+        doomed.push((
+            s.dir.clone(),
+            format!("entry {} (node `{}`, {})", s.key, s.node(), s.kind()),
+            s.bytes,
+        ));
     }
-    for partial in contents.partials.iter().filter(|p| !building.contains(&stem(p))) {
-        doomed.push((partial.clone(), format!("unfinished build {}", file_name(partial)), size(partial)));
+    for partial in contents
+        .partials
+        .iter()
+        .filter(|p| !building.contains(&stem(p)))
+    {
+        doomed.push((
+            partial.clone(),
+            format!("unfinished build {}", file_name(partial)),
+            size(partial),
+        ));
     }
-    for lock in contents.locks.iter().filter(|l| !building.contains(&stem(l))) {
+    for lock in contents
+        .locks
+        .iter()
+        .filter(|l| !building.contains(&stem(l)))
+    {
         doomed.push((lock.clone(), format!("stale lock {}", file_name(lock)), 0));
     }
-    let live: BTreeSet<&String> = contents.entries.iter().map(|s| &s.key).filter(|k| keep.contains(*k) || building.contains(*k)).collect();
-    let orphan_marks = contents.marks.iter().filter(|m| !live.contains(&file_name(m)));
+    let live: BTreeSet<&String> = contents
+        .entries
+        .iter()
+        .map(|s| &s.key)
+        .filter(|k| keep.contains(*k) || building.contains(*k))
+        .collect();
+    let orphan_marks = contents
+        .marks
+        .iter()
+        .filter(|m| !live.contains(&file_name(m)));
 
     let verb = if dry_run { "would remove" } else { "removed" };
     let (mut freed, mut failed) = (0u64, 0usize);
@@ -257,9 +352,17 @@ fn gc(contents: &Contents, keep: &BTreeSet<String>, dry_run: bool) -> ExitCode {
         if dry_run { "would free" } else { "freed" },
         human(freed),
         live.len(),
-        if building.is_empty() { String::new() } else { format!(" and {} being built", building.len()) }
+        if building.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} being built", building.len())
+        }
     );
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Whether `name` is a cache key: 32 hex digits.
@@ -273,25 +376,38 @@ fn is_held(lock: &Path) -> bool {
 }
 
 fn remove(path: &Path) -> std::io::Result<()> {
-    if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) }
+    if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
 }
 
 /// Bytes under `path`, links not followed.
 fn size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
     if !meta.is_dir() {
         return meta.len();
     }
-    std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| size(&e.path())).sum()
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| size(&e.path()))
+        .sum()
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 /// The key a `KEY.lock` or `KEY.partial` belongs to.
 fn stem(path: &Path) -> String {
-    path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    path.file_stem()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
 fn human(bytes: u64) -> String {
@@ -302,9 +418,20 @@ fn human(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 fn date(time: Option<SystemTime>) -> String {
-    time.map_or_else(|| "-".into(), |t| chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M").to_string())
+    time.map_or_else(
+        || "-".into(),
+        |t| {
+            chrono::DateTime::<chrono::Local>::from(t)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        },
+    )
 }

@@ -73,7 +73,13 @@ pub fn compare(runs: &[PathBuf]) -> Result<Comparison> {
                     .filter(|(key, _)| with_trial || key.as_str() != TRIAL)
                     .map(|(key, v)| format!("{key}={}", value_text(v)))
                     .collect();
-                let label = format!("{node} {} {} {} {}", m.name, m.dim, m.split, labels.join(" "));
+                let label = format!(
+                    "{node} {} {} {} {}",
+                    m.name,
+                    m.dim,
+                    m.split,
+                    labels.join(" ")
+                );
                 metrics
                     .entry(label.trim_end().to_string())
                     .or_insert_with(|| vec![None; views.len()])[k] = Some(m.value);
@@ -109,7 +115,10 @@ fn selected_by<'v>(view: &'v report::RunView, m: &report::MetricView) -> Option<
     let chosen = groups.get(&m.dim).or_else(|| groups.get("all"))?;
     let label = m.labels.get(TRIAL)?.as_str()?;
     let assignment: BTreeSet<&str> = chosen.split(',').collect();
-    label.split(',').all(|pair| assignment.contains(pair)).then_some(rule.as_str())
+    label
+        .split(',')
+        .all(|pair| assignment.contains(pair))
+        .then_some(rule.as_str())
 }
 
 fn number(v: Option<f64>) -> String {
@@ -141,13 +150,21 @@ impl Comparison {
             "(no graph parameter differs)\n".to_string()
         } else {
             let mut table = vec![row("parameter", &mut runs.iter().cloned())];
-            table.extend(self.params.iter().map(|(name, values)| row(name, &mut values.iter().map(param))));
+            table.extend(
+                self.params
+                    .iter()
+                    .map(|(name, values)| row(name, &mut values.iter().map(param))),
+            );
             aligned(&table)
         };
         let deltas = runs.iter().skip(1).map(|r| format!("Δ {r}"));
         let mut table = vec![row("metric", &mut runs.iter().cloned().chain(deltas))];
         for m in self.rows(changed_only) {
-            let mut cells = m.values.iter().map(|v| number(*v)).chain(m.deltas().into_iter().map(delta));
+            let mut cells = m
+                .values
+                .iter()
+                .map(|v| number(*v))
+                .chain(m.deltas().into_iter().map(delta));
             table.push(row(&m.label, &mut cells));
         }
         format!("{params}\n{}", aligned(&table))
@@ -225,7 +242,11 @@ fn aligned(table: &[Vec<String>]) -> String {
     }
     let mut text = String::new();
     for row in table {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         text += cells.join("  ").trim_end();
         text.push('\n');
     }

@@ -23,12 +23,38 @@ impl SwapReport {
     /// One line: `FILE:LINE:COL: node `x` is now K (was J): kept ...; dropped ...`.
     pub fn describe(&self, sources: &Sources) -> String {
         let list = |what: &str, names: &[String]| {
-            (!names.is_empty()).then(|| format!("{what} {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")))
+            (!names.is_empty()).then(|| {
+                format!(
+                    "{what} {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
         };
-        let kept: Vec<String> = [list("inputs", &self.kept_inputs), list("parameters", &self.kept_params)].into_iter().flatten().collect();
-        let dropped: Vec<String> =
-            [list("inputs", &self.dropped_inputs), list("parameters", &self.dropped_params)].into_iter().flatten().collect();
-        let or_nothing = |parts: Vec<String>| if parts.is_empty() { "nothing".to_string() } else { parts.join(", ") };
+        let kept: Vec<String> = [
+            list("inputs", &self.kept_inputs),
+            list("parameters", &self.kept_params),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let dropped: Vec<String> = [
+            list("inputs", &self.dropped_inputs),
+            list("parameters", &self.dropped_params),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let or_nothing = |parts: Vec<String>| {
+            if parts.is_empty() {
+                "nothing".to_string()
+            } else {
+                parts.join(", ")
+            }
+        };
         format!(
             "{}: node `{}` is now {} (was {}): kept {}; dropped {}",
             sources.location(&self.at),
@@ -47,11 +73,20 @@ impl SwapReport {
 pub fn resolve_swaps(graph: &mut Graph, registry: &Registry) -> Vec<SwapReport> {
     let mut reports = Vec::new();
     for node in &mut graph.nodes {
-        let Some(swap) = node.swap.take() else { continue };
+        let Some(swap) = node.swap.take() else {
+            continue;
+        };
         // An unknown kind is reported by validation; nothing to sort here.
-        let Some(provider) = node.kind.as_ref().and_then(|(k, _)| registry.get(k)) else { continue };
+        let Some(provider) = node.kind.as_ref().and_then(|(k, _)| registry.get(k)) else {
+            continue;
+        };
         let kind = &provider.kind;
-        let accepts = |name: &str| kind.params.get("properties").and_then(|p| p.get(name)).is_some();
+        let accepts = |name: &str| {
+            kind.params
+                .get("properties")
+                .and_then(|p| p.get(name))
+                .is_some()
+        };
         let mut report = SwapReport {
             node: node.name.name.clone(),
             from_kind: swap.from_kind,
@@ -111,34 +146,74 @@ pub fn check_requirements(graph: &Graph, registry: &Registry) -> Vec<Diagnostic>
             continue;
         }
         seen.push((need.fragment.as_str(), need.node.name.as_str()));
-        let outputs = need.outputs.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+        let outputs = need
+            .outputs
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let Some(node) = graph.nodes.iter().find(|n| n.name.name == need.node.name) else {
             let fitting: Vec<&str> = registry
                 .kinds()
-                .filter(|p| p.kind.inputs.is_empty() && need.outputs.iter().all(|o| p.kind.output(o).is_some()))
+                .filter(|p| {
+                    p.kind.inputs.is_empty()
+                        && need.outputs.iter().all(|o| p.kind.output(o).is_some())
+                })
                 .map(|p| p.kind.kind.as_str())
                 .collect();
-            let mut d = Diagnostic::at(&need.extended_at, format!("{} needs a node `{}` with outputs {outputs}", need.fragment, need.node.name))
-                .label(format!("extends a fragment that reads `{}`", need.node.name));
+            let mut d = Diagnostic::at(
+                &need.extended_at,
+                format!(
+                    "{} needs a node `{}` with outputs {outputs}",
+                    need.fragment, need.node.name
+                ),
+            )
+            .label(format!(
+                "extends a fragment that reads `{}`",
+                need.node.name
+            ));
             d = d.help(match fitting.as_slice() {
-                [] => format!("add [nodes.{}] of a kind with outputs {outputs}", need.node.name),
-                kinds => format!("add [nodes.{}] with a kind such as {}", need.node.name, kinds.join(", ")),
+                [] => format!(
+                    "add [nodes.{}] of a kind with outputs {outputs}",
+                    need.node.name
+                ),
+                kinds => format!(
+                    "add [nodes.{}] with a kind such as {}",
+                    need.node.name,
+                    kinds.join(", ")
+                ),
             });
             diags.push(d);
             continue;
         };
-        let Some((kind, span)) = &node.kind else { continue };
-        let Some(provider) = registry.get(kind) else { continue };
-        let missing: Vec<&str> = need.outputs.iter().filter(|o| provider.kind.output(o).is_none()).map(String::as_str).collect();
+        let Some((kind, span)) = &node.kind else {
+            continue;
+        };
+        let Some(provider) = registry.get(kind) else {
+            continue;
+        };
+        let missing: Vec<&str> = need
+            .outputs
+            .iter()
+            .filter(|o| provider.kind.output(o).is_none())
+            .map(String::as_str)
+            .collect();
         if !missing.is_empty() {
             diags.push(
-                Diagnostic::at(span, format!(
-                    "{} reads output{} {} of node `{}`, which `{kind}` lacks",
-                    need.fragment,
-                    if missing.len() == 1 { "" } else { "s" },
-                    missing.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
-                    need.node.name
-                ))
+                Diagnostic::at(
+                    span,
+                    format!(
+                        "{} reads output{} {} of node `{}`, which `{kind}` lacks",
+                        need.fragment,
+                        if missing.len() == 1 { "" } else { "s" },
+                        missing
+                            .iter()
+                            .map(|o| format!("`{o}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        need.node.name
+                    ),
+                )
                 .label(format!("`{}` needs outputs {outputs}", need.node.name)),
             );
         }

@@ -29,7 +29,11 @@ pub struct Span {
 impl Sources {
     pub fn add(&mut self, path: &Path, text: String) -> usize {
         let named = miette::NamedSource::new(path.display().to_string(), text.clone());
-        self.files.push(Arc::new(SourceFile { path: path.to_path_buf(), text, named }));
+        self.files.push(Arc::new(SourceFile {
+            path: path.to_path_buf(),
+            text,
+            named,
+        }));
         self.files.len() - 1
     }
 
@@ -39,7 +43,9 @@ impl Sources {
 
     /// `file:line:column` (1-based) of a span's start.
     pub fn location(&self, span: &Span) -> String {
-        let Some(file) = self.files.get(span.file) else { return "<command line>".into() };
+        let Some(file) = self.files.get(span.file) else {
+            return "<command line>".into();
+        };
         let before = &file.text[..span.range.start.min(file.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -59,11 +65,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn at(span: &Span, message: impl Into<String>) -> Self {
-        Self { message: message.into(), span: Some(span.clone()), label: String::new(), help: None }
+        Self {
+            message: message.into(),
+            span: Some(span.clone()),
+            label: String::new(),
+            help: None,
+        }
     }
 
     pub fn nowhere(message: impl Into<String>) -> Self {
-        Self { message: message.into(), span: None, label: String::new(), help: None }
+        Self {
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+        }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -91,7 +107,10 @@ impl Diagnostic {
 }
 
 /// The closest candidate by edit distance, if close enough to be a typo.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(wrong, c), c))
@@ -111,9 +130,15 @@ pub fn render(sources: &Sources, diagnostics: &[Diagnostic], color: bool) -> Str
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
     for d in diagnostics {
-        let place = d.span.as_ref().map_or("<command line>".to_string(), |s| sources.location(s));
+        let place = d
+            .span
+            .as_ref()
+            .map_or("<command line>".to_string(), |s| sources.location(s));
         let _ = writeln!(out, "{place}: error: {}", d.message);
-        let report = Report { diagnostic: d, sources };
+        let report = Report {
+            diagnostic: d,
+            sources,
+        };
         let _ = handler.render_report(&mut out, &report);
         out.push('\n');
     }
@@ -141,7 +166,10 @@ impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.diagnostic.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.diagnostic
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -36,9 +36,22 @@ pub fn checks(registry: &Registry, opts: &Options) -> Vec<Check> {
 }
 
 fn plugins(registry: &Registry) -> Check {
-    let loaded: Vec<String> = registry.loads.iter().map(|(p, _)| p.display().to_string()).collect();
-    let mut found = format!("{} libraries, {} kinds", loaded.len(), registry.kind_names().count());
-    for dir in registry.plugin_paths.iter().map(|d| d.display().to_string()).chain(std::env::var("EMOFLOW_PLUGIN_PATH")) {
+    let loaded: Vec<String> = registry
+        .loads
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let mut found = format!(
+        "{} libraries, {} kinds",
+        loaded.len(),
+        registry.kind_names().count()
+    );
+    for dir in registry
+        .plugin_paths
+        .iter()
+        .map(|d| d.display().to_string())
+        .chain(std::env::var("EMOFLOW_PLUGIN_PATH"))
+    {
         found += &format!("; searched {dir}");
     }
     for problem in &registry.problems {
@@ -49,7 +62,10 @@ fn plugins(registry: &Registry) -> Check {
         name: "plugins",
         ok,
         found,
-        fix: (!ok).then(|| "fix what each failed library's loader says (a missing library: see libtorch below)".into()),
+        fix: (!ok).then(|| {
+            "fix what each failed library's loader says (a missing library: see libtorch below)"
+                .into()
+        }),
     }
 }
 
@@ -76,10 +92,16 @@ fn libtorch(registry: &Registry) -> Check {
             name: "libtorch",
             ok: false,
             found: "not loaded: no plugin linking it was found".into(),
-            fix: Some("build the workspace (./scripts/demo.sh) or add the standard plugins' directory".into()),
+            fix: Some(
+                "build the workspace (./scripts/demo.sh) or add the standard plugins' directory"
+                    .into(),
+            ),
         },
         Some(l) => {
-            let version = l.version.clone().unwrap_or_else(|| "unknown version".into());
+            let version = l
+                .version
+                .clone()
+                .unwrap_or_else(|| "unknown version".into());
             let ok = l.matches();
             Check {
                 name: "libtorch",
@@ -97,7 +119,12 @@ fn mapped(prefix: &str) -> Option<PathBuf> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines()
         .filter_map(|l| l.split_whitespace().nth(5))
-        .find(|p| Path::new(p).file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+        .find(|p| {
+            Path::new(p)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
         .map(PathBuf::from)
 }
 
@@ -109,9 +136,17 @@ fn loaded_libtorch() -> Option<Libtorch> {
 
 /// CUDA devices as the CUDA runtime that libtorch loaded sees them.
 fn cuda() -> Check {
-    let not = |found: String| Check { name: "cuda", ok: true, found, fix: None };
+    let not = |found: String| Check {
+        name: "cuda",
+        ok: true,
+        found,
+        fix: None,
+    };
     let Some(cudart) = mapped("libcudart.so") else {
-        return not("no CUDA device: libtorch was loaded without CUDA (no libtorch_cuda.so), or not at all".into());
+        return not(
+            "no CUDA device: libtorch was loaded without CUDA (no libtorch_cuda.so), or not at all"
+                .into(),
+        );
     };
     // SAFETY: the CUDA runtime is already loaded (by libtorch_cuda.so);
     // this only takes a handle to it.
@@ -132,15 +167,22 @@ fn cuda() -> Check {
         )
     };
     let (Ok(count), Ok(error_string), properties) = symbols else {
-        return not(format!("no CUDA device: {} lacks the runtime's functions", cudart.display()));
+        return not(format!(
+            "no CUDA device: {} lacks the runtime's functions",
+            cudart.display()
+        ));
     };
     let mut devices: c_int = 0;
     // SAFETY: a valid out-pointer.
     let status = unsafe { count(&mut devices) };
     if status != 0 {
         // SAFETY: cudaGetErrorString returns a static C string for any code.
-        let why = unsafe { CStr::from_ptr(error_string(status)) }.to_string_lossy().into_owned();
-        return not(format!("no CUDA device: {why} (cudaGetDeviceCount error {status}); trainings run on the CPU"));
+        let why = unsafe { CStr::from_ptr(error_string(status)) }
+            .to_string_lossy()
+            .into_owned();
+        return not(format!(
+            "no CUDA device: {why} (cudaGetDeviceCount error {status}); trainings run on the CPU"
+        ));
     }
     let mut found = format!("{devices} device(s)");
     for device in 0..devices {
@@ -153,19 +195,31 @@ fn cuda() -> Check {
             unsafe { get(props.as_mut_ptr().cast(), device) == 0 }
         });
         if read {
-            let name = CStr::from_bytes_until_nul(&props[..256]).map_or("?".into(), |n| n.to_string_lossy().into_owned());
+            let name = CStr::from_bytes_until_nul(&props[..256])
+                .map_or("?".into(), |n| n.to_string_lossy().into_owned());
             let memory = u64::from_ne_bytes(props[288..296].try_into().expect("8 bytes"));
-            found += &format!("; cuda:{device} {name}, {:.1} GiB", memory as f64 / (1u64 << 30) as f64);
+            found += &format!(
+                "; cuda:{device} {name}, {:.1} GiB",
+                memory as f64 / (1u64 << 30) as f64
+            );
         } else {
             found += &format!("; cuda:{device} (properties unreadable)");
         }
     }
-    Check { name: "cuda", ok: true, found, fix: None }
+    Check {
+        name: "cuda",
+        ok: true,
+        found,
+        fix: None,
+    }
 }
 
 fn cache_space(dir: &Path) -> Check {
     // The cache may not exist yet: its nearest existing ancestor.
-    let existing = dir.ancestors().find(|d| d.exists()).unwrap_or(Path::new("."));
+    let existing = dir
+        .ancestors()
+        .find(|d| d.exists())
+        .unwrap_or(Path::new("."));
     match nix::sys::statvfs::statvfs(existing) {
         Ok(s) => {
             let free = s.blocks_available() as f64 * s.fragment_size() as f64;
@@ -173,8 +227,14 @@ fn cache_space(dir: &Path) -> Check {
             Check {
                 name: "cache",
                 ok,
-                found: format!("{} ({:.1} GiB free)", dir.display(), free / (1u64 << 30) as f64),
-                fix: (!ok).then(|| "free disk space, `emoflow cache gc`, or --cache on a larger disk".into()),
+                found: format!(
+                    "{} ({:.1} GiB free)",
+                    dir.display(),
+                    free / (1u64 << 30) as f64
+                ),
+                fix: (!ok).then(|| {
+                    "free disk space, `emoflow cache gc`, or --cache on a larger disk".into()
+                }),
             }
         }
         Err(e) => Check {
@@ -187,16 +247,29 @@ fn cache_space(dir: &Path) -> Check {
 }
 
 fn slurm() -> Check {
-    match Command::new("sinfo").args(["-h", "-o", "%P %a %D %t"]).output() {
+    match Command::new("sinfo")
+        .args(["-h", "-o", "%P %a %D %t"])
+        .output()
+    {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            Check { name: "slurm", ok: true, found: format!("sinfo: {}", text.replace('\n', "; ")), fix: None }
+            Check {
+                name: "slurm",
+                ok: true,
+                found: format!("sinfo: {}", text.replace('\n', "; ")),
+                fix: None,
+            }
         }
         Ok(out) => Check {
             name: "slurm",
             ok: false,
-            found: format!("sinfo failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            fix: Some("start slurmctld and slurmd (scripts/slurm-local.sh start for a local one)".into()),
+            found: format!(
+                "sinfo failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            fix: Some(
+                "start slurmctld and slurmd (scripts/slurm-local.sh start for a local one)".into(),
+            ),
         },
         Err(e) => Check {
             name: "slurm",

@@ -9,14 +9,20 @@ use crate::diag::{Diagnostic, Sources};
 pub enum Error {
     /// A file or directory that could not be read or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A command line asking for what cannot be done: a flag's value, a
     /// place that cannot hold the output.
     #[error("{0}")]
     Usage(String),
     /// A graph's problems, each at its place in its sources.
     #[error("{} error{} found", .diags.len(), if .diags.len() == 1 { "" } else { "s" })]
-    Graph { sources: Box<Sources>, diags: Vec<Diagnostic> },
+    Graph {
+        sources: Box<Sources>,
+        diags: Vec<Diagnostic>,
+    },
     /// Plugins that differ from the graph's lock file (`run --locked`).
     #[error("{}", .0.join("; "))]
     Locked(Vec<String>),
@@ -42,12 +48,18 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Prefixes the message with where it happened.
     pub fn context(self, context: impl Into<String>) -> Self {
-        Error::Context { context: context.into(), source: Box::new(self) }
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
     }
 
     /// 2 for what the user gave (command line, graph, lock, bundle), 1 for
@@ -55,7 +67,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Graph { .. } | Error::Locked(_) | Error::Bundle(_) => 2,
-            Error::Io { .. } | Error::Export(_) | Error::Sdk(_) | Error::Slurm(_) | Error::Failed(_) => 1,
+            Error::Io { .. }
+            | Error::Export(_)
+            | Error::Sdk(_)
+            | Error::Slurm(_)
+            | Error::Failed(_) => 1,
             Error::Context { source, .. } => source.exit_code(),
         }
     }

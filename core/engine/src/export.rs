@@ -140,19 +140,38 @@ struct Id {
 }
 
 /// Writes the bundle of `request.system` from a finished run of `plan`.
-pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &ExportRequest) -> Result<BundleManifest> {
+pub fn export(
+    plan: &Plan,
+    registry: &Registry,
+    report: &RunReport,
+    request: &ExportRequest,
+) -> Result<BundleManifest> {
     if !report.succeeded() {
-        return Err(Error::Export(format!("the run {}: export needs every node of the system to have run", report.status)));
+        return Err(Error::Export(format!(
+            "the run {}: export needs every node of the system to have run",
+            report.status
+        )));
     }
     if request.bundle.exists() && !request.bundle.join(MANIFEST).is_file() {
-        return Err(Error::Export(format!("{} exists and is not a bundle; choose another path", request.bundle.display())));
+        return Err(Error::Export(format!(
+            "{} exists and is not a bundle; choose another path",
+            request.bundle.display()
+        )));
     }
     let groups = systems(plan, report, request.system)?;
     let ids = roles(plan, &groups)?;
     let names = bundle_names(plan, &ids, groups.len());
     let resample = resampling(plan, registry, report, &ids, &names)?;
     let tmp = staging_dir(request.bundle)?;
-    let bundle = Bundle { plan, registry, report, ids: &ids, names: &names, resample: resample.as_ref(), dir: &tmp };
+    let bundle = Bundle {
+        plan,
+        registry,
+        report,
+        ids: &ids,
+        names: &names,
+        resample: resample.as_ref(),
+        dir: &tmp,
+    };
     let result = (|| {
         let title = format!("{} / {}", plan.graph.name, request.system);
         let mut graph = format!(
@@ -173,13 +192,27 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
         for (id, role) in ordered {
             graph += &bundle.node(id, *role, &mut nodes)?;
         }
-        graph += &outputs(plan, &groups, &ids, &names, request.system, &mut nodes, registry)?;
+        graph += &outputs(
+            plan,
+            &groups,
+            &ids,
+            &names,
+            request.system,
+            &mut nodes,
+            registry,
+        )?;
         std::fs::write(tmp.join(GRAPH), &graph).map_err(|e| Error::io(tmp.join(GRAPH), e))?;
         let manifest = BundleManifest {
             format: BUNDLE_FORMAT,
             emoflow_version: env!("CARGO_PKG_VERSION").into(),
-            abi: format!("{}.{}", emoflow_sdk::ffi::ABI_MAJOR, emoflow_sdk::ffi::ABI_MINOR),
-            created: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            abi: format!(
+                "{}.{}",
+                emoflow_sdk::ffi::ABI_MAJOR,
+                emoflow_sdk::ffi::ABI_MINOR
+            ),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             graph: request.graph_path.display().to_string(),
             graph_name: plan.graph.name.clone(),
             sets: request.sets.to_vec(),
@@ -207,18 +240,30 @@ pub fn export(plan: &Plan, registry: &Registry, report: &RunReport, request: &Ex
 fn roles(plan: &Plan, groups: &[System]) -> Result<BTreeMap<Id, Role>> {
     let per_dim = groups.iter().any(|s| s.group != "all");
     let mut ids: BTreeMap<Id, Role> = BTreeMap::new();
-    for System { group, node: system, .. } in groups {
+    for System {
+        group,
+        node: system,
+        ..
+    } in groups
+    {
         let closure = ancestors(plan, *system);
         let mut fed = vec![false; plan.nodes.len()];
         let mut per_group = vec![false; plan.nodes.len()];
         for &n in &closure {
             let node = &plan.nodes[n];
             fed[n] = source_export(plan, n).is_some()
-                || node.inputs.iter().flatten().any(|(from, port)| carries_audio(plan, &fed, *from, port));
+                || node
+                    .inputs
+                    .iter()
+                    .flatten()
+                    .any(|(from, port)| carries_audio(plan, &fed, *from, port));
             let role = role(plan, n, fed[n])?;
             let inputs = node.inputs.iter().flatten().map(|(from, _)| *from);
             per_group[n] = per_dim && (role == Role::Model || inputs.clone().any(|f| per_group[f]));
-            let id = Id { node: n, group: per_group[n].then(|| group.clone()) };
+            let id = Id {
+                node: n,
+                group: per_group[n].then(|| group.clone()),
+            };
             ids.insert(id, role);
         }
     }
@@ -228,7 +273,10 @@ fn roles(plan: &Plan, groups: &[System]) -> Result<BTreeMap<Id, Role>> {
             && let ExportRole::Fitted(fitted) = &node.provider.kind.export
             && fitted.fits(&node.params)
         {
-            return Err(Error::Export(format!("node `{}` ({}) cannot be exported: {}", node.name, node.provider.kind.kind, fitted.why)));
+            return Err(Error::Export(format!(
+                "node `{}` ({}) cannot be exported: {}",
+                node.name, node.provider.kind.kind, fitted.why
+            )));
         }
     }
     Ok(ids)
@@ -257,7 +305,8 @@ impl Bundle<'_> {
         let mut paths = None;
         match role {
             Role::Source => {
-                let source = source_export(self.plan, id.node).expect("sources declare their reader");
+                let source =
+                    source_export(self.plan, id.node).expect("sources declare their reader");
                 kind = &source.reader;
                 paths = Some(source.paths.clone());
                 table.kind(kind);
@@ -276,11 +325,33 @@ impl Bundle<'_> {
         let from = node.name.clone();
         if let (Role::Source, Some(r)) = (role, self.resample) {
             table.text += &r.table(name);
-            let (plugin, plugin_hash) = (plugin_name(self.registry, &r.kind), plugin_hash(self.registry, &r.kind));
-            nodes.push(BundleNode { name: r.name.clone(), kind: r.kind.clone(), role: Role::Applied, from: from.clone(), plugin, plugin_hash, paths: None });
+            let (plugin, plugin_hash) = (
+                plugin_name(self.registry, &r.kind),
+                plugin_hash(self.registry, &r.kind),
+            );
+            nodes.push(BundleNode {
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                role: Role::Applied,
+                from: from.clone(),
+                plugin,
+                plugin_hash,
+                paths: None,
+            });
         }
-        let (plugin, plugin_hash) = (plugin_name(self.registry, kind), plugin_hash(self.registry, kind));
-        nodes.push(BundleNode { name: name.clone(), kind: kind.into(), role, from, plugin, plugin_hash, paths });
+        let (plugin, plugin_hash) = (
+            plugin_name(self.registry, kind),
+            plugin_hash(self.registry, kind),
+        );
+        nodes.push(BundleNode {
+            name: name.clone(),
+            kind: kind.into(),
+            role,
+            from,
+            plugin,
+            plugin_hash,
+            paths,
+        });
         Ok(table.text)
     }
 
@@ -291,7 +362,9 @@ impl Bundle<'_> {
         let name = &self.names[id];
         let mut set = Vec::new();
         if role == Role::Model {
-            let ExportRole::Model(model) = &node.provider.kind.export else { unreachable!("models declare ExportRole::Model") };
+            let ExportRole::Model(model) = &node.provider.kind.export else {
+                unreachable!("models declare ExportRole::Model")
+            };
             let dim = match (&id.group, &model.dim) {
                 (Some(group), Some(param)) => {
                     set.push((param.as_str(), serde_json::Value::from(group.clone())));
@@ -306,16 +379,30 @@ impl Bundle<'_> {
                 (None, _) => None,
             };
             let entry = entry_of(self.report, &node.name)?;
-            copy_models(&entry.join("artifacts"), &self.dir.join("models").join(name), model, dim, &node.name)?;
-            set.push((model.weights.as_str(), serde_json::Value::from(format!("${{bundle}}/models/{name}"))));
+            copy_models(
+                &entry.join("artifacts"),
+                &self.dir.join("models").join(name),
+                model,
+                dim,
+                &node.name,
+            )?;
+            set.push((
+                model.weights.as_str(),
+                serde_json::Value::from(format!("${{bundle}}/models/{name}")),
+            ));
         }
         table.kind(&node.provider.kind.kind);
         for (port, sources) in node.provider.kind.inputs.iter().zip(&node.inputs) {
             let wired: Vec<String> = sources
                 .iter()
                 .map(|(from, from_port)| match self.resample {
-                    Some(r) if r.source == *from && r.port == *from_port => format!("{}.{}", r.name, r.output),
-                    _ => format!("{}.{from_port}", self.names[&upstream(self.ids, *from, id.group.as_ref())]),
+                    Some(r) if r.source == *from && r.port == *from_port => {
+                        format!("{}.{}", r.name, r.output)
+                    }
+                    _ => format!(
+                        "{}.{from_port}",
+                        self.names[&upstream(self.ids, *from, id.group.as_ref())]
+                    ),
                 })
                 .collect();
             table.input(&port.name, &wired);
@@ -334,7 +421,9 @@ struct System {
 }
 
 fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>> {
-    let copies: Vec<usize> = (0..plan.nodes.len()).filter(|&n| base_name(&plan.nodes[n].name) == system).collect();
+    let copies: Vec<usize> = (0..plan.nodes.len())
+        .filter(|&n| base_name(&plan.nodes[n].name) == system)
+        .collect();
     match copies.as_slice() {
         [] => {
             let names: BTreeSet<&str> = plan.nodes.iter().map(|n| base_name(&n.name)).collect();
@@ -344,11 +433,21 @@ fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>>
                 "the graph has no node `{system}`{hint}; --system takes the node whose predictions to export, e.g. `decoded`"
             )));
         }
-        [one] => return Ok(vec![System { group: "all".into(), node: *one, trial: None }]),
+        [one] => {
+            return Ok(vec![System {
+                group: "all".into(),
+                node: *one,
+                trial: None,
+            }]);
+        }
         _ => {}
     }
     let sweep = plan.sweep.as_ref().expect("only a sweep copies nodes");
-    let selected = report.sweep.as_ref().map(|s| &s.selected).ok_or_else(|| Error::Export("the run made no selection".into()))?;
+    let selected = report
+        .sweep
+        .as_ref()
+        .map(|s| &s.selected)
+        .ok_or_else(|| Error::Export("the run made no selection".into()))?;
     // The rule whose select node reads the system most directly.
     let rule = (0..sweep.rules.len())
         .filter_map(|r| {
@@ -359,16 +458,28 @@ fn systems(plan: &Plan, report: &RunReport, system: &str) -> Result<Vec<System>>
         .map(|(_, r)| r)
         .ok_or_else(|| Error::Export(format!("`{system}` is swept, but no [sweep] select rule reads it, so no trial of it is selected")))?;
     let rule_node = &sweep.rules[rule].node;
-    let chosen = selected.get(rule_node).ok_or_else(|| Error::Export(format!("the run selected nothing for `{rule_node}`")))?;
+    let chosen = selected
+        .get(rule_node)
+        .ok_or_else(|| Error::Export(format!("the run selected nothing for `{rule_node}`")))?;
     chosen
         .iter()
         .map(|(group, trial_id)| {
-            let t = sweep.trials.iter().position(|t| &t.id == trial_id).ok_or_else(|| Error::Export(format!("unknown trial `{trial_id}`")))?;
+            let t = sweep
+                .trials
+                .iter()
+                .position(|t| &t.id == trial_id)
+                .ok_or_else(|| Error::Export(format!("unknown trial `{trial_id}`")))?;
             let copy = ancestors(plan, sweep.select_nodes[rule][t])
                 .into_iter()
                 .find(|&n| base_name(&plan.nodes[n].name) == system)
-                .ok_or_else(|| Error::Export(format!("trial `{trial_id}` has no copy of `{system}`")))?;
-            Ok(System { group: group.clone(), node: copy, trial: Some(t) })
+                .ok_or_else(|| {
+                    Error::Export(format!("trial `{trial_id}` has no copy of `{system}`"))
+                })?;
+            Ok(System {
+                group: group.clone(),
+                node: copy,
+                trial: Some(t),
+            })
         })
         .collect()
 }
@@ -377,7 +488,9 @@ fn selection(plan: &Plan, groups: &[System]) -> Vec<Selected> {
     groups
         .iter()
         .map(|system| {
-            let trial = system.trial.and_then(|t| plan.sweep.as_ref().map(|s| &s.trials[t]));
+            let trial = system
+                .trial
+                .and_then(|t| plan.sweep.as_ref().map(|s| &s.trials[t]));
             Selected {
                 group: system.group.clone(),
                 node: plan.nodes[system.node].name.clone(),
@@ -422,21 +535,41 @@ fn resampling(
     names: &BTreeMap<Id, String>,
 ) -> Result<Option<Resample>> {
     let mut sources = ids.iter().filter(|(_, role)| **role == Role::Source);
-    let (Some((id, _)), None) = (sources.next(), sources.next()) else { return Ok(None) };
-    let Some(resampler) = source_export(plan, id.node).and_then(|s| s.resampler.as_ref()) else { return Ok(None) };
+    let (Some((id, _)), None) = (sources.next(), sources.next()) else {
+        return Ok(None);
+    };
+    let Some(resampler) = source_export(plan, id.node).and_then(|s| s.resampler.as_ref()) else {
+        return Ok(None);
+    };
     let kind = &plan.nodes[id.node].provider.kind;
-    let port = kind.outputs.iter().find(|o| o.port_type == port::AUDIO).expect("sources have audio").name.clone();
+    let port = kind
+        .outputs
+        .iter()
+        .find(|o| o.port_type == port::AUDIO)
+        .expect("sources have audio")
+        .name
+        .clone();
     let resampled_already = ids.keys().any(|reader| {
         let node = &plan.nodes[reader.node];
-        node.provider.kind.kind == resampler.kind && node.inputs.iter().flatten().any(|(from, _)| *from == id.node)
+        node.provider.kind.kind == resampler.kind
+            && node
+                .inputs
+                .iter()
+                .flatten()
+                .any(|(from, _)| *from == id.node)
     });
     if resampled_already {
         return Ok(None);
     }
     let audio_port = |ports: &[emoflow_sdk::describe::PortDescription]| {
-        ports.iter().find(|p| p.port_type == port::AUDIO).map(|p| p.name.clone())
+        ports
+            .iter()
+            .find(|p| p.port_type == port::AUDIO)
+            .map(|p| p.name.clone())
     };
-    let declared = registry.get(&resampler.kind).map(|p| (audio_port(&p.kind.inputs), audio_port(&p.kind.outputs)));
+    let declared = registry
+        .get(&resampler.kind)
+        .map(|p| (audio_port(&p.kind.inputs), audio_port(&p.kind.outputs)));
     let Some((Some(input), Some(output))) = declared else {
         return Err(Error::Export(format!(
             "the source `{}` ({}) names the resampler `{}`, which is not installed with an audio input and output",
@@ -444,13 +577,24 @@ fn resampling(
         )));
     };
     let rates = sample_rates(&entry_of(report, &plan.nodes[id.node].name)?, &port)?;
-    let [rate] = rates.as_slice() else { return Ok(None) };
+    let [rate] = rates.as_slice() else {
+        return Ok(None);
+    };
     let mut name = format!("{}_resample", names[id]);
     while names.values().any(|n| *n == name) {
         name.push('_');
     }
     let (kind, rate_param) = (resampler.kind.clone(), resampler.rate.clone());
-    Ok(Some(Resample { source: id.node, port, name, kind, input, output, rate_param, rate: *rate }))
+    Ok(Some(Resample {
+        source: id.node,
+        port,
+        name,
+        kind,
+        input,
+        output,
+        rate_param,
+        rate: *rate,
+    }))
 }
 
 /// The distinct sample rates of a stored `audio` output, reading only that
@@ -459,10 +603,13 @@ fn sample_rates(entry: &Path, port: &str) -> Result<Vec<u32>> {
     use arrow::array::{Array, UInt32Array};
     use arrow::ipc::reader::FileReader;
     let stored = cache::Entry::read(entry)?;
-    let path = stored.port_path(port).ok_or_else(|| Error::Export(format!("{}: no `{port}` output", entry.display())))?;
+    let path = stored
+        .port_path(port)
+        .ok_or_else(|| Error::Export(format!("{}: no `{port}` output", entry.display())))?;
     let open = |projection| {
         let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        FileReader::try_new(std::io::BufReader::new(file), projection).map_err(|e| Error::Export(format!("{}: {e}", path.display())))
+        FileReader::try_new(std::io::BufReader::new(file), projection)
+            .map_err(|e| Error::Export(format!("{}: {e}", path.display())))
     };
     let column = open(None)?
         .schema()
@@ -471,7 +618,11 @@ fn sample_rates(entry: &Path, port: &str) -> Result<Vec<u32>> {
     let mut rates = BTreeSet::new();
     for batch in open(Some(vec![column]))? {
         let batch = batch.map_err(|e| Error::Export(format!("{}: {e}", path.display())))?;
-        let column = batch.column(0).as_any().downcast_ref::<UInt32Array>().ok_or_else(|| Error::Export("sample_rate is not UInt32".into()))?;
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(|| Error::Export("sample_rate is not UInt32".into()))?;
         rates.extend(column.iter().flatten());
     }
     Ok(rates.into_iter().collect())
@@ -499,7 +650,13 @@ fn distance(plan: &Plan, node: usize, system: &str) -> Option<usize> {
     if base_name(&plan.nodes[node].name) == system {
         return Some(0);
     }
-    plan.nodes[node].inputs.iter().flatten().filter_map(|(from, _)| distance(plan, *from, system)).min().map(|d| d + 1)
+    plan.nodes[node]
+        .inputs
+        .iter()
+        .flatten()
+        .filter_map(|(from, _)| distance(plan, *from, system))
+        .min()
+        .map(|d| d + 1)
 }
 
 /// Whether output `port` of node `n` carries data derived from the audio.
@@ -510,10 +667,22 @@ fn distance(plan: &Plan, node: usize, system: &str) -> Option<usize> {
 fn carries_audio(plan: &Plan, fed: &[bool], n: usize, port: &str) -> bool {
     let node = &plan.nodes[n];
     if source_export(plan, n).is_some() {
-        return node.provider.kind.output(port).is_some_and(|o| o.port_type == port::AUDIO);
+        return node
+            .provider
+            .kind
+            .output(port)
+            .is_some_and(|o| o.port_type == port::AUDIO);
     }
-    match node.provider.kind.inputs.iter().position(|p| p.name == port) {
-        Some(slot) => node.inputs[slot].iter().any(|(from, p)| carries_audio(plan, fed, *from, p)),
+    match node
+        .provider
+        .kind
+        .inputs
+        .iter()
+        .position(|p| p.name == port)
+    {
+        Some(slot) => node.inputs[slot]
+            .iter()
+            .any(|(from, p)| carries_audio(plan, fed, *from, p)),
         None => fed[n],
     }
 }
@@ -548,8 +717,18 @@ fn role(plan: &Plan, n: usize, fed: bool) -> Result<Role> {
 /// The bundle node an input of a node of `group` reads: the per-group copy
 /// when there is one.
 fn upstream(ids: &BTreeMap<Id, Role>, from: usize, group: Option<&String>) -> Id {
-    let grouped = Id { node: from, group: group.cloned() };
-    if ids.contains_key(&grouped) { grouped } else { Id { node: from, group: None } }
+    let grouped = Id {
+        node: from,
+        group: group.cloned(),
+    };
+    if ids.contains_key(&grouped) {
+        grouped
+    } else {
+        Id {
+            node: from,
+            group: None,
+        }
+    }
 }
 
 /// Names: the node's own (without its trial), with the dimension for
@@ -592,14 +771,22 @@ fn outputs(
             .outputs
             .iter()
             .find(|o| o.port_type == port::SERIES)
-            .ok_or_else(|| Error::Export(format!("`{system}` ({}) has no `series` output: export a node that predicts values", kind.kind)))?;
+            .ok_or_else(|| {
+                Error::Export(format!(
+                    "`{system}` ({}) has no `series` output: export a node that predicts values",
+                    kind.kind
+                ))
+            })?;
         let id = upstream(ids, *node, Some(group));
         let wire = format!("{}.{}", names[&id], port.name);
         if !sources.contains(&wire) {
             sources.push(wire);
         }
     }
-    let declared: Vec<_> = registry.kinds().flat_map(|p| p.kind.bundle_outputs.iter().map(move |o| (&p.kind.kind, o))).collect();
+    let declared: Vec<_> = registry
+        .kinds()
+        .flat_map(|p| p.kind.bundle_outputs.iter().map(move |o| (&p.kind.kind, o)))
+        .collect();
     if declared.is_empty() {
         return Err(Error::Export("no installed kind declares a bundle output (KindSpec::bundle_output) to write the predictions".into()));
     }
@@ -607,7 +794,9 @@ fn outputs(
     for (kind, output) in declared {
         let name = &output.name;
         if names.values().any(|n| n == name) {
-            return Err(Error::Export(format!("the system has a node named `{name}`, which the bundle's outputs use; rename it")));
+            return Err(Error::Export(format!(
+                "the system has a node named `{name}`, which the bundle's outputs use; rename it"
+            )));
         }
         let mut table = NodeToml::new(name);
         table.kind(kind);
@@ -628,13 +817,21 @@ fn outputs(
 }
 
 fn plugin_hash(registry: &Registry, kind: &str) -> String {
-    registry.get(kind).map(|p| registry.file_hash(p.plugin.path())).unwrap_or_default()
+    registry
+        .get(kind)
+        .map(|p| registry.file_hash(p.plugin.path()))
+        .unwrap_or_default()
 }
 
 fn plugin_name(registry: &Registry, kind: &str) -> String {
     registry
         .get(kind)
-        .and_then(|p| p.plugin.path().file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|p| {
+            p.plugin
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .unwrap_or_default()
 }
 
@@ -645,7 +842,9 @@ struct NodeToml {
 
 impl NodeToml {
     fn new(name: &str) -> Self {
-        Self { text: format!("\n[nodes.{}]\n", toml_key(name)) }
+        Self {
+            text: format!("\n[nodes.{}]\n", toml_key(name)),
+        }
     }
 
     fn kind(&mut self, kind: &str) {
@@ -666,15 +865,21 @@ impl NodeToml {
         let wiring = match sources {
             [] => return,
             [one] => toml::Value::from(one.as_str()),
-            many => toml::Value::Array(many.iter().map(|s| toml::Value::from(s.as_str())).collect()),
+            many => {
+                toml::Value::Array(many.iter().map(|s| toml::Value::from(s.as_str())).collect())
+            }
         };
         let _ = writeln!(self.text, "inputs.{} = {wiring}", toml_key(port));
     }
 
     /// The node's parameters, with `set` replacing or adding some.
     fn params(&mut self, params: &serde_json::Value, set: &[(&str, serde_json::Value)]) {
-        let mut all: BTreeMap<&str, &serde_json::Value> =
-            params.as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut all: BTreeMap<&str, &serde_json::Value> = params
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
         for (k, v) in set {
             all.insert(k, v);
         }
@@ -685,7 +890,11 @@ impl NodeToml {
 }
 
 fn toml_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         key.to_string()
     } else {
         toml::Value::from(key).to_string()
@@ -705,7 +914,11 @@ fn to_toml(value: &serde_json::Value) -> Option<toml::Value> {
         },
         J::String(s) => toml::Value::String(s.clone()),
         J::Array(items) => toml::Value::Array(items.iter().filter_map(to_toml).collect()),
-        J::Object(map) => toml::Value::Table(map.iter().filter_map(|(k, v)| Some((k.clone(), to_toml(v)?))).collect()),
+        J::Object(map) => toml::Value::Table(
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), to_toml(v)?)))
+                .collect(),
+        ),
     })
 }
 
@@ -721,26 +934,44 @@ fn entry_of(report: &RunReport, node: &str) -> Result<PathBuf> {
 fn copy_entry(entry: &Path, to: &Path) -> Result<()> {
     let stored = cache::Entry::read(entry)?;
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    let files = stored.manifest.ports.iter().map(|p| p.file.as_str()).chain([cache::MANIFEST]);
+    let files = stored
+        .manifest
+        .ports
+        .iter()
+        .map(|p| p.file.as_str())
+        .chain([cache::MANIFEST]);
     for file in files {
-        std::fs::copy(entry.join(file), to.join(file)).map_err(|e| Error::Export(format!("copying {}: {e}", entry.join(file).display())))?;
+        std::fs::copy(entry.join(file), to.join(file))
+            .map_err(|e| Error::Export(format!("copying {}: {e}", entry.join(file).display())))?;
     }
     Ok(())
 }
 
 /// The weights a model node saved: its artifacts matching what its kind
 /// declares, only those of `dim` when given.
-fn copy_models(artifacts: &Path, to: &Path, model: &ModelExport, dim: Option<&str>, node: &str) -> Result<()> {
-    let entries = std::fs::read_dir(artifacts).map_err(|e| Error::Export(format!("node `{node}`: {}: {e}", artifacts.display())))?;
+fn copy_models(
+    artifacts: &Path,
+    to: &Path,
+    model: &ModelExport,
+    dim: Option<&str>,
+    node: &str,
+) -> Result<()> {
+    let entries = std::fs::read_dir(artifacts)
+        .map_err(|e| Error::Export(format!("node `{node}`: {}: {e}", artifacts.display())))?;
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    let patterns: Vec<String> = model.artifacts.iter().map(|p| p.replace("{dim}", dim.unwrap_or("*"))).collect();
+    let patterns: Vec<String> = model
+        .artifacts
+        .iter()
+        .map(|p| p.replace("{dim}", dim.unwrap_or("*")))
+        .collect();
     let mut copied = 0;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !patterns.iter().any(|p| glob_match(p, &name)) {
             continue;
         }
-        std::fs::copy(entry.path(), to.join(&name)).map_err(|e| Error::Export(format!("copying {}: {e}", entry.path().display())))?;
+        std::fs::copy(entry.path(), to.join(&name))
+            .map_err(|e| Error::Export(format!("copying {}: {e}", entry.path().display())))?;
         copied += 1;
     }
     if copied == 0 {
@@ -759,8 +990,12 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else { return false };
-            (0..=rest.len()).filter(|&i| rest.is_char_boundary(i)).any(|i| glob_match(tail, &rest[i..]))
+            let Some(rest) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|&i| rest.is_char_boundary(i))
+                .any(|i| glob_match(tail, &rest[i..]))
         }
     }
 }
@@ -777,12 +1012,20 @@ pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>> {
                 stack.push(path);
                 continue;
             }
-            let rel = path.strip_prefix(dir).expect("under dir").to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_string_lossy()
+                .replace('\\', "/");
             if rel == MANIFEST {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            files.push(BundleFile { path: rel, bytes: bytes.len() as u64, blake3: blake3::hash(&bytes).to_hex().to_string() });
+            files.push(BundleFile {
+                path: rel,
+                bytes: bytes.len() as u64,
+                blake3: blake3::hash(&bytes).to_hex().to_string(),
+            });
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -791,7 +1034,9 @@ pub fn hash_files(dir: &Path) -> Result<Vec<BundleFile>> {
 
 /// `BUNDLE.partial` beside the bundle, empty.
 fn staging_dir(bundle: &Path) -> Result<PathBuf> {
-    let name = bundle.file_name().ok_or_else(|| Error::Export(format!("{} is not a directory name", bundle.display())))?;
+    let name = bundle
+        .file_name()
+        .ok_or_else(|| Error::Export(format!("{} is not a directory name", bundle.display())))?;
     let tmp = bundle.with_file_name(format!("{}.partial", name.to_string_lossy()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;

@@ -64,7 +64,10 @@ impl Stat {
     fn of(meta: &std::fs::Metadata) -> Stat {
         Stat {
             size: meta.len(),
-            mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             inode: meta.ino(),
         }
     }
@@ -124,14 +127,23 @@ impl StatCache {
     pub fn open(cache_root: &Path) -> StatCache {
         let path = cache_root.join(STORE);
         let store = Store::read(&path);
-        StatCache { path, state: Mutex::new(State { store, updated: BTreeSet::new() }) }
+        StatCache {
+            path,
+            state: Mutex::new(State {
+                store,
+                updated: BTreeSet::new(),
+            }),
+        }
     }
 
     /// The fingerprint of `files`. A missing or unreadable file is an error
     /// naming it.
     pub fn fingerprint(&self, files: &[PathBuf]) -> Result<Fingerprint> {
         let start = Instant::now();
-        let mut stats = files.iter().map(|file| stat(file)).collect::<Result<Vec<_>>>()?;
+        let mut stats = files
+            .iter()
+            .map(|file| stat(file))
+            .collect::<Result<Vec<_>>>()?;
         stats.sort_by(|a, b| a.0.cmp(&b.0));
         stats.dedup_by(|a, b| a.0 == b.0);
         let known: Vec<Option<String>> = {
@@ -140,7 +152,9 @@ impl StatCache {
                 .iter()
                 .map(|(path, stat)| {
                     let remembered = path.to_str().and_then(|p| state.store.files.get(p));
-                    remembered.filter(|r| r.trusted_for(stat)).map(|r| r.blake3.clone())
+                    remembered
+                        .filter(|r| r.trusted_for(stat))
+                        .map(|r| r.blake3.clone())
                 })
                 .collect()
         };
@@ -160,7 +174,11 @@ impl StatCache {
                 None => {
                     let hash = fresh.next().expect("one fresh hash per unknown file");
                     if let Some(key) = path.to_str() {
-                        let remembered = Remembered { stat: *stat, hashed_at_ns, blake3: hash.clone() };
+                        let remembered = Remembered {
+                            stat: *stat,
+                            hashed_at_ns,
+                            blake3: hash.clone(),
+                        };
                         state.store.files.insert(key.to_string(), remembered);
                         state.updated.insert(key.to_string());
                     }
@@ -210,19 +228,29 @@ impl StatCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic elsewhere cannot leave the map half-updated in a harmful
         // way: at worst a hash is missing and is computed again.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// The canonical path and stat key of a declared file.
 fn stat(file: &Path) -> Result<(PathBuf, Stat)> {
     let unreadable = |e: std::io::Error| {
-        Error::io(file, format!("a declared input file cannot be read ({e}): restore it, or fix the node's parameters"))
+        Error::io(
+            file,
+            format!(
+                "a declared input file cannot be read ({e}): restore it, or fix the node's parameters"
+            ),
+        )
     };
     let canonical = file.canonicalize().map_err(unreadable)?;
     let meta = std::fs::metadata(&canonical).map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(Error::io(file, "a declared input file is not a regular file"));
+        return Err(Error::io(
+            file,
+            "a declared input file is not a regular file",
+        ));
     }
     Ok((canonical, Stat::of(&meta)))
 }
@@ -230,7 +258,9 @@ fn stat(file: &Path) -> Result<(PathBuf, Stat)> {
 /// The blake3 (hex) of each file, read on up to as many threads as the
 /// machine has cores (a corpus is many files of a few MB).
 fn hash_files(files: &[&Path]) -> Result<Vec<String>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
     let next = AtomicUsize::new(0);
     let mut hashes: Vec<Option<Result<String>>> = (0..files.len()).map(|_| None).collect();
     let done: Vec<Vec<(usize, Result<String>)>> = std::thread::scope(|s| {
@@ -240,13 +270,18 @@ fn hash_files(files: &[&Path]) -> Result<Vec<String>> {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(file) = files.get(i) else { return done };
+                        let Some(file) = files.get(i) else {
+                            return done;
+                        };
                         done.push((i, hash_file(file)));
                     }
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
     });
     for (i, hash) in done.into_iter().flatten() {
         hashes[i] = Some(hash);
@@ -266,7 +301,9 @@ fn hash_file(path: &Path) -> Result<String> {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
 }
 
 #[cfg(test)]
@@ -281,7 +318,11 @@ mod tests {
     impl Corpus {
         fn new(name: &str) -> Corpus {
             let corpus = Corpus(emoflow_faults::Scratch::new("fingerprint", name));
-            for (name, text) in [("train_1.wav", "RIFF one"), ("train_1.arff", "0.1117"), ("dev_1.wav", "RIFF two")] {
+            for (name, text) in [
+                ("train_1.wav", "RIFF one"),
+                ("train_1.arff", "0.1117"),
+                ("dev_1.wav", "RIFF two"),
+            ] {
                 corpus.write(name, text);
             }
             corpus
@@ -299,12 +340,20 @@ mod tests {
         /// Sets the file's mtime a minute back.
         fn age(&self, name: &str) {
             let minute_ago = SystemTime::now() - Duration::from_secs(60);
-            File::options().write(true).open(self.path(name)).unwrap().set_modified(minute_ago).unwrap();
+            File::options()
+                .write(true)
+                .open(self.path(name))
+                .unwrap()
+                .set_modified(minute_ago)
+                .unwrap();
         }
 
         fn files(&self) -> Vec<PathBuf> {
-            let mut files: Vec<PathBuf> =
-                std::fs::read_dir(&*self.0).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&*self.0)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect();
             files.sort();
             files
         }
@@ -318,11 +367,18 @@ mod tests {
     fn an_unchanged_corpus_is_served_from_the_stat_cache_across_runs() {
         let corpus = Corpus::new("unchanged");
         let first = corpus.cache().fingerprint(&corpus.files()).unwrap();
-        assert_eq!((first.files, first.hashed, first.from_stat_cache), (3, 3, 0));
+        assert_eq!(
+            (first.files, first.hashed, first.from_stat_cache),
+            (3, 3, 0)
+        );
 
         let cache = corpus.cache();
         let again = cache.fingerprint(&corpus.files()).unwrap();
-        assert_eq!((again.hashed, again.from_stat_cache), (3, 0), "nothing saved yet");
+        assert_eq!(
+            (again.hashed, again.from_stat_cache),
+            (3, 0),
+            "nothing saved yet"
+        );
         cache.save();
         let next_run = corpus.cache().fingerprint(&corpus.files()).unwrap();
         assert_eq!((next_run.hashed, next_run.from_stat_cache), (0, 3));
@@ -334,9 +390,18 @@ mod tests {
         let corpus = Corpus::new("touch");
         let cache = corpus.cache();
         let before = cache.fingerprint(&corpus.files()).unwrap();
-        File::options().write(true).open(corpus.path("train_1.arff")).unwrap().set_modified(SystemTime::now()).unwrap();
+        File::options()
+            .write(true)
+            .open(corpus.path("train_1.arff"))
+            .unwrap()
+            .set_modified(SystemTime::now())
+            .unwrap();
         let touched = cache.fingerprint(&corpus.files()).unwrap();
-        assert_eq!((touched.hashed, touched.from_stat_cache), (1, 2), "the touched file was read again");
+        assert_eq!(
+            (touched.hashed, touched.from_stat_cache),
+            (1, 2),
+            "the touched file was read again"
+        );
         assert_eq!(touched.hash, before.hash);
     }
 
@@ -367,7 +432,11 @@ mod tests {
         let cache = corpus.cache();
         cache.fingerprint(&corpus.files()).unwrap();
         let again = cache.fingerprint(&corpus.files()).unwrap();
-        assert_eq!((again.hashed, again.from_stat_cache), (1, 2), "its stat key could hide a same-tick edit");
+        assert_eq!(
+            (again.hashed, again.from_stat_cache),
+            (1, 2),
+            "its stat key could hide a same-tick edit"
+        );
     }
 
     #[test]
@@ -376,7 +445,10 @@ mod tests {
         let mut files = corpus.files();
         files.push(corpus.path("test_1.wav"));
         let err = corpus.cache().fingerprint(&files).unwrap_err().to_string();
-        assert!(err.starts_with(&corpus.path("test_1.wav").display().to_string()), "{err}");
+        assert!(
+            err.starts_with(&corpus.path("test_1.wav").display().to_string()),
+            "{err}"
+        );
         assert!(err.contains("cannot be read"), "{err}");
     }
 
@@ -400,7 +472,15 @@ mod tests {
         let fingerprint = cache.fingerprint(&corpus.files()).unwrap();
         assert_eq!(fingerprint.hashed, 3);
         cache.save();
-        assert_eq!(corpus.cache().fingerprint(&corpus.files()).unwrap().from_stat_cache, 3, "the save replaced it");
+        assert_eq!(
+            corpus
+                .cache()
+                .fingerprint(&corpus.files())
+                .unwrap()
+                .from_stat_cache,
+            3,
+            "the save replaced it"
+        );
 
         let unwritable = StatCache::open(Path::new("/proc/emoflow-no-such-cache"));
         unwritable.fingerprint(&corpus.files()).unwrap();
@@ -416,6 +496,9 @@ mod tests {
         a.save();
         b.save();
         let next = corpus.cache().fingerprint(&corpus.files()).unwrap();
-        assert_eq!(next.from_stat_cache, 3, "the later save merged the earlier one");
+        assert_eq!(
+            next.from_stat_cache, 3,
+            "the later save merged the earlier one"
+        );
     }
 }

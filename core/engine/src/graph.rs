@@ -75,10 +75,15 @@ impl Sv {
         match &self.v {
             V::Str(s) => s.clone().into(),
             V::Int(i) => (*i).into(),
-            V::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+            V::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+            }
             V::Bool(b) => (*b).into(),
             V::Array(a) => a.iter().map(Sv::to_json).collect(),
-            V::Table(t) => t.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+            V::Table(t) => t
+                .iter()
+                .map(|(k, v)| (k.name.clone(), v.to_json()))
+                .collect(),
         }
     }
 
@@ -96,12 +101,25 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
             keys.sort();
             let inner: Vec<String> = keys
                 .into_iter()
-                .map(|k| format!("{}:{}", serde_json::Value::from(k.as_str()), canonical_json(&map[k])))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::from(k.as_str()),
+                        canonical_json(&map[k])
+                    )
+                })
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
         serde_json::Value::Array(items) => {
-            format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(canonical_json)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         }
         other => other.to_string(),
     }
@@ -206,14 +224,20 @@ pub fn required_description(value: &Sv) -> Option<&str> {
     }
 }
 
-const TOP_KEYS: [&str; 8] = ["graph", "params", "nodes", "defaults", "test", "expect", "sweep", "slurm"];
+const TOP_KEYS: [&str; 8] = [
+    "graph", "params", "nodes", "defaults", "test", "expect", "sweep", "slurm",
+];
 const GRAPH_KEYS: [&str; 5] = ["name", "doc", "extends", "fragment", "requires"];
 
 /// Reads a graph file with everything it extends.
 pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let graph = load_file(path, sources, &mut Vec::new(), &mut diags);
-    if diags.is_empty() { Ok(graph) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(graph)
+    } else {
+        Err(diags)
+    }
 }
 
 /// Reads a graph given as text (one built into the executable), named
@@ -221,7 +245,11 @@ pub fn load(path: &Path, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>
 pub fn load_text(path: &Path, text: &str, sources: &mut Sources) -> Result<Graph, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let graph = parse_file(path, text.to_string(), sources, &mut Vec::new(), &mut diags);
-    if diags.is_empty() { Ok(graph) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok(graph)
+    } else {
+        Err(diags)
+    }
 }
 
 fn load_file(
@@ -233,7 +261,10 @@ fn load_file(
     match std::fs::read_to_string(path) {
         Ok(text) => parse_file(path, text, sources, stack, diags),
         Err(e) => {
-            diags.push(Diagnostic::nowhere(format!("cannot read graph {}: {e}", path.display())));
+            diags.push(Diagnostic::nowhere(format!(
+                "cannot read graph {}: {e}",
+                path.display()
+            )));
             Graph::default()
         }
     }
@@ -256,8 +287,11 @@ fn parse_file(
         Err(e) => {
             let range = e.span().unwrap_or(0..0);
             diags.push(
-                Diagnostic::at(&Span { file, range }, format!("invalid TOML: {}", e.message().trim()))
-                    .label("here"),
+                Diagnostic::at(
+                    &Span { file, range },
+                    format!("invalid TOML: {}", e.message().trim()),
+                )
+                .label("here"),
             );
             return Graph::default();
         }
@@ -274,7 +308,10 @@ fn parse_file(
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     stack.push(canonical);
 
-    let mut graph = Graph { path: path.to_path_buf(), ..Graph::default() };
+    let mut graph = Graph {
+        path: path.to_path_buf(),
+        ..Graph::default()
+    };
     let header = table_at(&root, "graph", diags);
     for (key, _) in header {
         if !GRAPH_KEYS.contains(&key.name.as_str()) {
@@ -289,20 +326,31 @@ fn parse_file(
             V::Str(_) => vec![extends.clone()],
             V::Array(items) => items.clone(),
             _ => {
-                diags.push(Diagnostic::at(&extends.span, "`extends` takes a path or a list of paths"));
+                diags.push(Diagnostic::at(
+                    &extends.span,
+                    "`extends` takes a path or a list of paths",
+                ));
                 Vec::new()
             }
         };
         for base in bases {
             let Some(rel) = base.as_str() else {
-                diags.push(Diagnostic::at(&base.span, "`extends` takes a path or a list of paths"));
+                diags.push(Diagnostic::at(
+                    &base.span,
+                    "`extends` takes a path or a list of paths",
+                ));
                 continue;
             };
             // Lexically normal, so that messages say graphs/common/x.toml.
             let base_path = lexically_normal(&path.parent().unwrap_or(Path::new(".")).join(rel));
-            let canonical = base_path.canonicalize().unwrap_or_else(|_| base_path.clone());
+            let canonical = base_path
+                .canonicalize()
+                .unwrap_or_else(|_| base_path.clone());
             if stack.contains(&canonical) {
-                diags.push(Diagnostic::at(&base.span, format!("`{rel}` extends itself (a cycle of extends)")));
+                diags.push(Diagnostic::at(
+                    &base.span,
+                    format!("`{rel}` extends itself (a cycle of extends)"),
+                ));
                 continue;
             }
             if !base_path.exists() {
@@ -359,13 +407,22 @@ fn merge(base: &mut Graph, top: Graph) {
     overlay_defaults(&mut base.defaults, top.defaults);
     base.requires.extend(top.requires);
     for mut node in top.nodes {
-        match base.nodes.iter_mut().find(|n| n.name.name == node.name.name) {
+        match base
+            .nodes
+            .iter_mut()
+            .find(|n| n.name.name == node.name.name)
+        {
             // Redefined with another kind: the new kind's node inherits what
             // this file does not set itself, to be sorted out against the
             // new kind's ports and schema.
-            Some(existing) if matches!((&existing.kind, &node.kind), (Some((from, _)), Some((to, _))) if from != to) => {
+            Some(existing) if matches!((&existing.kind, &node.kind), (Some((from, _)), Some((to, _))) if from != to) =>
+            {
                 let from_kind = existing.kind.take().map(|(k, _)| k).unwrap_or_default();
-                let at = node.kind.as_ref().map(|(_, span)| span.clone()).unwrap_or_default();
+                let at = node
+                    .kind
+                    .as_ref()
+                    .map(|(_, span)| span.clone())
+                    .unwrap_or_default();
                 let earlier = existing.swap.take();
                 let mut inputs = existing.inputs.clone();
                 let mut params = existing.params.clone();
@@ -375,12 +432,19 @@ fn merge(base: &mut Graph, top: Graph) {
                 }
                 inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
                 params.retain(|(k, _)| get(&node.params, &k.name).is_none());
-                node.swap = Some(Swap { from_kind, at, inputs, params });
+                node.swap = Some(Swap {
+                    from_kind,
+                    at,
+                    inputs,
+                    params,
+                });
                 *existing = node;
             }
             Some(existing) => {
                 // A port rewired here drops all its inherited sources.
-                existing.inputs.retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
+                existing
+                    .inputs
+                    .retain(|i| !node.inputs.iter().any(|n| n.port.name == i.port.name));
                 existing.inputs.extend(node.inputs);
                 if node.kind.is_some() {
                     existing.kind = node.kind;
@@ -449,9 +513,15 @@ fn overlay_defaults(base: &mut Vec<(Key, Sv)>, top: Vec<(Key, Sv)>) {
 pub fn apply_defaults(graph: &mut Graph) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for (kind, params) in &graph.defaults {
-        let Some(params) = params.as_table() else { continue };
+        let Some(params) = params.as_table() else {
+            continue;
+        };
         let mut used = false;
-        for node in graph.nodes.iter_mut().filter(|n| n.kind.as_ref().is_some_and(|(k, _)| *k == kind.name)) {
+        for node in graph
+            .nodes
+            .iter_mut()
+            .filter(|n| n.kind.as_ref().is_some_and(|(k, _)| *k == kind.name))
+        {
             used = true;
             for (k, v) in params {
                 if get(&node.params, &k.name).is_none() {
@@ -460,11 +530,18 @@ pub fn apply_defaults(graph: &mut Graph) -> Vec<Diagnostic> {
             }
         }
         if !used {
-            let kinds: Vec<&str> = graph.nodes.iter().filter_map(|n| n.kind.as_ref().map(|(k, _)| k.as_str())).collect();
+            let kinds: Vec<&str> = graph
+                .nodes
+                .iter()
+                .filter_map(|n| n.kind.as_ref().map(|(k, _)| k.as_str()))
+                .collect();
             diags.push(
-                Diagnostic::at(&kind.span, format!("defaults for `{}`, but no node is of that kind", kind.name))
-                    .label("sets nothing")
-                    .suggest(&kind.name, kinds),
+                Diagnostic::at(
+                    &kind.span,
+                    format!("defaults for `{}`, but no node is of that kind", kind.name),
+                )
+                .label("sets nothing")
+                .suggest(&kind.name, kinds),
             );
         }
     }
@@ -504,14 +581,23 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
         match params.as_table() {
             Some(_) => graph.defaults.push((kind.clone(), params.clone())),
             None => diags.push(
-                Diagnostic::at(&params.span, format!("defaults for `{}` must be a table of its parameters", kind.name))
-                    .help("for example [defaults.\"family.kind\"] with `param = value` lines below it"),
+                Diagnostic::at(
+                    &params.span,
+                    format!(
+                        "defaults for `{}` must be a table of its parameters",
+                        kind.name
+                    ),
+                )
+                .help("for example [defaults.\"family.kind\"] with `param = value` lines below it"),
             ),
         }
     }
     for (name, node) in table_at(root, "nodes", diags) {
         let Some(table) = node.as_table() else {
-            diags.push(Diagnostic::at(&node.span, format!("node `{}` must be a table", name.name)));
+            diags.push(Diagnostic::at(
+                &node.span,
+                format!("node `{}` must be a table", name.name),
+            ));
             continue;
         };
         graph.nodes.push(read_node(name, table, dir, diags));
@@ -523,11 +609,17 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
                 for item in items {
                     match item.as_table() {
                         Some(t) => graph.expects.push(Expect { fields: t.to_vec() }),
-                        None => diags.push(Diagnostic::at(&item.span, "each [[expect]] must be a table")),
+                        None => diags.push(Diagnostic::at(
+                            &item.span,
+                            "each [[expect]] must be a table",
+                        )),
                     }
                 }
             }
-            _ => diags.push(Diagnostic::at(&expect.span, "`expect` must be an array of tables ([[expect]])")),
+            _ => diags.push(Diagnostic::at(
+                &expect.span,
+                "`expect` must be an array of tables ([[expect]])",
+            )),
         }
     }
     graph.sweep = get(root, "sweep").cloned();
@@ -537,7 +629,8 @@ fn read_own(root: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> Grap
 
 /// `requires = { corpus = ["audio", "labels"] }` in a fragment's header.
 fn read_requires(value: &Sv, diags: &mut Vec<Diagnostic>) -> Vec<Requirement> {
-    let form = "`requires` takes { NODE = [\"OUTPUT\", ...] }, e.g. { corpus = [\"audio\", \"labels\"] }";
+    let form =
+        "`requires` takes { NODE = [\"OUTPUT\", ...] }, e.g. { corpus = [\"audio\", \"labels\"] }";
     let Some(table) = value.as_table() else {
         diags.push(Diagnostic::at(&value.span, form));
         return Vec::new();
@@ -546,14 +639,22 @@ fn read_requires(value: &Sv, diags: &mut Vec<Diagnostic>) -> Vec<Requirement> {
         .iter()
         .filter_map(|(node, ports)| {
             let outputs = match &ports.v {
-                V::Array(items) => items.iter().map(|p| p.as_str().map(str::to_string)).collect::<Option<Vec<_>>>(),
+                V::Array(items) => items
+                    .iter()
+                    .map(|p| p.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>(),
                 _ => None,
             };
             if outputs.is_none() {
                 diags.push(Diagnostic::at(&ports.span, form));
             }
             // The fragment's path is filled in by `load_file`.
-            Some(Requirement { node: node.clone(), outputs: outputs?, extended_at: node.span.clone(), fragment: String::new() })
+            Some(Requirement {
+                node: node.clone(),
+                outputs: outputs?,
+                extended_at: node.span.clone(),
+                fragment: String::new(),
+            })
         })
         .collect()
 }
@@ -566,16 +667,29 @@ fn string_or(v: &Sv, diags: &mut Vec<Diagnostic>, message: &str) -> String {
 }
 
 fn read_node(name: &Key, table: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagnostic>) -> NodeDecl {
-    let mut node = NodeDecl { name: name.clone(), kind: None, inputs: Vec::new(), params: Vec::new(), frozen: None, swap: None };
+    let mut node = NodeDecl {
+        name: name.clone(),
+        kind: None,
+        inputs: Vec::new(),
+        params: Vec::new(),
+        frozen: None,
+        swap: None,
+    };
     for (key, value) in table {
         match key.name.as_str() {
             "kind" => match value.as_str() {
                 Some(kind) => node.kind = Some((kind.to_string(), value.span.clone())),
-                None => diags.push(Diagnostic::at(&value.span, "`kind` must be a string such as \"feature.fbank\"")),
+                None => diags.push(Diagnostic::at(
+                    &value.span,
+                    "`kind` must be a string such as \"feature.fbank\"",
+                )),
             },
             "frozen" => match value.as_str() {
                 Some(rel) => node.frozen = Some((dir.join(rel), value.span.clone())),
-                None => diags.push(Diagnostic::at(&value.span, "`frozen` must be the path of a stored node output directory")),
+                None => diags.push(Diagnostic::at(
+                    &value.span,
+                    "`frozen` must be the path of a stored node output directory",
+                )),
             },
             "inputs" => match value.as_table() {
                 Some(inputs) => {
@@ -602,9 +716,10 @@ fn read_node(name: &Key, table: &[(Key, Sv)], dir: &Path, diags: &mut Vec<Diagno
                         }
                     }
                 }
-                None => diags.push(
-                    Diagnostic::at(&value.span, "`inputs` must be a table such as { audio = \"corpus.audio\" }"),
-                ),
+                None => diags.push(Diagnostic::at(
+                    &value.span,
+                    "`inputs` must be a table such as { audio = \"corpus.audio\" }",
+                )),
             },
             _ => node.params.push((key.clone(), value.clone())),
         }
@@ -616,7 +731,13 @@ fn convert_table(table: toml::de::DeTable<'_>, file: usize) -> Vec<(Key, Sv)> {
     table
         .into_iter()
         .map(|(k, v)| {
-            let key = Key { name: k.get_ref().to_string(), span: Span { file, range: k.span() } };
+            let key = Key {
+                name: k.get_ref().to_string(),
+                span: Span {
+                    file,
+                    range: k.span(),
+                },
+            };
             (key, convert(v, file))
         })
         .collect()
@@ -624,7 +745,10 @@ fn convert_table(table: toml::de::DeTable<'_>, file: usize) -> Vec<(Key, Sv)> {
 
 fn convert(value: toml::Spanned<toml::de::DeValue<'_>>, file: usize) -> Sv {
     use toml::de::DeValue;
-    let span = Span { file, range: value.span() };
+    let span = Span {
+        file,
+        range: value.span(),
+    };
     let v = match value.into_inner() {
         DeValue::String(s) => V::Str(s.into_owned()),
         DeValue::Integer(i) => {
@@ -655,7 +779,10 @@ fn convert(value: toml::Spanned<toml::de::DeValue<'_>>, file: usize) -> Sv {
 /// a value that starts like a TOML array, table or quoted string must parse,
 /// so that a typo is not taken as a string.
 pub fn parse_cli_value(text: &str, file: usize, offset: usize) -> Result<Sv, Diagnostic> {
-    let span = Span { file, range: offset..offset + text.len() };
+    let span = Span {
+        file,
+        range: offset..offset + text.len(),
+    };
     match toml::de::DeValue::parse(text) {
         Ok(value) => {
             let mut sv = convert(value, file);
@@ -663,12 +790,21 @@ pub fn parse_cli_value(text: &str, file: usize, offset: usize) -> Result<Sv, Dia
             Ok(sv)
         }
         Err(e) if text.trim_start().starts_with(['[', '{', '"', '\'']) => {
-            let at = e.span().map_or(span.clone(), |r| Span { file, range: r.start + offset..r.end + offset });
-            Err(Diagnostic::at(&at, format!("`--set` value is not valid TOML: {}", e.message().trim()))
-                .label("here")
-                .help("arrays are [1.0, 2.0], tables { a = 1 }, strings \"text\" or a plain word"))
+            let at = e.span().map_or(span.clone(), |r| Span {
+                file,
+                range: r.start + offset..r.end + offset,
+            });
+            Err(Diagnostic::at(
+                &at,
+                format!("`--set` value is not valid TOML: {}", e.message().trim()),
+            )
+            .label("here")
+            .help("arrays are [1.0, 2.0], tables { a = 1 }, strings \"text\" or a plain word"))
         }
-        Err(_) => Ok(Sv { v: V::Str(text.to_string()), span }),
+        Err(_) => Ok(Sv {
+            v: V::Str(text.to_string()),
+            span,
+        }),
     }
 }
 
@@ -691,12 +827,21 @@ pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> 
         let file = sources.add(Path::new("--set"), set_arg.clone());
         let Some((key, value)) = set_arg.split_once('=') else {
             diags.push(
-                Diagnostic::at(&Span { file, range: 0..set_arg.len() }, "`--set` takes KEY=VALUE")
-                    .help("for example --set seed=2 or --set model.layers=4"),
+                Diagnostic::at(
+                    &Span {
+                        file,
+                        range: 0..set_arg.len(),
+                    },
+                    "`--set` takes KEY=VALUE",
+                )
+                .help("for example --set seed=2 or --set model.layers=4"),
             );
             continue;
         };
-        let key_span = Span { file, range: 0..key.len() };
+        let key_span = Span {
+            file,
+            range: 0..key.len(),
+        };
         let value = match parse_cli_value(value, file, key.len() + 1) {
             Ok(value) => value,
             Err(d) => {
@@ -707,14 +852,31 @@ pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> 
         if let Some((node_name, param)) = key.split_once('.') {
             let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
             match graph.nodes.iter_mut().find(|n| n.name.name == node_name) {
-                Some(node) => set(&mut node.params, Key { name: param.to_string(), span: key_span }, value),
+                Some(node) => set(
+                    &mut node.params,
+                    Key {
+                        name: param.to_string(),
+                        span: key_span,
+                    },
+                    value,
+                ),
                 None => diags.push(
-                    Diagnostic::at(&key_span, format!("no node `{node_name}` to set `{param}` on"))
-                        .suggest(node_name, names.iter().map(String::as_str)),
+                    Diagnostic::at(
+                        &key_span,
+                        format!("no node `{node_name}` to set `{param}` on"),
+                    )
+                    .suggest(node_name, names.iter().map(String::as_str)),
                 ),
             }
         } else if get(&graph.params, key).is_some() {
-            set(&mut graph.params, Key { name: key.to_string(), span: key_span }, value);
+            set(
+                &mut graph.params,
+                Key {
+                    name: key.to_string(),
+                    span: key_span,
+                },
+                value,
+            );
         } else {
             let names: Vec<&str> = graph.params.iter().map(|(k, _)| k.name.as_str()).collect();
             diags.push(
@@ -722,7 +884,11 @@ pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> 
                     .suggest(key, names.iter().copied())
                     .help(format!(
                         "parameters: {}; to set a node parameter use NODE.PARAM=VALUE",
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
                     )),
             );
         }
@@ -733,7 +899,9 @@ pub fn apply_sets(graph: &mut Graph, sets: &[String], sources: &mut Sources) -> 
 /// Applies the `[test]` preset: `params = {...}` and `nodes.NAME.param = v`.
 pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let Some(test) = graph.test.clone() else { return diags };
+    let Some(test) = graph.test.clone() else {
+        return diags;
+    };
     let Some(table) = test.as_table() else {
         diags.push(Diagnostic::at(&test.span, "[test] must be a table"));
         return diags;
@@ -796,7 +964,11 @@ pub fn apply_test_preset(graph: &mut Graph) -> Vec<Diagnostic> {
 /// an error at its declaration; one nothing references is not (a [test]
 /// preset may replace the node that reads it).
 pub fn substitute_params(graph: &mut Graph) -> Vec<Diagnostic> {
-    let mut refs = Refs { params: graph.params.clone(), diags: Vec::new(), unset: Vec::new() };
+    let mut refs = Refs {
+        params: graph.params.clone(),
+        diags: Vec::new(),
+        unset: Vec::new(),
+    };
     for node in &mut graph.nodes {
         for (_, value) in &mut node.params {
             substitute(value, &mut refs);
@@ -806,13 +978,22 @@ pub fn substitute_params(graph: &mut Graph) -> Vec<Diagnostic> {
     if let Some(sweep) = &mut graph.sweep {
         substitute(sweep, &mut refs);
     }
-    for (key, value) in graph.params.iter().filter(|(k, _)| refs.unset.contains(&k.name)) {
+    for (key, value) in graph
+        .params
+        .iter()
+        .filter(|(k, _)| refs.unset.contains(&k.name))
+    {
         let name = &key.name;
         let what = required_description(value).unwrap_or_default();
         refs.diags.push(
-            Diagnostic::at(&key.span, format!("set `{name}` ({what}): --set {name}=VALUE"))
-                .label("required, no default")
-                .help(format!("run with --set {name}=VALUE; the graph declares it without a value")),
+            Diagnostic::at(
+                &key.span,
+                format!("set `{name}` ({what}): --set {name}=VALUE"),
+            )
+            .label("required, no default")
+            .help(format!(
+                "run with --set {name}=VALUE; the graph declares it without a value"
+            )),
         );
     }
     refs.diags
@@ -849,7 +1030,11 @@ impl Refs {
 fn substitute(value: &mut Sv, refs: &mut Refs) {
     match &mut value.v {
         V::Str(s) if s.contains("${") => {
-            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).filter(|n| !n.contains('}')) {
+            if let Some(name) = s
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .filter(|n| !n.contains('}'))
+            {
                 if let Some(mut v) = refs.lookup(name, &value.span) {
                     v.span = value.span.clone();
                     *value = v;
@@ -861,7 +1046,10 @@ fn substitute(value: &mut Sv, refs: &mut Refs) {
             while let Some(start) = rest.find("${") {
                 out.push_str(&rest[..start]);
                 let Some(end) = rest[start..].find('}') else {
-                    refs.diags.push(Diagnostic::at(&value.span, "unclosed `${` in a parameter reference"));
+                    refs.diags.push(Diagnostic::at(
+                        &value.span,
+                        "unclosed `${` in a parameter reference",
+                    ));
                     return;
                 };
                 let name = &rest[start + 2..start + end];
@@ -871,7 +1059,13 @@ fn substitute(value: &mut Sv, refs: &mut Refs) {
                         V::Int(i) => out.push_str(&i.to_string()),
                         V::Float(f) => out.push_str(&f.to_string()),
                         V::Bool(b) => out.push_str(&b.to_string()),
-                        _ => refs.diags.push(Diagnostic::at(&value.span, format!("`{name}` is {} and cannot be put in a string", v.type_name()))),
+                        _ => refs.diags.push(Diagnostic::at(
+                            &value.span,
+                            format!(
+                                "`{name}` is {} and cannot be put in a string",
+                                v.type_name()
+                            ),
+                        )),
                     }
                 }
                 rest = &rest[start + end + 1..];

@@ -29,7 +29,10 @@ pub fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
             };
             entries.sort();
             let (dirs, rest): (Vec<_>, Vec<_>) = entries.into_iter().partition(|p| p.is_dir());
-            files.extend(rest.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")));
+            files.extend(
+                rest.into_iter()
+                    .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+            );
             files.extend(collect(&dirs));
         } else {
             files.push(path.clone());
@@ -40,7 +43,13 @@ pub fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Checks one expectation against a finished run; `Err` says what broke.
 pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, String> {
-    let field = |name: &str| expect.fields.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
+    let field = |name: &str| {
+        expect
+            .fields
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
+    };
     let number = |sv: &Sv| match sv.v {
         V::Int(i) => Some(i as f64),
         V::Float(f) => Some(f),
@@ -48,11 +57,17 @@ pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, 
     };
     if let Some(file) = field("file").and_then(Sv::as_str) {
         let path = out.join(file);
-        let written = report.files.iter().any(|f| Path::new(&f.path) == path || f.path.ends_with(file));
+        let written = report
+            .files
+            .iter()
+            .any(|f| Path::new(&f.path) == path || f.path.ends_with(file));
         return if path.is_file() || written {
             Ok(format!("file {file} written"))
         } else {
-            Err(format!("file {file} was not written under {}", out.display()))
+            Err(format!(
+                "file {file} was not written under {}",
+                out.display()
+            ))
         };
     }
     let Some(metric) = field("metric").and_then(Sv::as_str) else {
@@ -63,7 +78,12 @@ pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, 
         .fields
         .iter()
         .filter(|(k, _)| !["metric", "min", "max"].contains(&k.name.as_str()))
-        .map(|(k, v)| (k.name.as_str(), v.as_str().map_or_else(|| v.canonical(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.name.as_str(),
+                v.as_str().map_or_else(|| v.canonical(), str::to_string),
+            )
+        })
         .collect();
     let matching: Vec<_> = report
         .metrics
@@ -90,7 +110,9 @@ pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, 
     }
     for m in &matching {
         // NaN is outside every range.
-        let outside = m.value.is_nan() || min.is_some_and(|lo| m.value < lo) || max.is_some_and(|hi| m.value > hi);
+        let outside = m.value.is_nan()
+            || min.is_some_and(|lo| m.value < lo)
+            || max.is_some_and(|hi| m.value > hi);
         if outside {
             return Err(format!(
                 "{what} = {:.4} (node `{}`), expected within [{}, {}]",
@@ -101,5 +123,12 @@ pub fn check(expect: &Expect, report: &RunReport, out: &Path) -> Result<String, 
             ));
         }
     }
-    Ok(format!("{what} = {}", matching.iter().map(|m| format!("{:.4}", m.value)).collect::<Vec<_>>().join(", ")))
+    Ok(format!(
+        "{what} = {}",
+        matching
+            .iter()
+            .map(|m| format!("{:.4}", m.value))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }

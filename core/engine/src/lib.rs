@@ -4,9 +4,9 @@
 
 pub mod cache;
 pub mod cache_cmd;
-pub mod console;
 pub mod compare;
 pub mod compose;
+pub mod console;
 pub mod diag;
 pub mod doctor;
 pub mod error;
@@ -24,7 +24,7 @@ pub mod registry;
 pub mod report;
 pub mod run;
 pub mod schema;
-pub mod sweep;
 pub mod slurm;
+pub mod sweep;
 pub mod validate;
 pub mod worker;

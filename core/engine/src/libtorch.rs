@@ -34,23 +34,33 @@ impl Libtorch {
     /// The installation whose `lib` directory is `lib`; its version from
     /// the `torch` package's `version.py` beside it, when there is one.
     pub fn at(lib: PathBuf, found_by: &str) -> Libtorch {
-        let version = lib.parent().and_then(|torch| std::fs::read_to_string(torch.join("version.py")).ok()).and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("__version__"))?;
-            Some(line.split(['\'', '"']).nth(1)?.to_string())
-        });
-        Libtorch { lib, found_by: found_by.to_string(), version }
+        let version = lib
+            .parent()
+            .and_then(|torch| std::fs::read_to_string(torch.join("version.py")).ok())
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("__version__"))?;
+                Some(line.split(['\'', '"']).nth(1)?.to_string())
+            });
+        Libtorch {
+            lib,
+            found_by: found_by.to_string(),
+            version,
+        }
     }
 
     /// Whether it is the version the plugins were built for (a local
     /// suffix like `+cu130` aside).
     pub fn matches(&self) -> bool {
-        self.version.as_deref().is_some_and(|v| v.split('+').next() == Some(EXPECTED_VERSION))
+        self.version
+            .as_deref()
+            .is_some_and(|v| v.split('+').next() == Some(EXPECTED_VERSION))
     }
 }
 
 /// Whether a plugin's load error says libtorch was not found.
 pub fn is_missing(error: &str) -> bool {
-    ["libtorch", "libc10"].iter().any(|lib| error.contains(lib)) && error.contains("cannot open shared object file")
+    ["libtorch", "libc10"].iter().any(|lib| error.contains(lib))
+        && error.contains("cannot open shared object file")
 }
 
 /// Looks for libtorch as the module documentation says.
@@ -58,7 +68,10 @@ pub fn locate() -> Result<Libtorch, String> {
     if let Some(dir) = std::env::var_os("EMOFLOW_LIBTORCH") {
         let dir = PathBuf::from(dir);
         return from_dir(&dir, "EMOFLOW_LIBTORCH").ok_or_else(|| {
-            format!("EMOFLOW_LIBTORCH={} holds no libtorch_cpu.so (give torch's `lib` directory)", dir.display())
+            format!(
+                "EMOFLOW_LIBTORCH={} holds no libtorch_cpu.so (give torch's `lib` directory)",
+                dir.display()
+            )
         });
     }
     let (python, found_by) = match std::env::var("EMOFLOW_PYTHON") {
@@ -66,7 +79,10 @@ pub fn locate() -> Result<Libtorch, String> {
         Err(_) => ("python3".to_string(), "python3 on the PATH".to_string()),
     };
     let output = Command::new(&python)
-        .args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
+        .args([
+            "-c",
+            "import os, torch; print(os.path.dirname(torch.__file__))",
+        ])
         .output()
         .map_err(|e| format!("no EMOFLOW_LIBTORCH, and {found_by} cannot run: {e}"))?;
     if !output.status.success() {
@@ -76,12 +92,19 @@ pub fn locate() -> Result<Libtorch, String> {
         ));
     }
     let package = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    from_dir(&package, &found_by).ok_or_else(|| format!("{found_by}: torch at {} has no lib/libtorch_cpu.so", package.display()))
+    from_dir(&package, &found_by).ok_or_else(|| {
+        format!(
+            "{found_by}: torch at {} has no lib/libtorch_cpu.so",
+            package.display()
+        )
+    })
 }
 
 /// `dir` as libtorch's `lib` directory or the `torch` package holding it.
 fn from_dir(dir: &Path, found_by: &str) -> Option<Libtorch> {
-    let lib = [dir.join("lib"), dir.to_path_buf()].into_iter().find(|d| d.join("libtorch_cpu.so").exists())?;
+    let lib = [dir.join("lib"), dir.to_path_buf()]
+        .into_iter()
+        .find(|d| d.join("libtorch_cpu.so").exists())?;
     Some(Libtorch::at(lib, found_by))
 }
 
@@ -97,8 +120,14 @@ pub fn preload(libtorch: &Libtorch) -> Result<(), String> {
         }
         // SAFETY: loading runs libtorch's initialisers, the same that run
         // when a plugin loads it as a dependency; the user chose it.
-        let library = unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }
-            .map_err(|e| format!("cannot load {}: {}", path.display(), std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())))?;
+        let library =
+            unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| {
+                format!(
+                    "cannot load {}: {}",
+                    path.display(),
+                    std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())
+                )
+            })?;
         // Plugins that link it are never unloaded either.
         std::mem::forget(library);
     }

@@ -40,13 +40,19 @@ fn current(plan: &Plan, registry: &Registry) -> LockFile {
     for node in &plan.nodes {
         let plugin = &node.provider.plugin;
         let description = plugin.description();
-        let entry = by_name.entry(description.name.clone()).or_insert_with(|| LockedPlugin {
-            name: description.name.clone(),
-            version: description.version.clone(),
-            file: plugin.path().file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-            blake3: registry.file_hash(plugin.path()),
-            kinds: Vec::new(),
-        });
+        let entry = by_name
+            .entry(description.name.clone())
+            .or_insert_with(|| LockedPlugin {
+                name: description.name.clone(),
+                version: description.version.clone(),
+                file: plugin
+                    .path()
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                blake3: registry.file_hash(plugin.path()),
+                kinds: Vec::new(),
+            });
         let kind = &node.provider.kind.kind;
         if !entry.kinds.contains(kind) {
             entry.kinds.push(kind.clone());
@@ -60,11 +66,15 @@ fn current(plan: &Plan, registry: &Registry) -> LockFile {
 /// Writes (or rewrites) the lock file of `graph`; returns its path.
 pub fn write(graph: &Path, plan: &Plan, registry: &Registry) -> Result<PathBuf> {
     let path = path_for(graph);
-    let body = toml::to_string_pretty(&current(plan, registry)).map_err(|e| Error::Failed(e.to_string()))?;
+    let body = toml::to_string_pretty(&current(plan, registry))
+        .map_err(|e| Error::Failed(e.to_string()))?;
     let text = format!(
         "# Plugins of {} pinned by `emoflow lock`; `emoflow run --locked` refuses\n\
          # a plugin whose file changed. Rerun `emoflow lock` to accept a new build.\n\n{body}",
-        graph.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        graph
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
     );
     emoflow_sdk::files::write_atomic(&path, text.as_bytes())
         .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
@@ -77,10 +87,17 @@ pub fn check(graph: &Path, plan: &Plan, registry: &Registry) -> Result<()> {
     let path = path_for(graph);
     let accept = format!("`emoflow lock {}`", graph.display());
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::Locked(vec![format!("--locked: cannot read the lock file {}: {e}; write it with {accept}", path.display())])
+        Error::Locked(vec![format!(
+            "--locked: cannot read the lock file {}: {e}; write it with {accept}",
+            path.display()
+        )])
     })?;
-    let locked: LockFile = toml::from_str(&text)
-        .map_err(|e| Error::Locked(vec![format!("{}: not a valid lock file: {e}", path.display())]))?;
+    let locked: LockFile = toml::from_str(&text).map_err(|e| {
+        Error::Locked(vec![format!(
+            "{}: not a valid lock file: {e}",
+            path.display()
+        )])
+    })?;
     let mut problems = Vec::new();
     for now in current(plan, registry).plugin {
         let Some(then) = locked.plugin.iter().find(|p| p.name == now.name) else {
@@ -108,12 +125,22 @@ pub fn check(graph: &Path, plan: &Plan, registry: &Registry) -> Result<()> {
         for kind in now.kinds.iter().filter(|k| !then.kinds.contains(k)) {
             let locked_provider = locked.plugin.iter().find(|p| p.kinds.contains(kind));
             problems.push(match locked_provider {
-                Some(p) => format!("kind `{kind}` was locked from plugin `{}`, now `{}` provides it", p.name, now.name),
-                None => format!("kind `{kind}` is not in {}; accept it with {accept}", path.display()),
+                Some(p) => format!(
+                    "kind `{kind}` was locked from plugin `{}`, now `{}` provides it",
+                    p.name, now.name
+                ),
+                None => format!(
+                    "kind `{kind}` is not in {}; accept it with {accept}",
+                    path.display()
+                ),
             });
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(Error::Locked(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Locked(problems))
+    }
 }
 
 fn short(hash: &str) -> &str {

@@ -15,15 +15,20 @@ use emoflow_engine::diag::{self, Diagnostic, Sources};
 use emoflow_engine::error::{Error, Result};
 // std's print macros panic on a closed pipe (`emoflow plugins | head -1`);
 // these write the same and never panic.
-use emoflow_engine::{eprint, eprintln, print, println};
 use emoflow_engine::registry::Registry;
 use emoflow_engine::validate::{self, Plan};
 use emoflow_engine::{
-    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check, plugin_new, predict, report, run, sweep,
+    cache_cmd, compare, compose, doctor, export, graph, graph_test, lock, places, plugin_check,
+    plugin_new, predict, report, run, sweep,
 };
+use emoflow_engine::{eprint, eprintln, print, println};
 
 #[derive(Parser)]
-#[command(name = "emoflow", version, about = "Dataflow graphs for continuous speech emotion recognition")]
+#[command(
+    name = "emoflow",
+    version,
+    about = "Dataflow graphs for continuous speech emotion recognition"
+)]
 struct Cli {
     /// Extra plugin directory (searched before EMOFLOW_PLUGIN_PATH and the
     /// standard nodes next to the executable); repeatable.
@@ -192,9 +197,7 @@ enum Command {
         slurm: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. `emoflow man > emoflow.1`.
     Man,
     /// Runs one node for `emoflow run` (started by it, not by hand).
@@ -255,7 +258,11 @@ enum PluginCommand {
 /// the error names the flag rather than the built-in graph.
 fn seconds_per_recording(text: &str) -> std::result::Result<f64, String> {
     let seconds: f64 = text.parse().map_err(|e| format!("{e}"))?;
-    if (1.0..=3600.0).contains(&seconds) { Ok(seconds) } else { Err(format!("{seconds} is not in 1..=3600")) }
+    if (1.0..=3600.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!("{seconds} is not in 1..=3600"))
+    }
 }
 
 fn default_jobs() -> usize {
@@ -321,7 +328,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Completions { shell } => {
             // Rendered in memory, then printed by the pipe-safe macro.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "emoflow", &mut script);
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "emoflow",
+                &mut script,
+            );
             print!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
@@ -334,12 +346,37 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { cache, slurm } => Ok(doctor_command(plugin_paths, cache, slurm)),
-        Command::Run { graph, exec, no_cache, locked, executor, sbatch, trial } => {
-            let options = RunCommand { no_cache, locked, executor, sbatch, trial };
+        Command::Run {
+            graph,
+            exec,
+            no_cache,
+            locked,
+            executor,
+            sbatch,
+            trial,
+        } => {
+            let options = RunCommand {
+                no_cache,
+                locked,
+                executor,
+                sbatch,
+                trial,
+            };
             run_command(&graph, exec, options, plugin_paths)
         }
-        Command::Export { graph, system, bundle, exec } => export_command(&graph, &system, &bundle, exec, plugin_paths),
-        Command::Predict { bundle, audio, out, device, jobs } => predict(&bundle, &audio, &out, device, jobs, plugin_paths),
+        Command::Export {
+            graph,
+            system,
+            bundle,
+            exec,
+        } => export_command(&graph, &system, &bundle, exec, plugin_paths),
+        Command::Predict {
+            bundle,
+            audio,
+            out,
+            device,
+            jobs,
+        } => predict(&bundle, &audio, &out, device, jobs, plugin_paths),
         Command::Lock { graph } => {
             let (plan, registry) = prepare(&graph, plugin_paths)?;
             let path = lock::write(&graph.graph, &plan, &registry)?;
@@ -347,10 +384,25 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { graphs, set } => check_command(&graphs, &set, plugin_paths),
-        Command::Test { paths, out, jobs, cache } => test_command(&paths, &out, jobs, cache, plugin_paths),
-        Command::Plugin { command: PluginCommand::Check { library, params } } => plugin_check_command(&library, &params),
-        Command::Plugin { command: PluginCommand::New(args) } => Ok(plugin_new::main(&args)),
-        Command::Synth { out_dir, seconds, per_split, seed, sample_rate } => {
+        Command::Test {
+            paths,
+            out,
+            jobs,
+            cache,
+        } => test_command(&paths, &out, jobs, cache, plugin_paths),
+        Command::Plugin {
+            command: PluginCommand::Check { library, params },
+        } => plugin_check_command(&library, &params),
+        Command::Plugin {
+            command: PluginCommand::New(args),
+        } => Ok(plugin_new::main(&args)),
+        Command::Synth {
+            out_dir,
+            seconds,
+            per_split,
+            seed,
+            sample_rate,
+        } => {
             let sets = [
                 format!("out={}", toml::Value::from(out_dir.display().to_string())),
                 format!("seconds={seconds}"),
@@ -367,7 +419,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             eprintln!("wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { runs, html, changed } => {
+        Command::Compare {
+            runs,
+            html,
+            changed,
+        } => {
             let comparison = compare::compare(&runs).map_err(|e| Error::Usage(e.message))?;
             print!("{}", comparison.text(changed));
             let path = html.unwrap_or_else(|| compare::default_html(&runs[0]));
@@ -400,15 +456,27 @@ fn print_error(e: &Error) {
 /// `emoflow doctor`: a line per check, exit 1 when any failed.
 fn doctor_command(plugin_paths: &[PathBuf], cache: Option<PathBuf>, slurm: bool) -> ExitCode {
     let registry = Registry::discover(plugin_paths);
-    let opts = doctor::Options { cache_dir: cache_dir(cache), slurm };
+    let opts = doctor::Options {
+        cache_dir: cache_dir(cache),
+        slurm,
+    };
     let checks = doctor::checks(&registry, &opts);
     for check in &checks {
-        println!("{} {:<9} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.found);
+        println!(
+            "{} {:<9} {}",
+            if check.ok { "ok  " } else { "FAIL" },
+            check.name,
+            check.found
+        );
         if let Some(fix) = &check.fix {
             println!("     {:<9} fix: {fix}", "");
         }
     }
-    if checks.iter().all(|c| c.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if checks.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// `emoflow run`'s own flags.
@@ -421,9 +489,25 @@ struct RunCommand {
 }
 
 /// `emoflow run`: validates, runs here or on Slurm, writes run.json.
-fn run_command(graph: &GraphArgs, exec: ExecArgs, options: RunCommand, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
-    let ExecArgs { out, device, jobs, cache } = exec;
-    let RunCommand { no_cache, locked, executor, sbatch, trial } = options;
+fn run_command(
+    graph: &GraphArgs,
+    exec: ExecArgs,
+    options: RunCommand,
+    plugin_paths: &[PathBuf],
+) -> Result<ExitCode> {
+    let ExecArgs {
+        out,
+        device,
+        jobs,
+        cache,
+    } = exec;
+    let RunCommand {
+        no_cache,
+        locked,
+        executor,
+        sbatch,
+        trial,
+    } = options;
     let (plan, registry) = prepare(graph, plugin_paths)?;
     if locked {
         lock::check(&graph.graph, &plan, &registry)?;
@@ -434,33 +518,69 @@ fn run_command(graph: &GraphArgs, exec: ExecArgs, options: RunCommand, plugin_pa
     if executor == Executor::Slurm {
         if no_cache {
             return Err(Error::Usage(
-                "the Slurm executor passes results between jobs through the cache: drop --no-cache".into(),
+                "the Slurm executor passes results between jobs through the cache: drop --no-cache"
+                    .into(),
             ));
         }
-        return run_on_slurm(&plan, graph, plugin_paths, &out, &cache_dir, &device, jobs, sbatch);
+        return run_on_slurm(
+            &plan,
+            graph,
+            plugin_paths,
+            &out,
+            &cache_dir,
+            &device,
+            jobs,
+            sbatch,
+        );
     }
     let only = match (trial, &plan.sweep) {
         (None, _) => None,
         (Some(t), Some(sweep)) if t < sweep.trials.len() => Some(sweep.trial_nodes(&plan, t)),
         (Some(t), sweep) => {
             let trials = sweep.as_ref().map_or(0, |s| s.trials.len());
-            return Err(Error::Usage(format!("--trial {t}: the graph has {trials} trials")));
+            return Err(Error::Usage(format!(
+                "--trial {t}: the graph has {trials} trials"
+            )));
         }
     };
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
-    let opts = run::RunOptions { only, ..local_run(&out, cache_dir, !no_cache, jobs, device, cancel) };
+    let opts = run::RunOptions {
+        only,
+        ..local_run(&out, cache_dir, !no_cache, jobs, device, cancel)
+    };
     let report = run::run(&plan, &registry, &opts);
     print_reports(&report);
     let path = run::write_report(&out, &report)?;
-    eprintln!("{}: {} in {:.1} s; wrote {}", plan.graph.name, report.status, report.seconds, path.display());
-    Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    eprintln!(
+        "{}: {} in {:.1} s; wrote {}",
+        plan.graph.name,
+        report.status,
+        report.seconds,
+        path.display()
+    );
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `emoflow export`: runs the graph (from the cache when it has run), then
 /// writes the bundle of `system`.
-fn export_command(graph: &GraphArgs, system: &str, bundle: &Path, exec: ExecArgs, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
-    let ExecArgs { out, device, jobs, cache } = exec;
+fn export_command(
+    graph: &GraphArgs,
+    system: &str,
+    bundle: &Path,
+    exec: ExecArgs,
+    plugin_paths: &[PathBuf],
+) -> Result<ExitCode> {
+    let ExecArgs {
+        out,
+        device,
+        jobs,
+        cache,
+    } = exec;
     let (plan, registry) = prepare(graph, plugin_paths)?;
     let out = out.unwrap_or_else(|| PathBuf::from("out").join(&plan.graph.name));
     check_places(&out, Some(&cache))?;
@@ -469,13 +589,24 @@ fn export_command(graph: &GraphArgs, system: &str, bundle: &Path, exec: ExecArgs
     let opts = local_run(&out, cache_dir(cache), true, jobs, device, cancel);
     let report = run::run(&plan, &registry, &opts);
     run::write_report(&out, &report)?;
-    let request =
-        export::ExportRequest { system, bundle, graph_path: &graph.graph, sets: &graph.set, preset_test: graph.preset_test };
-    let manifest = export::export(&plan, &registry, &report, &request).map_err(|e| e.context(format!("export of `{system}`")))?;
+    let request = export::ExportRequest {
+        system,
+        bundle,
+        graph_path: &graph.graph,
+        sets: &graph.set,
+        preset_test: graph.preset_test,
+    };
+    let manifest = export::export(&plan, &registry, &report, &request)
+        .map_err(|e| e.context(format!("export of `{system}`")))?;
     for s in &manifest.selection {
         eprintln!("{}: {}", s.group, s.node);
     }
-    eprintln!("wrote bundle {} ({} nodes, {} files)", bundle.display(), manifest.nodes.len(), manifest.files.len());
+    eprintln!(
+        "wrote bundle {} ({} nodes, {} files)",
+        bundle.display(),
+        manifest.nodes.len(),
+        manifest.files.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -487,7 +618,11 @@ fn check_command(graphs: &[PathBuf], set: &[String], plugin_paths: &[PathBuf]) -
     let registry = discover(plugin_paths);
     let mut ok = true;
     for path in graphs {
-        let args = GraphArgs { graph: path.clone(), set: set.to_vec(), preset_test: false };
+        let args = GraphArgs {
+            graph: path.clone(),
+            set: set.to_vec(),
+            preset_test: false,
+        };
         match build_plan(&args, &registry) {
             Ok(plan) => eprintln!("{}: valid ({} nodes)", path.display(), plan.nodes.len()),
             Err(e) => {
@@ -496,12 +631,22 @@ fn check_command(graphs: &[PathBuf], set: &[String], plugin_paths: &[PathBuf]) -
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// `emoflow test`: each graph's [test] preset run and its expectations
 /// checked; `N passed, N failed`.
-fn test_command(paths: &[PathBuf], out: &Path, jobs: usize, cache: Option<PathBuf>, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+fn test_command(
+    paths: &[PathBuf],
+    out: &Path,
+    jobs: usize,
+    cache: Option<PathBuf>,
+    plugin_paths: &[PathBuf],
+) -> Result<ExitCode> {
     check_places(out, Some(&cache))?;
     let registry = discover(plugin_paths);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -523,7 +668,11 @@ fn test_command(paths: &[PathBuf], out: &Path, jobs: usize, cache: Option<PathBu
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// One graph of `emoflow test`, with the rest of its line (a failure's
@@ -544,7 +693,11 @@ fn test_graph(
     if graph::load(path, &mut Sources::default()).is_ok_and(|g| g.fragment) {
         return Tested::Passed(": a fragment (read, not run)".into());
     }
-    let args = GraphArgs { graph: path.to_path_buf(), set: Vec::new(), preset_test: true };
+    let args = GraphArgs {
+        graph: path.to_path_buf(),
+        set: Vec::new(),
+        preset_test: true,
+    };
     let plan = match build_plan(&args, registry) {
         Ok(plan) => plan,
         Err(e) => {
@@ -556,7 +709,14 @@ fn test_graph(
         return Tested::Passed(": valid (no [test] preset to run)".into());
     }
     let run_out = out.join(&plan.graph.name);
-    let opts = local_run(&run_out, cache_dir(cache.clone()), true, jobs, "auto".into(), cancel.clone());
+    let opts = local_run(
+        &run_out,
+        cache_dir(cache.clone()),
+        true,
+        jobs,
+        "auto".into(),
+        cancel.clone(),
+    );
     let report = run::run(&plan, registry, &opts);
     let _ = run::write_report(&run_out, &report);
     let mut problems = Vec::new();
@@ -570,9 +730,18 @@ fn test_graph(
         }
     }
     if problems.is_empty() {
-        Tested::Passed(format!(" ({} expectations, {:.1} s)", plan.graph.expects.len(), report.seconds))
+        Tested::Passed(format!(
+            " ({} expectations, {:.1} s)",
+            plan.graph.expects.len(),
+            report.seconds
+        ))
     } else {
-        Tested::Failed(problems.iter().map(|p| format!("\n       {p}")).fold(":".to_string(), |all, p| all + &p))
+        Tested::Failed(
+            problems
+                .iter()
+                .map(|p| format!("\n       {p}"))
+                .fold(":".to_string(), |all, p| all + &p),
+        )
     }
 }
 
@@ -580,7 +749,9 @@ fn test_graph(
 fn plugin_check_command(library: &Path, params: &[String]) -> Result<ExitCode> {
     let mut by_kind = std::collections::BTreeMap::new();
     for given in params {
-        let (kind, json) = given.split_once('=').ok_or_else(|| Error::Usage(format!("--params {given}: expected KIND=JSON")))?;
+        let (kind, json) = given
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--params {given}: expected KIND=JSON")))?;
         let value = serde_json::from_str::<serde_json::Value>(json)
             .map_err(|_| Error::Usage(format!("--params {given}: the JSON does not parse")))?;
         by_kind.insert(kind.to_string(), value);
@@ -601,14 +772,26 @@ fn print_graph(plan: &Plan, dot: bool) {
             .inputs
             .iter()
             .zip(&node.inputs)
-            .flat_map(|(p, w)| w.iter().map(|(from, port)| format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)))
+            .flat_map(|(p, w)| {
+                w.iter().map(|(from, port)| {
+                    format!("{} <- {}.{}", p.name, plan.nodes[*from].name, port)
+                })
+            })
             .collect();
-        println!("{} ({}): {}", node.name, node.provider.kind.kind, inputs.join(", "));
+        println!(
+            "{} ({}): {}",
+            node.name,
+            node.provider.kind.kind,
+            inputs.join(", ")
+        );
     }
 }
 
 /// `emoflow plugin check`: a line per kind, exit 1 when any failed.
-fn plugin_check_report(library: &Path, params: &std::collections::BTreeMap<String, serde_json::Value>) -> ExitCode {
+fn plugin_check_report(
+    library: &Path,
+    params: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> ExitCode {
     let results = match plugin_check::check(library, params) {
         Ok(results) => results,
         Err(e) => {
@@ -629,9 +812,19 @@ fn plugin_check_report(library: &Path, params: &std::collections::BTreeMap<Strin
         }
     }
     let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
-    let skipped = results.iter().filter(|r| r.problems.is_empty() && r.skipped.is_some()).count();
-    println!("{} passed, {failed} failed, {skipped} not run", results.len() - failed - skipped);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    let skipped = results
+        .iter()
+        .filter(|r| r.problems.is_empty() && r.skipped.is_some())
+        .count();
+    println!(
+        "{} passed, {failed} failed, {skipped} not run",
+        results.len() - failed - skipped
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// The Slurm executor: the same `emoflow run` as jobs, absolute paths.
@@ -646,8 +839,14 @@ fn run_on_slurm(
     jobs: usize,
     sbatch: Vec<String>,
 ) -> Result<ExitCode> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
-    let mut run_args = vec![std::env::current_exe().map_or_else(|_| "emoflow".into(), |e| absolute(&e))];
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut run_args =
+        vec![std::env::current_exe().map_or_else(|_| "emoflow".into(), |e| absolute(&e))];
     for dir in plugin_paths {
         run_args.extend(["--plugin-path".into(), absolute(dir)]);
     }
@@ -658,19 +857,42 @@ fn run_on_slurm(
     if graph.preset_test {
         run_args.push("--preset-test".into());
     }
-    run_args.extend(["--cache".into(), absolute(cache), "--device".into(), device.into(), "--jobs".into(), jobs.to_string()]);
-    let mut options =
-        emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref()).map_err(|e| e.context(graph.graph.display().to_string()))?;
+    run_args.extend([
+        "--cache".into(),
+        absolute(cache),
+        "--device".into(),
+        device.into(),
+        "--jobs".into(),
+        jobs.to_string(),
+    ]);
+    let mut options = emoflow_engine::slurm::graph_options(plan.graph.slurm.as_ref())
+        .map_err(|e| e.context(graph.graph.display().to_string()))?;
     options.extend(sbatch);
-    let job = emoflow_engine::slurm::SlurmJob { plan, run_args, out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()), sbatch: options };
+    let job = emoflow_engine::slurm::SlurmJob {
+        plan,
+        run_args,
+        out: std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
+        sbatch: options,
+    };
     if !emoflow_engine::slurm::run(&job)? {
         return Ok(ExitCode::from(1));
     }
-    eprintln!("{}: ok on Slurm; wrote {}", plan.graph.name, out.join("run.json").display());
+    eprintln!(
+        "{}: ok on Slurm; wrote {}",
+        plan.graph.name,
+        out.join("run.json").display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, device: String, cancel: Arc<AtomicBool>) -> run::RunOptions {
+fn local_run(
+    out: &Path,
+    cache_dir: PathBuf,
+    use_cache: bool,
+    jobs: usize,
+    device: String,
+    cancel: Arc<AtomicBool>,
+) -> run::RunOptions {
     run::RunOptions {
         out: out.to_path_buf(),
         cache_dir,
@@ -685,18 +907,35 @@ fn local_run(out: &Path, cache_dir: PathBuf, use_cache: bool, jobs: usize, devic
 
 /// `emoflow predict`: the bundle's graph once per recording, so that a
 /// recording that fails (too short, unreadable) costs only its own outputs.
-fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: usize, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
+fn predict(
+    bundle: &Path,
+    audio: &[PathBuf],
+    out: &Path,
+    device: String,
+    jobs: usize,
+    plugin_paths: &[PathBuf],
+) -> Result<ExitCode> {
     let registry = discover(plugin_paths);
     let manifest = predict::open_bundle(bundle)?;
     let files = predict::recordings(&manifest, &registry, audio)?;
-    let absolute = |p: &Path| toml::Value::from(std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string()).to_string();
+    let absolute = |p: &Path| {
+        toml::Value::from(
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string(),
+        )
+        .to_string()
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
     let bar = progress().add(indicatif::ProgressBar::new(files.len() as u64));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} recordings {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} recordings {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix("predict");
     let mut results = Vec::new();
@@ -704,7 +943,10 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
         bar.set_message(file.display().to_string());
         let args = GraphArgs {
             graph: bundle.join(export::GRAPH),
-            set: vec![format!("audio=[{}]", absolute(file)), format!("bundle={}", absolute(bundle))],
+            set: vec![
+                format!("audio=[{}]", absolute(file)),
+                format!("bundle={}", absolute(bundle)),
+            ],
             preset_test: false,
         };
         let outcome = match build_plan(&args, &registry) {
@@ -713,13 +955,29 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
                 Err("the bundle's graph is invalid with this emoflow's plugins".to_string())
             }
             Ok(plan) => {
-                let opts = local_run(out, out.join(".work"), false, jobs, device.clone(), cancel.clone());
+                let opts = local_run(
+                    out,
+                    out.join(".work"),
+                    false,
+                    jobs,
+                    device.clone(),
+                    cancel.clone(),
+                );
                 let report = run::run(&plan, &registry, &opts);
                 if report.succeeded() {
                     Ok(report.files)
                 } else {
-                    let failed = report.nodes.iter().filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)));
-                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| if e.is_empty() { report.status.to_string() } else { e })
+                    let failed = report
+                        .nodes
+                        .iter()
+                        .filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)));
+                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| {
+                        if e.is_empty() {
+                            report.status.to_string()
+                        } else {
+                            e
+                        }
+                    })
                 }
             }
         };
@@ -742,18 +1000,37 @@ fn predict(bundle: &Path, audio: &[PathBuf], out: &Path, device: String, jobs: u
     let ok = results.iter().filter(|r| r["status"] == "ok").count();
     let summary = serde_json::json!({ "bundle": bundle.display().to_string(), "system": manifest.system, "recordings": results });
     let path = out.join("predict.json");
-    emoflow_engine::cache::write_atomic(&path, &serde_json::to_vec_pretty(&summary).expect("JSON"))?;
-    let written: Vec<String> =
-        manifest.nodes.iter().filter(|n| n.role == export::Role::Output).map(|n| format!("{}/{}", out.display(), n.name)).collect();
-    eprintln!("predicted {ok} of {} recordings with `{}`: {}; wrote {}", files.len(), manifest.system, written.join(", "), path.display());
-    Ok(if ok == files.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    emoflow_engine::cache::write_atomic(
+        &path,
+        &serde_json::to_vec_pretty(&summary).expect("JSON"),
+    )?;
+    let written: Vec<String> = manifest
+        .nodes
+        .iter()
+        .filter(|n| n.role == export::Role::Output)
+        .map(|n| format!("{}/{}", out.display(), n.name))
+        .collect();
+    eprintln!(
+        "predicted {ok} of {} recordings with `{}`: {}; wrote {}",
+        files.len(),
+        manifest.system,
+        written.join(", "),
+        path.display()
+    );
+    Ok(if ok == files.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Checks `--out` and, when the cache is used, `--cache` before anything
 /// runs: exit 2 naming the flag and the path.
 fn check_places(out: &Path, cache_flag: Option<&Option<PathBuf>>) -> Result<()> {
     places::check_out(out, "--out").and_then(|()| {
-        let Some(flag) = cache_flag else { return Ok(()) };
+        let Some(flag) = cache_flag else {
+            return Ok(());
+        };
         let origin = match (flag, std::env::var_os("EMOFLOW_CACHE")) {
             (Some(_), _) => "--cache",
             (None, Some(_)) => "EMOFLOW_CACHE",
@@ -795,12 +1072,21 @@ fn prepare(args: &GraphArgs, plugin_paths: &[PathBuf]) -> Result<(Plan, Registry
 /// Loads, composes and validates a graph, with every problem.
 fn build_plan(args: &GraphArgs, registry: &Registry) -> Result<Plan> {
     let mut sources = Sources::default();
-    let result = graph::load(&args.graph, &mut sources).and_then(|graph| plan_graph(graph, args, registry, &mut sources));
-    result.map_err(|diags| Error::Graph { sources: Box::new(sources), diags })
+    let result = graph::load(&args.graph, &mut sources)
+        .and_then(|graph| plan_graph(graph, args, registry, &mut sources));
+    result.map_err(|diags| Error::Graph {
+        sources: Box::new(sources),
+        diags,
+    })
 }
 
 /// Composes and validates a loaded graph with `args`' settings.
-fn plan_graph(mut graph: graph::Graph, args: &GraphArgs, registry: &Registry, sources: &mut Sources) -> std::result::Result<Plan, Vec<Diagnostic>> {
+fn plan_graph(
+    mut graph: graph::Graph,
+    args: &GraphArgs,
+    registry: &Registry,
+    sources: &mut Sources,
+) -> std::result::Result<Plan, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     if args.preset_test {
         diags.extend(graph::apply_test_preset(&mut graph));
@@ -816,7 +1102,12 @@ fn plan_graph(mut graph: graph::Graph, args: &GraphArgs, registry: &Registry, so
         return Err(diags);
     }
     if graph.name.is_empty() {
-        graph.name = args.graph.file_stem().and_then(|s| s.to_str()).unwrap_or("graph").to_string();
+        graph.name = args
+            .graph
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("graph")
+            .to_string();
     }
     if graph.sweep.is_none() {
         return validate::validate(graph, registry);
@@ -839,11 +1130,18 @@ const SYNTH_GRAPH: &str = include_str!("../../../graphs/synth.toml");
 /// directory.
 fn synth(out_dir: &Path, sets: Vec<String>, plugin_paths: &[PathBuf]) -> Result<ExitCode> {
     let registry = discover(plugin_paths);
-    let args = GraphArgs { graph: PathBuf::from("graphs/synth.toml"), set: sets, preset_test: false };
+    let args = GraphArgs {
+        graph: PathBuf::from("graphs/synth.toml"),
+        set: sets,
+        preset_test: false,
+    };
     let mut sources = Sources::default();
     let planned = graph::load_text(&args.graph, SYNTH_GRAPH, &mut sources)
         .and_then(|graph| plan_graph(graph, &args, &registry, &mut sources));
-    let plan = planned.map_err(|diags| Error::Graph { sources: Box::new(sources), diags })?;
+    let plan = planned.map_err(|diags| Error::Graph {
+        sources: Box::new(sources),
+        diags,
+    })?;
     let work = std::env::temp_dir().join(format!("emoflow-synth-{}", std::process::id()));
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
@@ -851,19 +1149,37 @@ fn synth(out_dir: &Path, sets: Vec<String>, plugin_paths: &[PathBuf]) -> Result<
     let report = run::run(&plan, &registry, &opts);
     let _ = std::fs::remove_dir_all(&work);
     if !report.succeeded() {
-        let errors: Vec<&String> = report.nodes.values().filter_map(|n| n.error.as_ref()).collect();
-        return Err(Error::Failed(errors.iter().map(|e| e.as_str()).collect::<Vec<_>>().join("; ")));
+        let errors: Vec<&String> = report
+            .nodes
+            .values()
+            .filter_map(|n| n.error.as_ref())
+            .collect();
+        return Err(Error::Failed(
+            errors
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
     }
     // The writer lists one `wav` file per recording.
     let recordings = report.files.iter().filter(|f| f.format == "wav").count();
-    eprintln!("wrote {recordings} recordings ({} files) to {}", report.files.len(), out_dir.display());
+    eprintln!(
+        "wrote {recordings} recordings ({} files) to {}",
+        report.files.len(),
+        out_dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn report(sources: &Sources, diags: &[Diagnostic]) {
     let color = std::io::stderr().is_terminal();
     eprint!("{}", diag::render(sources, diags, color));
-    eprintln!("{} error{} found", diags.len(), if diags.len() == 1 { "" } else { "s" });
+    eprintln!(
+        "{} error{} found",
+        diags.len(),
+        if diags.len() == 1 { "" } else { "s" }
+    );
 }
 
 fn list_plugins(registry: &Registry, json: bool) {
@@ -885,21 +1201,45 @@ fn list_plugins(registry: &Registry, json: bool) {
         let first_line = k.doc.lines().next().unwrap_or("");
         println!("{:<24} {first_line}", k.kind);
         let ports = |ports: &[emoflow_sdk::describe::PortDescription]| {
-            ports.iter().map(|p| format!("{}: {}{}", p.name, p.port_type, if p.optional { "?" } else { "" })).collect::<Vec<_>>().join(", ")
+            ports
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}: {}{}",
+                        p.name,
+                        p.port_type,
+                        if p.optional { "?" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        println!("{:<24}   in  ({})  out ({})", "", ports(&k.inputs), ports(&k.outputs));
+        println!(
+            "{:<24}   in  ({})  out ({})",
+            "",
+            ports(&k.inputs),
+            ports(&k.outputs)
+        );
         if let Some(props) = k.params.get("properties").and_then(|p| p.as_object()) {
             let names: Vec<&str> = props.keys().map(String::as_str).collect();
             if !names.is_empty() {
                 println!("{:<24}   params: {}", "", names.join(", "));
             }
         }
-        println!("{:<24}   {} ({})", "", k.source_file, file_name(p.plugin.path()));
+        println!(
+            "{:<24}   {} ({})",
+            "",
+            k.source_file,
+            file_name(p.plugin.path())
+        );
     }
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// Prints the Markdown reports written by report nodes.

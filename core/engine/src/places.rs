@@ -12,8 +12,12 @@ use crate::error::{Error, Result};
 pub fn check_out(path: &Path, flag: &str) -> Result<()> {
     check_directory(path, flag)?;
     let probe = path.join(format!(".emoflow-probe-{}", std::process::id()));
-    std::fs::File::create_new(&probe)
-        .map_err(|e| Error::Usage(format!("{flag} {}: not writable: {e}; name a directory you can write", path.display())))?;
+    std::fs::File::create_new(&probe).map_err(|e| {
+        Error::Usage(format!(
+            "{flag} {}: not writable: {e}; name a directory you can write",
+            path.display()
+        ))
+    })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
@@ -25,8 +29,15 @@ pub fn check_cache(path: &Path, flag: &str) -> Result<()> {
 
 fn check_directory(path: &Path, flag: &str) -> Result<()> {
     if path.exists() && !path.is_dir() {
-        return Err(Error::Usage(format!("{flag} {}: a file, not a directory; name a directory (it is created when missing)", path.display())));
+        return Err(Error::Usage(format!(
+            "{flag} {}: a file, not a directory; name a directory (it is created when missing)",
+            path.display()
+        )));
     }
-    std::fs::create_dir_all(path)
-        .map_err(|e| Error::Usage(format!("{flag} {}: cannot create this directory: {e}; name a directory you can write", path.display())))
+    std::fs::create_dir_all(path).map_err(|e| {
+        Error::Usage(format!(
+            "{flag} {}: cannot create this directory: {e}; name a directory you can write",
+            path.display()
+        ))
+    })
 }

@@ -23,12 +23,12 @@ use arrow::record_batch::{RecordBatch, RecordBatchIterator};
 use serde_json::Value;
 
 use emoflow_sdk::conventions::{
-    AudioRow, ClassesRow, CodebookRow, FeatureRow, FileRow, LossRow, MetricRow, PortRows, PosteriorsRow,
-    SeriesRow, Split, port,
+    AudioRow, ClassesRow, CodebookRow, FeatureRow, FileRow, LossRow, MetricRow, PortRows,
+    PosteriorsRow, SeriesRow, Split, port,
 };
 use emoflow_sdk::describe::KindDescription;
-use emoflow_sdk::{ErrorCode, NODE_BUG};
 use emoflow_sdk::foreign::{ForeignPlugin, Host, InputStream, RunSettings};
+use emoflow_sdk::{ErrorCode, NODE_BUG};
 
 /// One finding per kind: the problems (none: it passed), or why it could
 /// not be run (`skipped`), and a note on what ran.
@@ -45,8 +45,12 @@ pub fn check(path: &Path, params: &BTreeMap<String, Value>) -> Result<Vec<KindRe
     let plugin = Arc::new(ForeignPlugin::load(path).map_err(|e| e.message)?);
     let mut results = Vec::new();
     for kind in &plugin.description().kinds {
-        let mut result =
-            KindResult { kind: kind.kind.clone(), problems: describe_problems(kind), skipped: None, note: String::new() };
+        let mut result = KindResult {
+            kind: kind.kind.clone(),
+            problems: describe_problems(kind),
+            skipped: None,
+            note: String::new(),
+        };
         if kind.tensor_fn {
             result.note = "tensor function: described; call it from a trainer to test it".into();
         } else {
@@ -74,7 +78,10 @@ fn describe_problems(kind: &KindDescription) -> Vec<String> {
                 problems.push(format!("{what} port `{}` is declared twice", p.name));
             }
             if what == "output" && p.port_type == port::ANY {
-                problems.push(format!("output `{}` has type `any`, which only inputs may use", p.name));
+                problems.push(format!(
+                    "output `{}` has type `any`, which only inputs may use",
+                    p.name
+                ));
             }
         }
     }
@@ -104,14 +111,24 @@ fn tracked(array: &ArrayRef, live: &Arc<AtomicUsize>) -> ArrayRef {
             live.fetch_add(1, Ordering::SeqCst);
             let bytes = bytes_of(b);
             let owner = Arc::new((bytes, Token(live.clone())));
-            let ptr = std::ptr::NonNull::new(owner.0.as_ptr() as *mut u8).expect("a Vec's pointer is never null");
+            let ptr = std::ptr::NonNull::new(owner.0.as_ptr() as *mut u8)
+                .expect("a Vec's pointer is never null");
             // SAFETY: `owner` keeps the bytes alive and unmoved as long as the
             // buffer (and every slice of it) exists.
             unsafe { Buffer::from_custom_allocation(ptr, owner.0.len(), owner) }
         })
         .collect();
-    let children: Vec<_> = data.child_data().iter().map(|c| tracked(&make_array(c.clone()), live).to_data()).collect();
-    let rebuilt = data.into_builder().buffers(buffers).child_data(children).build().expect("same layout");
+    let children: Vec<_> = data
+        .child_data()
+        .iter()
+        .map(|c| tracked(&make_array(c.clone()), live).to_data())
+        .collect();
+    let rebuilt = data
+        .into_builder()
+        .buffers(buffers)
+        .child_data(children)
+        .build()
+        .expect("same layout");
     make_array(rebuilt)
 }
 
@@ -126,7 +143,12 @@ fn bytes_of(b: &Buffer) -> Vec<u8> {
 /// conventions (a plugin's own, `table`, `any`). Long as a table is: one
 /// arm per port type.
 pub fn fixture(port_type: &str) -> Option<RecordBatch> {
-    let utt = |i: usize| (format!("{}_{}", ["train", "dev", "test"][i % 3], i / 3 + 1), Split::ALL[i % 3]);
+    let utt = |i: usize| {
+        (
+            format!("{}_{}", ["train", "dev", "test"][i % 3], i / 3 + 1),
+            Split::ALL[i % 3],
+        )
+    };
     let batch = match port_type {
         port::AUDIO => AudioRow::write(
             &(0..3)
@@ -145,7 +167,9 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
                     split: utt(i).1,
                     dims: 4,
                     frame_period: 0.04,
-                    frames: (0..100).map(|t| ((t * (i + 1)) as f32 * 0.1).sin()).collect(),
+                    frames: (0..100)
+                        .map(|t| ((t * (i + 1)) as f32 * 0.1).sin())
+                        .collect(),
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -156,7 +180,9 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
                     split: utt(i % 3).1,
                     dim: ["arousal", "valence"][i / 3].into(),
                     frame_period: 0.04,
-                    values: (0..25).map(|t| ((t + i) as f32 * 0.3).sin() * 0.5).collect(),
+                    values: (0..25)
+                        .map(|t| ((t + i) as f32 * 0.3).sin() * 0.5)
+                        .collect(),
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -181,7 +207,9 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
                     task: "k4".into(),
                     num_classes: 4,
                     frame_period: 0.04,
-                    posteriors: (0..100).map(|j| if j % 4 == (j / 20 + i) % 4 { 0.7 } else { 0.1 }).collect(),
+                    posteriors: (0..100)
+                        .map(|j| if j % 4 == (j / 20 + i) % 4 { 0.7 } else { 0.1 })
+                        .collect(),
                 })
                 .collect::<Vec<_>>(),
         ),
@@ -193,15 +221,29 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
                     num_classes: 4,
                     class: c,
                     mean: -0.3 + 0.2 * c as f64,
-                    lower: if c == 0 { f64::NEG_INFINITY } else { -0.4 + 0.2 * c as f64 },
-                    upper: if c == 3 { f64::INFINITY } else { -0.2 + 0.2 * c as f64 },
+                    lower: if c == 0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        -0.4 + 0.2 * c as f64
+                    },
+                    upper: if c == 3 {
+                        f64::INFINITY
+                    } else {
+                        -0.2 + 0.2 * c as f64
+                    },
                     prior: 0.25,
                 })
                 .collect::<Vec<_>>(),
         ),
         port::METRICS => MetricRow::write(&[MetricRow::new("ccc", "arousal", "dev", 0.5)]),
-        port::FILES => FileRow::write(&[FileRow { path: "fixture.csv".into(), format: "csv".into() }]),
-        port::LOSS => LossRow::write(&[LossRow { kind: "loss.mse".into(), params: "{}".into() }]),
+        port::FILES => FileRow::write(&[FileRow {
+            path: "fixture.csv".into(),
+            format: "csv".into(),
+        }]),
+        port::LOSS => LossRow::write(&[LossRow {
+            kind: "loss.mse".into(),
+            params: "{}".into(),
+        }]),
         _ => return None,
     };
     Some(batch.expect("fixtures follow the conventions"))
@@ -213,9 +255,18 @@ pub fn fixture(port_type: &str) -> Option<RecordBatch> {
 /// parameter with none of these is an error naming it: an invented value
 /// would test nothing the author meant.
 fn fixture_params(schema: &Value, given: Option<&Value>) -> Result<Value, String> {
-    let mut params = given.and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut params = given
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let props = schema.get("properties").and_then(Value::as_object);
-    for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for name in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if params.contains_key(name) {
             continue;
         }
@@ -242,7 +293,11 @@ impl Host for Quiet {
     fn progress(&self, _: u64, _: u64, _: &str) {}
 }
 
-fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: &Value) -> Result<String, String> {
+fn run_on_fixtures(
+    plugin: &Arc<ForeignPlugin>,
+    kind: &KindDescription,
+    params: &Value,
+) -> Result<String, String> {
     let live = Arc::new(AtomicUsize::new(0));
     let mut inputs: Vec<Option<InputStream>> = Vec::new();
     for p in &kind.inputs {
@@ -251,7 +306,10 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: 
                 let columns = batch.columns().iter().map(|c| tracked(c, &live)).collect();
                 let batch = RecordBatch::try_new(batch.schema(), columns).expect("same schema");
                 let schema = batch.schema();
-                inputs.push(Some(Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema))));
+                inputs.push(Some(Box::new(RecordBatchIterator::new(
+                    vec![Ok(batch)],
+                    schema,
+                ))));
             }
             None if p.optional => inputs.push(None),
             None => {
@@ -262,7 +320,11 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: 
             }
         }
     }
-    let dir = std::env::temp_dir().join(format!("emoflow-plugin-check-{}-{}", std::process::id(), kind.kind));
+    let dir = std::env::temp_dir().join(format!(
+        "emoflow-plugin-check-{}-{}",
+        std::process::id(),
+        kind.kind
+    ));
     let _ = std::fs::create_dir_all(&dir);
     let settings = RunSettings {
         node_name: format!("check_{}", kind.kind.replace('.', "_")),
@@ -275,7 +337,9 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: 
     // that is a note. A panic, a node bug or output that breaks its port
     // type fails.
     let refused = |stage: &str, e: emoflow_sdk::Error| {
-        let bug = [emoflow_sdk::foreign::CONVENTIONS_BROKEN, NODE_BUG].iter().any(|m| e.message.contains(m));
+        let bug = [emoflow_sdk::foreign::CONVENTIONS_BROKEN, NODE_BUG]
+            .iter()
+            .any(|m| e.message.contains(m));
         if e.code == ErrorCode::Panic || bug {
             Err(format!("{stage}: {e}"))
         } else {
@@ -296,18 +360,25 @@ fn run_on_fixtures(plugin: &Arc<ForeignPlugin>, kind: &KindDescription, params: 
             let port = stream.port().to_string();
             let mut n = 0;
             for batch in stream {
-                n += batch.map_err(|e| format!("output `{port}`: {e}"))?.num_rows();
+                n += batch
+                    .map_err(|e| format!("output `{port}`: {e}"))?
+                    .num_rows();
             }
             rows.push(format!("{port}: {n} rows"));
         }
         drop(node);
-        Ok(format!("ran on fixtures with {params}: {}", rows.join(", ")))
+        Ok(format!(
+            "ran on fixtures with {params}: {}",
+            rows.join(", ")
+        ))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     let note = outcome?;
     let leaked = live.load(Ordering::SeqCst);
     if leaked > 0 {
-        return Err(format!("{leaked} input Arrow buffers were never released after the node was destroyed"));
+        return Err(format!(
+            "{leaked} input Arrow buffers were never released after the node was destroyed"
+        ));
     }
     Ok(note)
 }

@@ -41,20 +41,44 @@ impl Family {
     fn files(self) -> [(&'static str, &'static str); 2] {
         match self {
             Family::Decode => [
-                ("src/lib.rs", include_str!("../templates/plugin/decode/lib.rs")),
-                ("graph.toml", include_str!("../templates/plugin/decode/graph.toml.in")),
+                (
+                    "src/lib.rs",
+                    include_str!("../templates/plugin/decode/lib.rs"),
+                ),
+                (
+                    "graph.toml",
+                    include_str!("../templates/plugin/decode/graph.toml.in"),
+                ),
             ],
             Family::Cluster => [
-                ("src/lib.rs", include_str!("../templates/plugin/cluster/lib.rs")),
-                ("graph.toml", include_str!("../templates/plugin/cluster/graph.toml.in")),
+                (
+                    "src/lib.rs",
+                    include_str!("../templates/plugin/cluster/lib.rs"),
+                ),
+                (
+                    "graph.toml",
+                    include_str!("../templates/plugin/cluster/graph.toml.in"),
+                ),
             ],
             Family::Feature => [
-                ("src/lib.rs", include_str!("../templates/plugin/feature/lib.rs")),
-                ("graph.toml", include_str!("../templates/plugin/feature/graph.toml.in")),
+                (
+                    "src/lib.rs",
+                    include_str!("../templates/plugin/feature/lib.rs"),
+                ),
+                (
+                    "graph.toml",
+                    include_str!("../templates/plugin/feature/graph.toml.in"),
+                ),
             ],
             Family::Metric => [
-                ("src/lib.rs", include_str!("../templates/plugin/metric/lib.rs")),
-                ("graph.toml", include_str!("../templates/plugin/metric/graph.toml.in")),
+                (
+                    "src/lib.rs",
+                    include_str!("../templates/plugin/metric/lib.rs"),
+                ),
+                (
+                    "graph.toml",
+                    include_str!("../templates/plugin/metric/graph.toml.in"),
+                ),
             ],
         }
     }
@@ -62,7 +86,10 @@ impl Family {
 
 /// The files every project has.
 const COMMON: [(&str, &str); 3] = [
-    ("Cargo.toml", include_str!("../templates/plugin/Cargo.toml.in")),
+    (
+        "Cargo.toml",
+        include_str!("../templates/plugin/Cargo.toml.in"),
+    ),
     ("README.md", include_str!("../templates/plugin/README.md")),
     (".gitignore", include_str!("../templates/plugin/gitignore")),
 ];
@@ -90,8 +117,16 @@ pub struct NewArgs {
 pub fn main(args: &NewArgs) -> ExitCode {
     match create(args) {
         Ok(project) => {
-            println!("created {} ({}.{})", project.display(), args.family.name(), crate_name(&args.name));
-            println!("  cd {} && cargo test --release && cargo build --release", project.display());
+            println!(
+                "created {} ({}.{})",
+                project.display(),
+                args.family.name(),
+                crate_name(&args.name)
+            );
+            println!(
+                "  cd {} && cargo test --release && cargo build --release",
+                project.display()
+            );
             println!("  emoflow test --plugin-path target/release graph.toml");
             ExitCode::SUCCESS
         }
@@ -111,7 +146,9 @@ fn crate_name(name: &str) -> String {
 pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
     let name = &args.name;
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
         return Err(format!(
             "`{name}` is not a plugin name: use lowercase letters, digits, `-` and `_`, starting with a letter"
@@ -122,9 +159,16 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
     };
     let repo = repo.canonicalize().map_err(|e| {
-        format!("the emoflow checkout {} ({e}); name one with --repo", repo.display())
+        format!(
+            "the emoflow checkout {} ({e}); name one with --repo",
+            repo.display()
+        )
     })?;
-    let (sdk, demo, lock) = (repo.join("core/sdk"), repo.join("graphs/demo.toml"), repo.join("Cargo.lock"));
+    let (sdk, demo, lock) = (
+        repo.join("core/sdk"),
+        repo.join("graphs/demo.toml"),
+        repo.join("Cargo.lock"),
+    );
     for needed in [&sdk.join("Cargo.toml"), &demo, &lock] {
         if !needed.is_file() {
             return Err(format!(
@@ -143,7 +187,9 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
         let text = path.display().to_string();
         // The paths go into TOML strings as they are.
         if text.contains(['"', '\\']) {
-            Err(format!("{text}: a path with `\"` or `\\` cannot go into the project's TOML files"))
+            Err(format!(
+                "{text}: a path with `\"` or `\\` cannot go into the project's TOML files"
+            ))
         } else {
             Ok(text)
         }
@@ -159,7 +205,11 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
     ];
     let write = |path: &str, contents: &str| {
         let file = project.join(path);
-        let rendered = substitutions.iter().fold(contents.to_string(), |text, (key, value)| text.replace(key, value));
+        let rendered = substitutions
+            .iter()
+            .fold(contents.to_string(), |text, (key, value)| {
+                text.replace(key, value)
+            });
         std::fs::create_dir_all(file.parent().expect("a file in the project"))
             .and_then(|()| std::fs::write(&file, rendered))
             .map_err(|e| format!("{}: {e}", file.display()))
@@ -169,6 +219,7 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
     }
     // The checkout's lock file: cargo keeps the entries the plugin uses, at
     // the checkout's versions.
-    std::fs::copy(&lock, project.join("Cargo.lock")).map_err(|e| format!("{}: {e}", lock.display()))?;
+    std::fs::copy(&lock, project.join("Cargo.lock"))
+        .map_err(|e| format!("{}: {e}", lock.display()))?;
     Ok(project)
 }

@@ -22,8 +22,8 @@ pub fn open_bundle(dir: &Path) -> Result<BundleManifest> {
         }
         Err(e) => return Err(Error::Bundle(format!("{}: {e}", path.display()))),
     };
-    let manifest: BundleManifest =
-        serde_json::from_slice(&bytes).map_err(|e| Error::Bundle(format!("{}: not a bundle manifest: {e}", path.display())))?;
+    let manifest: BundleManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Bundle(format!("{}: not a bundle manifest: {e}", path.display())))?;
     let this = env!("CARGO_PKG_VERSION");
     if manifest.format != BUNDLE_FORMAT || manifest.emoflow_version != this {
         return Err(Error::Bundle(format!(
@@ -39,12 +39,17 @@ pub fn open_bundle(dir: &Path) -> Result<BundleManifest> {
         let bytes = std::fs::read(&path).map_err(|e| {
             Error::Bundle(match e.kind() {
                 std::io::ErrorKind::NotFound => {
-                    format!("bundle {} is missing {} (listed in its {MANIFEST})", dir.display(), file.path)
+                    format!(
+                        "bundle {} is missing {} (listed in its {MANIFEST})",
+                        dir.display(),
+                        file.path
+                    )
                 }
                 _ => format!("{}: {e}", path.display()),
             })
         })?;
-        if bytes.len() as u64 != file.bytes || blake3::hash(&bytes).to_hex().as_str() != file.blake3 {
+        if bytes.len() as u64 != file.bytes || blake3::hash(&bytes).to_hex().as_str() != file.blake3
+        {
             return Err(Error::Bundle(format!(
                 "bundle file {} changed since it was exported (its size or hash differs from {MANIFEST}); export the bundle again",
                 path.display()
@@ -57,14 +62,35 @@ pub fn open_bundle(dir: &Path) -> Result<BundleManifest> {
 /// The recordings named on the command line, found as the bundle's source
 /// finds them: its kind, given the paths, lists the files it would read
 /// (for WAV files: files as given, directories by their `*.wav` files).
-pub fn recordings(manifest: &BundleManifest, registry: &Registry, inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let source = manifest.nodes.iter().find(|n| n.role == Role::Source).ok_or_else(|| Error::Bundle("the bundle has no source node".into()))?;
-    let param = source.paths.as_deref().ok_or_else(|| Error::Bundle(format!("the bundle's source `{}` names no recordings parameter", source.name)))?;
-    let provider = registry.get(&source.kind).ok_or_else(|| Error::Bundle(format!("the bundle's source kind `{}` is not installed", source.kind)))?;
+pub fn recordings(
+    manifest: &BundleManifest,
+    registry: &Registry,
+    inputs: &[PathBuf],
+) -> Result<Vec<PathBuf>> {
+    let source = manifest
+        .nodes
+        .iter()
+        .find(|n| n.role == Role::Source)
+        .ok_or_else(|| Error::Bundle("the bundle has no source node".into()))?;
+    let param = source.paths.as_deref().ok_or_else(|| {
+        Error::Bundle(format!(
+            "the bundle's source `{}` names no recordings parameter",
+            source.name
+        ))
+    })?;
+    let provider = registry.get(&source.kind).ok_or_else(|| {
+        Error::Bundle(format!(
+            "the bundle's source kind `{}` is not installed",
+            source.kind
+        ))
+    })?;
     let paths: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     // The paths come from the command line: what the source says of them
     // is a usage error.
     let usage = |e: emoflow_sdk::Error| Error::Usage(e.message);
-    let node = provider.plugin.create(&source.kind, &serde_json::json!({ param: paths })).map_err(usage)?;
+    let node = provider
+        .plugin
+        .create(&source.kind, &serde_json::json!({ param: paths }))
+        .map_err(usage)?;
     node.input_files().map_err(usage)
 }

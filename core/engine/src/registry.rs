@@ -65,7 +65,9 @@ pub const SEARCH_PATH_VAR: &str = "EMOFLOW_PLUGIN_DIRS";
 /// Sets [`SEARCH_PATH_VAR`] before the plugins load (their `describe` reads
 /// it), unless it already holds the same directories.
 fn publish_search_path<'a>(dirs: impl Iterator<Item = &'a PathBuf>) {
-    let Ok(joined) = std::env::join_paths(dirs) else { return };
+    let Ok(joined) = std::env::join_paths(dirs) else {
+        return;
+    };
     if std::env::var_os(SEARCH_PATH_VAR).as_deref() != Some(joined.as_os_str()) {
         // SAFETY: discovery runs when a command starts, before the engine
         // starts threads that read the environment; a worker process, which
@@ -78,15 +80,26 @@ fn publish_search_path<'a>(dirs: impl Iterator<Item = &'a PathBuf>) {
 impl Registry {
     /// Discovers plugins in the search path.
     pub fn discover(plugin_paths: &[PathBuf]) -> Self {
-        let mut dirs: Vec<(PathBuf, bool)> = plugin_paths.iter().map(|p| (p.clone(), false)).collect();
+        let mut dirs: Vec<(PathBuf, bool)> =
+            plugin_paths.iter().map(|p| (p.clone(), false)).collect();
         if let Some(env) = std::env::var_os("EMOFLOW_PLUGIN_PATH") {
-            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()).map(|p| (p, false)));
+            dirs.extend(
+                std::env::split_paths(&env)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|p| (p, false)),
+            );
         }
         publish_search_path(dirs.iter().map(|(dir, _)| dir));
-        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf))
+        {
             dirs.push((dir, true));
         }
-        let mut registry = Registry { plugin_paths: plugin_paths.to_vec(), ..Registry::default() };
+        let mut registry = Registry {
+            plugin_paths: plugin_paths.to_vec(),
+            ..Registry::default()
+        };
         let mut seen = Vec::new();
         for (dir, standard_only) in dirs {
             let canonical = dir.canonicalize().unwrap_or(dir.clone());
@@ -101,13 +114,20 @@ impl Registry {
 
     fn scan(&mut self, dir: &Path, standard_only: bool) {
         let Ok(entries) = std::fs::read_dir(dir) else {
-            self.problems.push(format!("plugin directory {} cannot be read", dir.display()));
+            self.problems
+                .push(format!("plugin directory {} cannot be read", dir.display()));
             return;
         };
-        let mut libs: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_library(p)).collect();
+        let mut libs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_library(p))
+            .collect();
         if standard_only {
-            libs.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libemoflow_")));
+            libs.retain(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libemoflow_"))
+            });
         }
         libs.sort();
         for lib in libs {
@@ -135,13 +155,18 @@ impl Registry {
         }
         match loaded {
             Ok(plugin) => {
-                self.loads.push((path.to_path_buf(), started.elapsed().as_secs_f64()));
+                self.loads
+                    .push((path.to_path_buf(), started.elapsed().as_secs_f64()));
                 self.add(Arc::new(plugin));
             }
-            Err(e) if e.message.contains("is not an emoflow plugin") => self.not_plugins.push(path.to_path_buf()),
+            Err(e) if e.message.contains("is not an emoflow plugin") => {
+                self.not_plugins.push(path.to_path_buf())
+            }
             Err(e) => {
                 let hint = match &self.libtorch {
-                    Some(Err(why)) if libtorch::is_missing(&e.message) => format!(" (libtorch: {why})"),
+                    Some(Err(why)) if libtorch::is_missing(&e.message) => {
+                        format!(" (libtorch: {why})")
+                    }
                     _ => String::new(),
                 };
                 self.problems.push(format!("{}{hint}", e.message));
@@ -155,7 +180,13 @@ impl Registry {
                 continue;
             }
             self.order.push(kind.kind.clone());
-            self.kinds.insert(kind.kind.clone(), Provider { plugin: plugin.clone(), kind: kind.clone() });
+            self.kinds.insert(
+                kind.kind.clone(),
+                Provider {
+                    plugin: plugin.clone(),
+                    kind: kind.clone(),
+                },
+            );
         }
         self.plugins.push(plugin);
     }
@@ -176,11 +207,15 @@ impl Registry {
     ///
     /// # Safety
     /// As [`ForeignPlugin::call_tensor_fn`].
-    pub unsafe fn call_tensor_fn(&self, kind: &str, params: &str, inputs: &[*mut c_void]) -> Result<*mut c_void> {
-        let provider = self
-            .get(kind)
-            .filter(|p| p.kind.tensor_fn)
-            .ok_or_else(|| Error::invalid(format!("no plugin provides the tensor function `{kind}`")))?;
+    pub unsafe fn call_tensor_fn(
+        &self,
+        kind: &str,
+        params: &str,
+        inputs: &[*mut c_void],
+    ) -> Result<*mut c_void> {
+        let provider = self.get(kind).filter(|p| p.kind.tensor_fn).ok_or_else(|| {
+            Error::invalid(format!("no plugin provides the tensor function `{kind}`"))
+        })?;
         // SAFETY: guaranteed by the caller.
         unsafe { provider.plugin.call_tensor_fn(kind, params, inputs) }
     }
@@ -193,7 +228,9 @@ impl Registry {
             .or_insert_with(|| match std::fs::read(path) {
                 Ok(bytes) => blake3::hash(&bytes).to_hex().to_string(),
                 // In-process plugins have no file; their origin names them.
-                Err(_) => blake3::hash(path.to_string_lossy().as_bytes()).to_hex().to_string(),
+                Err(_) => blake3::hash(path.to_string_lossy().as_bytes())
+                    .to_hex()
+                    .to_string(),
             })
             .clone()
     }

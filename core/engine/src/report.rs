@@ -332,7 +332,9 @@ fn graph_section(run: &RunView) -> String {
         .iter()
         .map(|s| format!("<span class=\"st {s}\">{s}</span> "))
         .collect();
-    format!("<h2 id=\"graph\">Graph</h2><p>{legend}· click a node for its row</p><div class=\"scroll\">{svg}</div>")
+    format!(
+        "<h2 id=\"graph\">Graph</h2><p>{legend}· click a node for its row</p><div class=\"scroll\">{svg}</div>"
+    )
 }
 
 /// Where a written file is linked from the page: relative to OUT when
@@ -490,8 +492,7 @@ struct Curves {
 const NOT_CURVES: [&str; 4] = ["epoch", "dim", "seed", "seconds"];
 
 fn read_curves(batches: &[RecordBatch]) -> Result<Curves> {
-    let mut columns: BTreeMap<String, BTreeMap<String, Lines>> =
-        BTreeMap::new();
+    let mut columns: BTreeMap<String, BTreeMap<String, Lines>> = BTreeMap::new();
     let mut order = Vec::new();
     for batch in batches {
         let numbers = |name: &str| -> Option<Vec<f64>> {
@@ -709,7 +710,12 @@ fn curves_section(run: &RunView) -> String {
 fn curve_charts(curves: &Curves) -> String {
     let dims: BTreeSet<&String> = curves.columns.values().flat_map(|d| d.keys()).collect();
     // A seed keeps its colour across charts and in the legend.
-    let seeds: BTreeSet<&String> = curves.columns.values().flat_map(|d| d.values()).flat_map(|s| s.keys()).collect();
+    let seeds: BTreeSet<&String> = curves
+        .columns
+        .values()
+        .flat_map(|d| d.values())
+        .flat_map(|s| s.keys())
+        .collect();
     let colour: BTreeMap<&String, usize> = seeds.iter().enumerate().map(|(k, s)| (*s, k)).collect();
     let mut html = String::new();
     for dim in dims {
@@ -739,9 +745,19 @@ fn curve_charts(curves: &Curves) -> String {
     if !curves.columns.is_empty() {
         let legend: Vec<String> = colour
             .iter()
-            .map(|(seed, k)| format!("<span style=\"color:{}\">━ seed {}</span>", PALETTE[k % PALETTE.len()], esc(seed)))
+            .map(|(seed, k)| {
+                format!(
+                    "<span style=\"color:{}\">━ seed {}</span>",
+                    PALETTE[k % PALETTE.len()],
+                    esc(seed)
+                )
+            })
             .collect();
-        let _ = write!(html, "<p class=\"sub\">{}; ○ marks each seed's best dev-CCC epoch.</p>", legend.join(" "));
+        let _ = write!(
+            html,
+            "<p class=\"sub\">{}; ○ marks each seed's best dev-CCC epoch.</p>",
+            legend.join(" ")
+        );
     }
     html
 }

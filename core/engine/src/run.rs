@@ -24,8 +24,8 @@ use emoflow_sdk::foreign::{ForeignNode, Host, InputStream, RunSettings};
 use emoflow_sdk::{Error, ErrorCode, Result};
 
 use crate::cache::{self, Cache, Entry, Staging};
-use crate::graph::canonical_json;
 use crate::fingerprint::{Fingerprint, StatCache};
+use crate::graph::canonical_json;
 use crate::registry::Registry;
 use crate::validate::{Plan, PlannedNode};
 use crate::worker::{self, InputSource, Job, Usage};
@@ -211,20 +211,36 @@ enum Wiring {
 }
 
 /// The sources of each input of node `i`, given the rules decided so far.
-fn sources(plan: &Plan, i: usize, rules: &[Option<std::result::Result<RuleSelection, String>>]) -> Wiring {
+fn sources(
+    plan: &Plan,
+    i: usize,
+    rules: &[Option<std::result::Result<RuleSelection, String>>],
+) -> Wiring {
     let node = &plan.nodes[i];
     let selected = |slot: usize, source: usize| {
-        plan.sweep.as_ref()?.selected_inputs.iter().find(|s| s.node == i && s.slot == slot && s.source == source)
+        plan.sweep
+            .as_ref()?
+            .selected_inputs
+            .iter()
+            .find(|s| s.node == i && s.slot == slot && s.source == source)
     };
     let mut all = Vec::new();
     for (slot, wiring) in node.inputs.iter().enumerate() {
         let mut sources = Vec::new();
         for (source, (from, port)) in wiring.iter().enumerate() {
             let Some(input) = selected(slot, source) else {
-                sources.push(Source { from: *from, port: port.clone(), dim: None });
+                sources.push(Source {
+                    from: *from,
+                    port: port.clone(),
+                    dim: None,
+                });
                 continue;
             };
-            let rule = &plan.sweep.as_ref().expect("selected inputs belong to a sweep").rules[input.rule];
+            let rule = &plan
+                .sweep
+                .as_ref()
+                .expect("selected inputs belong to a sweep")
+                .rules[input.rule];
             let chosen = match rules.get(input.rule) {
                 Some(Some(Ok((chosen, _)))) => chosen,
                 Some(Some(Err(error))) => return Wiring::SelectionFailed(error.clone()),
@@ -243,7 +259,13 @@ fn sources(plan: &Plan, i: usize, rules: &[Option<std::result::Result<RuleSelect
 
 /// A node's cache key: from the plugin, kind, parameters and its sources'
 /// keys, so it is known as soon as its inputs are.
-fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>], keys: &[Option<String>]) -> String {
+fn node_key(
+    plan: &Plan,
+    registry: &Registry,
+    i: usize,
+    sources: &[Vec<Source>],
+    keys: &[Option<String>],
+) -> String {
     let node = &plan.nodes[i];
     let inputs: Vec<(String, String, String)> = node
         .provider
@@ -253,7 +275,9 @@ fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>],
         .zip(sources)
         .flat_map(|(port, sources)| {
             sources.iter().map(|s| {
-                let from = keys[s.from].clone().expect("inputs are keyed before their readers");
+                let from = keys[s.from]
+                    .clone()
+                    .expect("inputs are keyed before their readers");
                 let from_port = match &s.dim {
                     Some(dim) => format!("{}[dim={dim}]", s.port),
                     None => s.port.clone(),
@@ -267,7 +291,12 @@ fn node_key(plan: &Plan, registry: &Registry, i: usize, sources: &[Vec<Source>],
         Some(dir) => cache::content_hash(dir),
         None => registry.file_hash(node.provider.plugin.path()),
     };
-    cache::key(&hash, &node.provider.kind.kind, &canonical_json(&node.params), &inputs)
+    cache::key(
+        &hash,
+        &node.provider.kind.kind,
+        &canonical_json(&node.params),
+        &inputs,
+    )
 }
 
 /// A rule's selected trial for each group (a dimension, or `all`) with its
@@ -288,10 +317,16 @@ fn select_rule<'e>(
         if let Some(entry) = entries(node) {
             let kind = &plan.nodes[node].provider.kind;
             for output in kind.outputs.iter().filter(|o| o.port_type == port::METRICS) {
-                let batches = entry.open(&output.name)?.collect::<std::result::Result<Vec<_>, _>>()?;
+                let batches = entry
+                    .open(&output.name)?
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
                 for row in MetricRow::read_all(&batches)? {
                     if row.name == rule.metric && row.split == rule.split && row.value.is_finite() {
-                        let group = if rule.per == "dim" { row.dim } else { "all".into() };
+                        let group = if rule.per == "dim" {
+                            row.dim
+                        } else {
+                            "all".into()
+                        };
                         by_group.insert(group, row.value);
                     }
                 }
@@ -302,7 +337,13 @@ fn select_rule<'e>(
     let mut chosen: BTreeMap<String, (usize, f64)> = BTreeMap::new();
     for (trial, by_group) in values.iter().enumerate() {
         for (group, &value) in by_group {
-            let better = |best: &(usize, f64)| if rule.maximize { value > best.1 } else { value < best.1 };
+            let better = |best: &(usize, f64)| {
+                if rule.maximize {
+                    value > best.1
+                } else {
+                    value < best.1
+                }
+            };
             if chosen.get(group).is_none_or(better) {
                 chosen.insert(group.clone(), (trial, value));
             }
@@ -330,7 +371,11 @@ fn priorities(plan: &Plan) -> Vec<u64> {
     let mut priority = vec![0; n];
     // Topological order: consumers come after their producers.
     for i in (0..n).rev() {
-        let weight = if plan.nodes[i].provider.kind.own_process { HEAVY } else { 1 };
+        let weight = if plan.nodes[i].provider.kind.own_process {
+            HEAVY
+        } else {
+            1
+        };
         priority[i] = weight + consumers[i].iter().map(|&c| priority[c]).max().unwrap_or(0);
     }
     priority
@@ -356,7 +401,13 @@ fn consumers(plan: &Plan) -> Vec<Vec<usize>> {
 /// The threads a node's kind fixes through its `threads_param`, if it does.
 fn fixed_threads(node: &PlannedNode) -> Option<usize> {
     let name = node.provider.kind.threads_param.as_ref()?;
-    Some(node.params.get(name).and_then(serde_json::Value::as_u64).unwrap_or(1).max(1) as usize)
+    Some(
+        node.params
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(1)
+            .max(1) as usize,
+    )
 }
 
 /// What the scheduler's threads share.
@@ -384,7 +435,11 @@ enum Track {
     Running { reserved: usize },
     /// Ended, whether it ran or not: its key once it started, its stored
     /// outputs when it has them, and its report.
-    Ended { key: Option<String>, entry: Option<Entry>, report: Box<NodeReport> },
+    Ended {
+        key: Option<String>,
+        entry: Option<Entry>,
+        report: Box<NodeReport>,
+    },
 }
 
 impl Track {
@@ -457,15 +512,31 @@ impl<'a> Scheduler<'a> {
     fn new(shared: &'a Shared<'a>) -> Self {
         let (plan, opts) = (shared.plan, shared.opts);
         let left_out = |i: usize| opts.only.as_ref().is_some_and(|only| !only[i]);
-        let nodes: Vec<Track> =
-            (0..plan.nodes.len()).map(|i| if left_out(i) { Track::LeftOut } else { Track::Waiting }).collect();
-        let overall = opts.progress.add(ProgressBar::new(nodes.iter().filter(|t| t.waiting()).count() as u64));
-        overall.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}").unwrap().progress_chars("=> "));
+        let nodes: Vec<Track> = (0..plan.nodes.len())
+            .map(|i| {
+                if left_out(i) {
+                    Track::LeftOut
+                } else {
+                    Track::Waiting
+                }
+            })
+            .collect();
+        let overall = opts.progress.add(ProgressBar::new(
+            nodes.iter().filter(|t| t.waiting()).count() as u64,
+        ));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} nodes {msg}")
+                .unwrap()
+                .progress_chars("=> "),
+        );
         overall.set_prefix(plan.graph.name.clone());
         Scheduler {
             shared,
             nodes,
-            rules: plan.sweep.as_ref().map_or(Vec::new(), |s| s.rules.iter().map(|_| None).collect()),
+            rules: plan
+                .sweep
+                .as_ref()
+                .map_or(Vec::new(), |s| s.rules.iter().map(|_| None).collect()),
             priority: priorities(plan),
             free: shared.jobs,
             running: 0,
@@ -482,12 +553,15 @@ impl<'a> Scheduler<'a> {
         if opts.only.is_some() || opts.cancel.load(Ordering::Relaxed) {
             return false;
         }
-        let Some(sweep) = &plan.sweep else { return false };
+        let Some(sweep) = &plan.sweep else {
+            return false;
+        };
         let mut changed = false;
         for (r, (rule, nodes)) in sweep.rules.iter().zip(&sweep.select_nodes).enumerate() {
             if self.rules[r].is_none() && nodes.iter().all(|&s| self.nodes[s].report().is_some()) {
                 let entries = |i: usize| self.nodes[i].entry();
-                self.rules[r] = Some(select_rule(plan, entries, rule, nodes).map_err(|e| e.to_string()));
+                self.rules[r] =
+                    Some(select_rule(plan, entries, rule, nodes).map_err(|e| e.to_string()));
                 changed = true;
             }
         }
@@ -510,7 +584,11 @@ impl<'a> Scheduler<'a> {
             inputs: Vec::new(),
             shows: BTreeMap::new(),
         };
-        self.nodes[i] = Track::Ended { key: None, entry: None, report: Box::new(report) };
+        self.nodes[i] = Track::Ended {
+            key: None,
+            entry: None,
+            report: Box::new(report),
+        };
         self.overall.inc(1);
     }
 
@@ -540,16 +618,27 @@ impl<'a> Scheduler<'a> {
                 Wiring::Ready(sources) => sources,
             };
             let ended = |s: &Source| self.nodes[s.from].report().map(|r| r.status);
-            if sources.iter().flatten().any(|s| ended(s).is_some_and(|status| !status.has_outputs())) {
+            if sources
+                .iter()
+                .flatten()
+                .any(|s| ended(s).is_some_and(|status| !status.has_outputs()))
+            {
                 self.end_unstarted(i, Status::Skipped, None);
                 changed = true;
-            } else if sources.iter().flatten().all(|s| self.nodes[s.from].entry().is_some()) {
+            } else if sources
+                .iter()
+                .flatten()
+                .all(|s| self.nodes[s.from].entry().is_some())
+            {
                 ready.push((i, sources));
             }
         }
         ready.sort_by_key(|(i, _)| std::cmp::Reverse(self.priority[*i]));
         let jobs = self.shared.jobs;
-        let mut shares = ready.iter().filter(|(i, _)| fixed_threads(&plan.nodes[*i]).is_none()).count();
+        let mut shares = ready
+            .iter()
+            .filter(|(i, _)| fixed_threads(&plan.nodes[*i]).is_none())
+            .count();
         let mut launches = Vec::new();
         for (i, sources) in ready {
             let fixed = fixed_threads(&plan.nodes[i]);
@@ -569,9 +658,24 @@ impl<'a> Scheduler<'a> {
             let key = node_key(plan, self.shared.registry, i, &sources, &keys);
             let inputs = sources
                 .into_iter()
-                .map(|w| w.into_iter().map(|s| (self.nodes[s.from].entry().cloned().expect("ready"), s.port, s.dim)).collect())
+                .map(|w| {
+                    w.into_iter()
+                        .map(|s| {
+                            (
+                                self.nodes[s.from].entry().cloned().expect("ready"),
+                                s.port,
+                                s.dim,
+                            )
+                        })
+                        .collect()
+                })
                 .collect();
-            launches.push(Launch { index: i, key, inputs, threads: threads as u32 });
+            launches.push(Launch {
+                index: i,
+                key,
+                inputs,
+                threads: threads as u32,
+            });
             changed = true;
         }
         (launches, changed)
@@ -586,7 +690,12 @@ impl<'a> Scheduler<'a> {
         if let Track::Running { reserved } = self.nodes[done.index] {
             self.free += reserved;
         }
-        let Executed { key, result, worker, input_files } = done.executed;
+        let Executed {
+            key,
+            result,
+            worker,
+            input_files,
+        } = done.executed;
         let mut stored = None;
         let (status, error, outputs) = match result {
             Ok((status, entry)) => {
@@ -600,7 +709,13 @@ impl<'a> Scheduler<'a> {
             }
             Err(e) => {
                 let message = e.to_string();
-                shared.opts.progress.suspend(|| crate::eprintln!("error: node `{}` ({}) failed: {message}", node.name, node.provider.kind.kind));
+                shared.opts.progress.suspend(|| {
+                    crate::eprintln!(
+                        "error: node `{}` ({}) failed: {message}",
+                        node.name,
+                        node.provider.kind.kind
+                    )
+                });
                 (Status::Failed, Some(message), None)
             }
         };
@@ -618,14 +733,22 @@ impl<'a> Scheduler<'a> {
             inputs: Vec::new(),
             shows: BTreeMap::new(),
         };
-        self.nodes[done.index] = Track::Ended { key: Some(key), entry: stored, report: Box::new(report) };
+        self.nodes[done.index] = Track::Ended {
+            key: Some(key),
+            entry: stored,
+            report: Box::new(report),
+        };
     }
 
     /// Ends every node still undecided: nothing can start them any more.
     fn end_stranded(&mut self) {
         for i in 0..self.nodes.len() {
             if self.nodes[i].waiting() {
-                self.end_unstarted(i, Status::Skipped, Some("its inputs never became available".into()));
+                self.end_unstarted(
+                    i,
+                    Status::Skipped,
+                    Some("its inputs never became available".into()),
+                );
             }
         }
     }
@@ -658,7 +781,13 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
                     let (index, threads) = (launch.index, launch.threads);
                     let executed = execute(shared, launch);
                     let started = t0.duration_since(shared.started).as_secs_f64();
-                    let _ = tx.send(Done { index, threads, executed, started, seconds: t0.elapsed().as_secs_f64() });
+                    let _ = tx.send(Done {
+                        index,
+                        threads,
+                        executed,
+                        started,
+                        seconds: t0.elapsed().as_secs_f64(),
+                    });
                 });
             }
             if scheduler.running == 0 {
@@ -679,7 +808,12 @@ pub fn run(plan: &Plan, registry: &Registry, opts: &RunOptions) -> RunReport {
     let wall = started.elapsed().as_secs_f64();
     let jobs = shared.jobs;
     let busy = busy_core_seconds() - busy_before;
-    let utilisation = Utilisation { jobs, wall_seconds: wall, busy_core_seconds: busy, ratio: busy / (wall * jobs as f64).max(1e-9) };
+    let utilisation = Utilisation {
+        jobs,
+        wall_seconds: wall,
+        busy_core_seconds: busy,
+        ratio: busy / (wall * jobs as f64).max(1e-9),
+    };
     report(&shared, scheduler, utilisation)
 }
 
@@ -709,7 +843,12 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         name: plan.graph.name.clone(),
         status: RunStatus::Ok,
         seconds: utilisation.wall_seconds,
-        params: plan.graph.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+        params: plan
+            .graph
+            .params
+            .iter()
+            .map(|(k, v)| (k.name.clone(), v.to_json()))
+            .collect(),
         nodes: BTreeMap::new(),
         metrics: Vec::new(),
         files: Vec::new(),
@@ -718,21 +857,37 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         plugin_loads: registry
             .loads
             .iter()
-            .map(|(path, seconds)| PluginLoad { library: path.display().to_string(), seconds: *seconds })
+            .map(|(path, seconds)| PluginLoad {
+                library: path.display().to_string(),
+                seconds: *seconds,
+            })
             .collect(),
     };
-    let mut inputs: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); plan.nodes.len()];
+    let mut inputs: Vec<std::collections::BTreeSet<&str>> =
+        vec![Default::default(); plan.nodes.len()];
     for (from, readers) in consumers(plan).into_iter().enumerate() {
         for reader in readers {
             inputs[reader].insert(&plan.nodes[from].name);
         }
     }
     for (i, (node, track)) in plan.nodes.iter().zip(scheduler.nodes).enumerate() {
-        let Track::Ended { entry, report: ended, .. } = track else { continue };
+        let Track::Ended {
+            entry,
+            report: ended,
+            ..
+        } = track
+        else {
+            continue;
+        };
         let mut node_report = *ended;
         node_report.inputs = inputs[i].iter().map(|s| s.to_string()).collect();
-        node_report.shows =
-            node.provider.kind.outputs.iter().filter_map(|o| Some((o.name.clone(), o.shows.clone()?))).collect();
+        node_report.shows = node
+            .provider
+            .kind
+            .outputs
+            .iter()
+            .filter_map(|o| Some((o.name.clone(), o.shows.clone()?)))
+            .collect();
         if let Some(entry) = &entry {
             let trial = plan.sweep.as_ref().and_then(|s| s.labels.get(&i));
             collect_outputs(&node.name, trial, &node.provider.kind, entry, &mut report);
@@ -740,8 +895,12 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         report.nodes.insert(node.name.clone(), node_report);
     }
     if let Some(sweep) = plan.sweep.as_ref().filter(|_| opts.only.is_none()) {
-        let decided: Vec<(&String, &RuleSelection)> =
-            sweep.rules.iter().zip(&scheduler.rules).filter_map(|(r, s)| Some((&r.node, s.as_ref()?.as_ref().ok()?))).collect();
+        let decided: Vec<(&String, &RuleSelection)> = sweep
+            .rules
+            .iter()
+            .zip(&scheduler.rules)
+            .filter_map(|(r, s)| Some((&r.node, s.as_ref()?.as_ref().ok()?)))
+            .collect();
         report.sweep = Some(SweepReport {
             select: sweep.rules.clone(),
             trials: sweep
@@ -751,20 +910,27 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
                 .map(|(t, trial)| TrialReport {
                     id: trial.id.clone(),
                     params: trial.params.clone(),
-                    values: decided.iter().map(|(rule, (_, values))| (rule.to_string(), values[t].clone())).collect(),
+                    values: decided
+                        .iter()
+                        .map(|(rule, (_, values))| (rule.to_string(), values[t].clone()))
+                        .collect(),
                 })
                 .collect(),
             selected: decided
                 .iter()
                 .map(|(rule, (chosen, _))| {
-                    let by_group = chosen.iter().map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone())).collect();
+                    let by_group = chosen
+                        .iter()
+                        .map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone()))
+                        .collect();
                     (rule.to_string(), by_group)
                 })
                 .collect(),
         });
     }
     let statuses: Vec<Status> = report.nodes.values().map(|r| r.status).collect();
-    report.status = if opts.cancel.load(Ordering::Relaxed) || statuses.contains(&Status::Cancelled) {
+    report.status = if opts.cancel.load(Ordering::Relaxed) || statuses.contains(&Status::Cancelled)
+    {
         RunStatus::Cancelled
     } else if statuses.contains(&Status::Failed) {
         RunStatus::Failed
@@ -782,7 +948,12 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
     let kind = &node.provider.kind;
     let span = tracing::info_span!("node", name = %node.name, kind = %kind.kind);
     let _guard = span.enter();
-    let mut executed = Executed { key: launch.key.clone(), result: Err(Error::cancelled()), worker: None, input_files: None };
+    let mut executed = Executed {
+        key: launch.key.clone(),
+        result: Err(Error::cancelled()),
+        worker: None,
+        input_files: None,
+    };
     executed.result = (|| {
         if let Some(dir) = &node.frozen {
             return Ok((Status::Frozen, Entry::read(dir)?));
@@ -798,7 +969,10 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
         }
         let key = &executed.key;
         let cacheable = opts.use_cache && kind.cacheable;
-        let _held = match cacheable.then(|| shared.cache.claim(key, &node.name)).transpose()? {
+        let _held = match cacheable
+            .then(|| shared.cache.claim(key, &node.name))
+            .transpose()?
+        {
             Some(cache::Claim::Hit(entry)) => {
                 tracing::info!("cached");
                 return Ok((Status::Cached, entry));
@@ -806,16 +980,36 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
             Some(cache::Claim::Build(lock)) => Some(lock),
             None => None,
         };
-        let store = if cacheable { &shared.cache } else { &shared.work };
-        let stage_key = if cacheable { key.to_string() } else { node.name.clone() };
+        let store = if cacheable {
+            &shared.cache
+        } else {
+            &shared.work
+        };
+        let stage_key = if cacheable {
+            key.to_string()
+        } else {
+            node.name.clone()
+        };
         let mut staging = store.stage(&stage_key)?;
-        let artifact_dir = if kind.cacheable { staging.artifact_dir() } else { opts.out.join(&node.name) };
+        let artifact_dir = if kind.cacheable {
+            staging.artifact_dir()
+        } else {
+            opts.out.join(&node.name)
+        };
         std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
 
         let bar = opts.progress.add(ProgressBar::new(0));
-        bar.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}").unwrap().progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap()
+                .progress_chars("=> "),
+        );
         bar.set_prefix(node.name.clone());
-        let host = EngineHost { node: node.name.clone(), bar: bar.clone(), registry: shared.registry };
+        let host = EngineHost {
+            node: node.name.clone(),
+            bar: bar.clone(),
+            registry: shared.registry,
+        };
         let settings = RunSettings {
             node_name: node.name.clone(),
             device: opts.device.clone(),
@@ -836,7 +1030,11 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
                 threads: settings.threads,
                 artifact_dir: settings.artifact_dir.clone(),
                 staging_dir: staging.dir.clone(),
-                inputs: launch.inputs.iter().map(|w| w.iter().map(InputSource::new).collect()).collect(),
+                inputs: launch
+                    .inputs
+                    .iter()
+                    .map(|w| w.iter().map(InputSource::new).collect())
+                    .collect(),
             };
             let (ports, usage) = shared.workers.run(&job, &host, &opts.cancel);
             executed.worker = usage;
@@ -863,7 +1061,8 @@ pub(crate) fn run_node(
     settings: &RunSettings,
     staging: &mut Staging,
 ) -> Result<()> {
-    let streams: Vec<Option<InputStream>> = inputs.into_iter().map(open_input).collect::<Result<_>>()?;
+    let streams: Vec<Option<InputStream>> =
+        inputs.into_iter().map(open_input).collect::<Result<_>>()?;
     let outputs = node.run(host, settings, streams)?;
     for stream in outputs {
         let port = stream.port().to_string();
@@ -886,24 +1085,34 @@ fn open_input(sources: Vec<(Entry, String, Option<String>)>) -> Result<Option<In
     let mut whole = std::collections::HashSet::new();
     for (entry, port, dim) in &sources {
         let reader = entry.open(port)?;
-        let has_dim = reader.schema().column_with_name(conventions::column::DIM).is_some();
+        let has_dim = reader
+            .schema()
+            .column_with_name(conventions::column::DIM)
+            .is_some();
         if !has_dim && !whole.insert((entry.dir.clone(), port.clone())) {
             continue;
         }
         schema.get_or_insert_with(|| reader.schema());
         for batch in reader {
             let batch = batch?;
-            batches.push(match (dim, batch.column_by_name(conventions::column::DIM)) {
-                (Some(dim), Some(column)) => {
-                    let keep = arrow::compute::kernels::cmp::eq(column, &arrow::array::StringArray::new_scalar(dim.as_str()))?;
-                    arrow::compute::filter_record_batch(&batch, &keep)?
-                }
-                _ => batch,
-            });
+            batches.push(
+                match (dim, batch.column_by_name(conventions::column::DIM)) {
+                    (Some(dim), Some(column)) => {
+                        let keep = arrow::compute::kernels::cmp::eq(
+                            column,
+                            &arrow::array::StringArray::new_scalar(dim.as_str()),
+                        )?;
+                        arrow::compute::filter_record_batch(&batch, &keep)?
+                    }
+                    _ => batch,
+                },
+            );
         }
     }
     let schema = schema.expect("at least one source");
-    Ok(Some(Box::new(arrow::record_batch::RecordBatchIterator::new(batches.into_iter().map(Ok), schema))))
+    Ok(Some(Box::new(
+        arrow::record_batch::RecordBatchIterator::new(batches.into_iter().map(Ok), schema),
+    )))
 }
 
 /// Gathers metric values and written files into the report.
@@ -916,17 +1125,26 @@ fn collect_outputs(
 ) {
     for output in &kind.outputs {
         let read = |port: &str| -> Result<Vec<arrow::record_batch::RecordBatch>> {
-            entry.open(port)?.collect::<std::result::Result<Vec<_>, _>>().map_err(Error::from)
+            entry
+                .open(port)?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(Error::from)
         };
         match output.port_type.as_str() {
             port::METRICS => match read(&output.name).and_then(|b| MetricRow::read_all(&b)) {
-                Ok(rows) => report.metrics.extend(rows.into_iter().map(|r| MetricReport {
-                    node: node.to_string(),
-                    name: r.name,
-                    dim: r.dim,
-                    split: r.split,
-                    value: r.value,
-                    labels: r.labels.into_iter().chain(trial.map(|t| ("trial".to_string(), t.clone()))).collect(),
+                Ok(rows) => report.metrics.extend(rows.into_iter().map(|r| {
+                    MetricReport {
+                        node: node.to_string(),
+                        name: r.name,
+                        dim: r.dim,
+                        split: r.split,
+                        value: r.value,
+                        labels: r
+                            .labels
+                            .into_iter()
+                            .chain(trial.map(|t| ("trial".to_string(), t.clone())))
+                            .collect(),
+                    }
                 })),
                 Err(e) => tracing::warn!("cannot read metrics of `{node}`: {e}"),
             },
@@ -972,7 +1190,12 @@ impl Host for EngineHost<'_> {
         }
     }
 
-    unsafe fn call_tensor_fn(&self, kind: &str, params: &str, inputs: &[*mut c_void]) -> Result<*mut c_void> {
+    unsafe fn call_tensor_fn(
+        &self,
+        kind: &str,
+        params: &str,
+        inputs: &[*mut c_void],
+    ) -> Result<*mut c_void> {
         // SAFETY: forwarded from the node, which upholds the contract.
         unsafe { self.registry.call_tensor_fn(kind, params, inputs) }
     }

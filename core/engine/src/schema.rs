@@ -10,9 +10,17 @@ use crate::graph::{Key, Sv, V};
 
 /// Checks a node's parameter table; `node_span` is where to report missing
 /// required parameters.
-pub fn check_params(schema: &Value, params: &[(Key, Sv)], node: &str, node_span: &Span) -> Vec<Diagnostic> {
+pub fn check_params(
+    schema: &Value,
+    params: &[(Key, Sv)],
+    node: &str,
+    node_span: &Span,
+) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let table = Sv { v: V::Table(params.to_vec()), span: node_span.clone() };
+    let table = Sv {
+        v: V::Table(params.to_vec()),
+        span: node_span.clone(),
+    };
     check(schema, &table, &format!("node `{node}`"), &mut diags);
     diags
 }
@@ -45,7 +53,9 @@ fn number(sv: &Sv) -> Option<f64> {
 }
 
 fn check(schema: &Value, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>) {
-    let Some(schema) = schema.as_object() else { return };
+    let Some(schema) = schema.as_object() else {
+        return;
+    };
     if !check_allowed(schema, sv, what, diags) {
         return;
     }
@@ -73,8 +83,15 @@ fn check_allowed(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnosti
         let wanted: Vec<&str> = wanted.into_iter().filter(|w| *w != "null").collect();
         if !wanted.is_empty() && !wanted.iter().any(|w| type_matches(w, sv)) {
             diags.push(
-                Diagnostic::at(&sv.span, format!("{what} must be {}, not {}", wanted.join(" or "), sv.type_name()))
-                    .label(format!("expected {}", wanted.join(" or "))),
+                Diagnostic::at(
+                    &sv.span,
+                    format!(
+                        "{what} must be {}, not {}",
+                        wanted.join(" or "),
+                        sv.type_name()
+                    ),
+                )
+                .label(format!("expected {}", wanted.join(" or "))),
             );
             return false;
         }
@@ -83,8 +100,11 @@ fn check_allowed(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnosti
         let value = sv.to_json();
         if !options.contains(&value) {
             let names: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-            let mut d = Diagnostic::at(&sv.span, format!("{what} must be one of {}", names.join(", ")))
-                .label("not an allowed value");
+            let mut d = Diagnostic::at(
+                &sv.span,
+                format!("{what} must be one of {}", names.join(", ")),
+            )
+            .label("not an allowed value");
             if let Some(s) = sv.as_str() {
                 let strs: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
                 d = d.suggest(s, strs.iter().copied());
@@ -109,8 +129,16 @@ fn check_range(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnostic>
         let checks = [
             ("minimum", bound("minimum").filter(|m| x < *m), "at least"),
             ("maximum", bound("maximum").filter(|m| x > *m), "at most"),
-            ("exclusiveMinimum", bound("exclusiveMinimum").filter(|m| x <= *m), "above"),
-            ("exclusiveMaximum", bound("exclusiveMaximum").filter(|m| x >= *m), "below"),
+            (
+                "exclusiveMinimum",
+                bound("exclusiveMinimum").filter(|m| x <= *m),
+                "above",
+            ),
+            (
+                "exclusiveMaximum",
+                bound("exclusiveMaximum").filter(|m| x >= *m),
+                "below",
+            ),
         ];
         for (_, broken, words) in checks {
             if let Some(limit) = broken {
@@ -128,12 +156,18 @@ fn check_items(schema: &Schema, sv: &Sv, items: &[Sv], what: &str, diags: &mut V
     if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
         && (items.len() as u64) < min
     {
-        diags.push(Diagnostic::at(&sv.span, format!("{what} needs at least {min} items")));
+        diags.push(Diagnostic::at(
+            &sv.span,
+            format!("{what} needs at least {min} items"),
+        ));
     }
     if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
         && (items.len() as u64) > max
     {
-        diags.push(Diagnostic::at(&sv.span, format!("{what} takes at most {max} items")));
+        diags.push(Diagnostic::at(
+            &sv.span,
+            format!("{what} takes at most {max} items"),
+        ));
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
@@ -144,32 +178,52 @@ fn check_items(schema: &Schema, sv: &Sv, items: &[Sv], what: &str, diags: &mut V
 
 /// A table's fields: known (or renamed) names, each field's value, the
 /// required ones present.
-fn check_fields(schema: &Schema, sv: &Sv, fields: &[(Key, Sv)], what: &str, diags: &mut Vec<Diagnostic>) {
+fn check_fields(
+    schema: &Schema,
+    sv: &Sv,
+    fields: &[(Key, Sv)],
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     let properties = schema.get("properties").and_then(Value::as_object);
     for (key, value) in fields {
         match properties.and_then(|p| p.get(&key.name)) {
-            Some(sub) => check(sub, value, &format!("parameter `{}` of {what}", key.name), diags),
+            Some(sub) => check(
+                sub,
+                value,
+                &format!("parameter `{}` of {what}", key.name),
+                diags,
+            ),
             None => match schema.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
                     // A plugin names a parameter's old names in `x-renamed-from`.
                     let renamed = properties.and_then(|p| {
                         p.iter().find(|(_, s)| {
-                            s.get("x-renamed-from").and_then(Value::as_array).is_some_and(|old| old.iter().any(|o| o == key.name.as_str()))
+                            s.get("x-renamed-from")
+                                .and_then(Value::as_array)
+                                .is_some_and(|old| old.iter().any(|o| o == key.name.as_str()))
                         })
                     });
                     if let Some((new, _)) = renamed {
                         diags.push(
-                            Diagnostic::at(&key.span, format!("parameter `{}` of {what} is now called `{new}`", key.name))
-                                .label("the old name")
-                                .help(format!("rename it: {new} = ...")),
+                            Diagnostic::at(
+                                &key.span,
+                                format!("parameter `{}` of {what} is now called `{new}`", key.name),
+                            )
+                            .label("the old name")
+                            .help(format!("rename it: {new} = ...")),
                         );
                         continue;
                     }
-                    let known: Vec<&str> =
-                        properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                    let mut d = Diagnostic::at(&key.span, format!("{what} has no parameter `{}`", key.name))
-                        .label("unknown parameter")
-                        .suggest(&key.name, known.iter().copied());
+                    let known: Vec<&str> = properties
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    let mut d = Diagnostic::at(
+                        &key.span,
+                        format!("{what} has no parameter `{}`", key.name),
+                    )
+                    .label("unknown parameter")
+                    .suggest(&key.name, known.iter().copied());
                     if d.help.is_none() {
                         d = d.help(if known.is_empty() {
                             "this kind takes no parameters".to_string()
@@ -179,9 +233,12 @@ fn check_fields(schema: &Schema, sv: &Sv, fields: &[(Key, Sv)], what: &str, diag
                     }
                     diags.push(d);
                 }
-                Some(sub @ Value::Object(_)) => {
-                    check(sub, value, &format!("parameter `{}` of {what}", key.name), diags)
-                }
+                Some(sub @ Value::Object(_)) => check(
+                    sub,
+                    value,
+                    &format!("parameter `{}` of {what}", key.name),
+                    diags,
+                ),
                 _ => {}
             },
         }
@@ -212,7 +269,10 @@ fn check_branches(schema: &Schema, sv: &Sv, what: &str, diags: &mut Vec<Diagnost
                 .collect();
             if !attempts.iter().any(Vec::is_empty) {
                 // Report the branch that came closest.
-                let best = attempts.into_iter().min_by_key(Vec::len).unwrap_or_default();
+                let best = attempts
+                    .into_iter()
+                    .min_by_key(Vec::len)
+                    .unwrap_or_default();
                 diags.extend(best);
             }
         }

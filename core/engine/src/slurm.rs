@@ -29,21 +29,32 @@ pub struct SlurmJob<'a> {
 
 /// sbatch options from a graph's `[slurm]` table.
 pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>> {
-    let Some(slurm) = slurm else { return Ok(Vec::new()) };
-    let table = slurm.as_table().ok_or_else(|| Error::Usage("[slurm] must be a table".into()))?;
+    let Some(slurm) = slurm else {
+        return Ok(Vec::new());
+    };
+    let table = slurm
+        .as_table()
+        .ok_or_else(|| Error::Usage("[slurm] must be a table".into()))?;
     let mut options = Vec::new();
     for (key, value) in table {
         let text = |v: &Sv| match &v.v {
             V::Str(s) => Ok(s.clone()),
             V::Int(i) => Ok(i.to_string()),
-            _ => Err(Error::Usage(format!("[slurm] `{}` must be a string or an integer", key.name))),
+            _ => Err(Error::Usage(format!(
+                "[slurm] `{}` must be a string or an integer",
+                key.name
+            ))),
         };
         let flag = match key.name.as_str() {
-            "partition" | "account" | "time" | "mem" | "gres" | "qos" | "constraint" => key.name.clone(),
+            "partition" | "account" | "time" | "mem" | "gres" | "qos" | "constraint" => {
+                key.name.clone()
+            }
             "cpus_per_task" => "cpus-per-task".into(),
             "options" => {
                 let V::Array(items) = &value.v else {
-                    return Err(Error::Usage("[slurm] `options` must be a list of sbatch options".into()));
+                    return Err(Error::Usage(
+                        "[slurm] `options` must be a list of sbatch options".into(),
+                    ));
                 };
                 for item in items {
                     options.push(text(item)?);
@@ -65,15 +76,22 @@ pub fn graph_options(slurm: Option<&Sv>) -> Result<Vec<String>> {
 /// Submits and waits; true when the final job wrote an `ok` run.json.
 pub fn run(job: &SlurmJob) -> Result<bool> {
     let dir = job.out.join("slurm");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Slurm(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Slurm(format!("cannot create {}: {e}", dir.display())))?;
     // The final job's run.json is the verdict (`sbatch --wait` exits 0 for
     // a job cancelled before it started), so an old one must not linger.
     let report = job.out.join("run.json");
     if report.exists() {
-        std::fs::remove_file(&report).map_err(|e| Error::Slurm(format!("cannot replace {}: {e}", report.display())))?;
+        std::fs::remove_file(&report)
+            .map_err(|e| Error::Slurm(format!("cannot replace {}: {e}", report.display())))?;
     }
     let trials = job.plan.sweep.as_ref().map_or(0, |s| s.trials.len());
-    let command = job.run_args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    let command = job
+        .run_args
+        .iter()
+        .map(|a| quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
     let name = format!("emoflow-{}", job.plan.graph.name);
 
     let mut dependency = Vec::new();
@@ -95,11 +113,17 @@ pub fn run(job: &SlurmJob) -> Result<bool> {
             &script,
         )?;
         eprintln!("submitted {trials} trials as job array {id}");
-        dependency = vec![format!("--dependency=afterok:{id}"), "--kill-on-invalid-dep=yes".into()];
+        dependency = vec![
+            format!("--dependency=afterok:{id}"),
+            "--kill-on-invalid-dep=yes".into(),
+        ];
     }
     let script = write_script(
         &dir.join("final.sh"),
-        &format!("exec {command} --out {}", quote(&job.out.display().to_string())),
+        &format!(
+            "exec {command} --out {}",
+            quote(&job.out.display().to_string())
+        ),
     )?;
     let mut args = vec![
         format!("--job-name={name}"),
@@ -124,7 +148,8 @@ fn status_of(report: &Path) -> Option<String> {
 
 fn write_script(path: &Path, body: &str) -> Result<PathBuf> {
     let text = format!("#!/bin/sh\n# Written by `emoflow run --executor slurm`.\n{body}\n");
-    emoflow_sdk::files::write_atomic(path, text.as_bytes()).map_err(|e| Error::Slurm(format!("cannot write {}: {e}", path.display())))?;
+    emoflow_sdk::files::write_atomic(path, text.as_bytes())
+        .map_err(|e| Error::Slurm(format!("cannot write {}: {e}", path.display())))?;
     Ok(path.to_path_buf())
 }
 
@@ -135,13 +160,25 @@ fn sbatch(args: &[String], extra: &[String], script: &Path) -> Result<String> {
         .args(extra)
         .arg(script)
         .output()
-        .map_err(|e| Error::Slurm(format!("cannot run sbatch ({e}): is Slurm installed and on PATH?")))?;
+        .map_err(|e| {
+            Error::Slurm(format!(
+                "cannot run sbatch ({e}): is Slurm installed and on PATH?"
+            ))
+        })?;
     if !out.status.success() {
-        return Err(Error::Slurm(format!("sbatch refused the job: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(Error::Slurm(format!(
+            "sbatch refused the job: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     // `--parsable` prints `ID` or `ID;CLUSTER`.
     let text = String::from_utf8_lossy(&out.stdout);
-    Ok(text.trim().split(';').next().unwrap_or_default().to_string())
+    Ok(text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string())
 }
 
 fn sbatch_wait(args: &[String], extra: &[String], script: &Path) -> Result<()> {
@@ -152,7 +189,11 @@ fn sbatch_wait(args: &[String], extra: &[String], script: &Path) -> Result<()> {
         .arg(script)
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| Error::Slurm(format!("cannot run sbatch ({e}): is Slurm installed and on PATH?")))?;
+        .map_err(|e| {
+            Error::Slurm(format!(
+                "cannot run sbatch ({e}): is Slurm installed and on PATH?"
+            ))
+        })?;
     Ok(())
 }
 
@@ -165,12 +206,20 @@ fn report_failures(job: &SlurmJob, trials: usize, dir: &Path) {
         }
         let id = &job.plan.sweep.as_ref().unwrap().trials[t].id;
         let log = dir.join(format!("trial-{t}.log"));
-        eprintln!("error: trial {t} ({id}) {}; its log, {}:", status.as_deref().unwrap_or("did not finish"), log.display());
+        eprintln!(
+            "error: trial {t} ({id}) {}; its log, {}:",
+            status.as_deref().unwrap_or("did not finish"),
+            log.display()
+        );
         eprintln!("{}", tail(&log, 20));
     }
     let log = dir.join("final.log");
     if log.exists() {
-        eprintln!("the final job's log, {}:\n{}", log.display(), tail(&log, 20));
+        eprintln!(
+            "the final job's log, {}:\n{}",
+            log.display(),
+            tail(&log, 20)
+        );
     } else {
         eprintln!("the final job did not run (a trial failed, so its dependency could not be met)");
     }
@@ -179,7 +228,11 @@ fn report_failures(job: &SlurmJob, trials: usize, dir: &Path) {
 fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
     let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Single-quoted for sh.

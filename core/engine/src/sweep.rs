@@ -118,26 +118,59 @@ struct GridEntry<'a> {
 
 fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Option<GridEntry<'a>> {
     let Some(table) = value.as_table() else {
-        let names = key.name.split(',').map(|t| (t.trim().to_string(), key.span.clone())).collect();
-        return Some(GridEntry { names, values: value, label: None });
+        let names = key
+            .name
+            .split(',')
+            .map(|t| (t.trim().to_string(), key.span.clone()))
+            .collect();
+        return Some(GridEntry {
+            names,
+            values: value,
+            label: None,
+        });
     };
     let field = |name: &str| table.iter().find(|(k, _)| k.name == name).map(|(_, v)| v);
-    let form = format!("{} = {{ params = [\"NODE.PARAM\", ...], values = [...] }} ties parameters to one list", key.name);
+    let form = format!(
+        "{} = {{ params = [\"NODE.PARAM\", ...], values = [...] }} ties parameters to one list",
+        key.name
+    );
     let names: Option<Vec<(String, Span)>> = match field("params").map(|p| &p.v) {
-        Some(V::Array(items)) if !items.is_empty() => {
-            items.iter().map(|i| i.as_str().map(|s| (s.to_string(), i.span.clone()))).collect()
-        }
+        Some(V::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map(|s| (s.to_string(), i.span.clone())))
+            .collect(),
         _ => None,
     };
-    let unknown = table.iter().find(|(k, _)| k.name != "params" && k.name != "values");
+    let unknown = table
+        .iter()
+        .find(|(k, _)| k.name != "params" && k.name != "values");
     match (names, field("values"), unknown) {
-        (Some(names), Some(values), None) => Some(GridEntry { names, values, label: Some(key.name.clone()) }),
+        (Some(names), Some(values), None) => Some(GridEntry {
+            names,
+            values,
+            label: Some(key.name.clone()),
+        }),
         (_, _, Some((k, _))) => {
-            diags.push(Diagnostic::at(&k.span, format!("unknown key `{}` in a tied sweep entry", k.name)).help(form));
+            diags.push(
+                Diagnostic::at(
+                    &k.span,
+                    format!("unknown key `{}` in a tied sweep entry", k.name),
+                )
+                .help(form),
+            );
             None
         }
         _ => {
-            diags.push(Diagnostic::at(&value.span, format!("`{}` needs `params` (a list of \"NODE.PARAM\") and `values`", key.name)).help(form));
+            diags.push(
+                Diagnostic::at(
+                    &value.span,
+                    format!(
+                        "`{}` needs `params` (a list of \"NODE.PARAM\") and `values`",
+                        key.name
+                    ),
+                )
+                .help(form),
+            );
             None
         }
     }
@@ -145,22 +178,41 @@ fn grid_entry<'a>(key: &Key, value: &'a Sv, diags: &mut Vec<Diagnostic>) -> Opti
 
 /// Expands `graph.sweep`, if any, into copies of the nodes it reaches.
 pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
-    let Some(sweep) = graph.sweep.clone() else { return Ok(None) };
+    let Some(sweep) = graph.sweep.clone() else {
+        return Ok(None);
+    };
     let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
     let (mut dims, rules, on_selected) = read_table(&sweep, &names)?;
     for i in 0..dims.len() {
-        if dims.iter().enumerate().any(|(j, d)| j != i && d.label == dims[i].label) {
+        if dims
+            .iter()
+            .enumerate()
+            .any(|(j, d)| j != i && d.label == dims[i].label)
+        {
             dims[i].label = format!("{}.{}", dims[i].targets[0].0, dims[i].targets[0].1);
         }
     }
 
     // The swept parameters each node depends on, through its inputs.
     let mut diags = Vec::new();
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let mut deps: Vec<Option<BTreeSet<usize>>> = vec![None; names.len()];
     let mut after_selection = vec![false; names.len()];
     for i in 0..names.len() {
-        dependencies(graph, &index, &dims, &on_selected, i, &mut deps, &mut after_selection, &mut Vec::new());
+        dependencies(
+            graph,
+            &index,
+            &dims,
+            &on_selected,
+            i,
+            &mut deps,
+            &mut after_selection,
+            &mut Vec::new(),
+        );
     }
     let rule_nodes: Vec<usize> = rules.iter().map(|r| index[r.node.as_str()]).collect();
     for (rule, &node) in rules.iter().zip(&rule_nodes) {
@@ -172,9 +224,16 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
         }
     }
     // What each rule's node reads from, directly or not, and itself.
-    let upstream: Vec<BTreeSet<usize>> = rule_nodes.iter().map(|&n| ancestors(graph, &index, n)).collect();
+    let upstream: Vec<BTreeSet<usize>> = rule_nodes
+        .iter()
+        .map(|&n| ancestors(graph, &index, n))
+        .collect();
     for name in &on_selected {
-        if let Some((node, param)) = dims.iter().flat_map(|d| &d.targets).find(|(node, _)| node == name) {
+        if let Some((node, param)) = dims
+            .iter()
+            .flat_map(|d| &d.targets)
+            .find(|(node, _)| node == name)
+        {
             diags.push(Diagnostic::nowhere(format!(
                 "node `{name}` is swept (`{node}.{param}`) and also in `on_selected`, which runs once"
             )));
@@ -185,7 +244,15 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     }
 
     let trials = product(&dims);
-    let copies = Copies { names: &names, index, dims: &dims, trials, deps, after_selection, upstream };
+    let copies = Copies {
+        names: &names,
+        index,
+        dims: &dims,
+        trials,
+        deps,
+        after_selection,
+        upstream,
+    };
     let mut nodes = Vec::new();
     let mut labels = HashMap::new();
     let mut selected_inputs = Vec::new();
@@ -209,7 +276,14 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     graph.nodes = nodes;
 
     let all: BTreeSet<usize> = (0..dims.len()).collect();
-    let select_nodes = rule_nodes.iter().map(|&node| (0..copies.trials.len()).map(|t| copies.name(node, t)).collect()).collect();
+    let select_nodes = rule_nodes
+        .iter()
+        .map(|&node| {
+            (0..copies.trials.len())
+                .map(|t| copies.name(node, t))
+                .collect()
+        })
+        .collect();
     let trials = (0..copies.trials.len())
         .map(|t| Trial {
             id: copies.label(t, &all),
@@ -218,12 +292,20 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
                 .enumerate()
                 .flat_map(|(d, dim)| {
                     let value = dim.values[copies.trials[t][d]].to_json();
-                    dim.targets.iter().map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
+                    dim.targets
+                        .iter()
+                        .map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
                 })
                 .collect(),
         })
         .collect();
-    Ok(Some(Expanded { trials, rules, select_nodes, selected_inputs, labels }))
+    Ok(Some(Expanded {
+        trials,
+        rules,
+        select_nodes,
+        selected_inputs,
+        labels,
+    }))
 }
 
 /// Whether the graph has node `name`; if not, says so at `span`.
@@ -231,8 +313,11 @@ fn node_exists(names: &[String], name: &str, span: &Span, diags: &mut Vec<Diagno
     let ok = names.iter().any(|n| n == name);
     if !ok {
         diags.push(
-            Diagnostic::at(span, format!("[sweep] names node `{name}`, which the graph lacks"))
-                .suggest(name, names.iter().map(String::as_str)),
+            Diagnostic::at(
+                span,
+                format!("[sweep] names node `{name}`, which the graph lacks"),
+            )
+            .suggest(name, names.iter().map(String::as_str)),
         );
     }
     ok
@@ -248,7 +333,9 @@ fn read_table(sweep: &Sv, names: &[String]) -> Result<SweepTable, Vec<Diagnostic
         return Err(vec![Diagnostic::at(&sweep.span, "[sweep] must be a table")]);
     };
     let mut diags = Vec::new();
-    let exists = |name: &str, span: &Span, diags: &mut Vec<Diagnostic>| node_exists(names, name, span, diags);
+    let exists = |name: &str, span: &Span, diags: &mut Vec<Diagnostic>| {
+        node_exists(names, name, span, diags)
+    };
     let mut dims = Vec::new();
     let mut rules = Vec::new();
     let mut on_selected: Vec<String> = Vec::new();
@@ -260,7 +347,10 @@ fn read_table(sweep: &Sv, names: &[String]) -> Result<SweepTable, Vec<Diagnostic
                         dims.extend(read_grid_entry(k, v, names, &mut diags));
                     }
                 }
-                None => diags.push(Diagnostic::at(&value.span, "`grid` must be a table of \"NODE.PARAM\" = [values]")),
+                None => diags.push(Diagnostic::at(
+                    &value.span,
+                    "`grid` must be a table of \"NODE.PARAM\" = [values]",
+                )),
             },
             "select" => match &value.v {
                 V::Array(items) => {
@@ -274,13 +364,19 @@ fn read_table(sweep: &Sv, names: &[String]) -> Result<SweepTable, Vec<Diagnostic
                 V::Array(items) => {
                     for item in items {
                         match item.as_str() {
-                            Some(name) if exists(name, &item.span, &mut diags) => on_selected.push(name.to_string()),
+                            Some(name) if exists(name, &item.span, &mut diags) => {
+                                on_selected.push(name.to_string())
+                            }
                             Some(_) => {}
-                            None => diags.push(Diagnostic::at(&item.span, "`on_selected` lists node names")),
+                            None => diags
+                                .push(Diagnostic::at(&item.span, "`on_selected` lists node names")),
                         }
                     }
                 }
-                _ => diags.push(Diagnostic::at(&value.span, "`on_selected` must be an array of node names")),
+                _ => diags.push(Diagnostic::at(
+                    &value.span,
+                    "`on_selected` must be an array of node names",
+                )),
             },
             other => diags.push(
                 Diagnostic::at(&key.span, format!("unknown key `{other}` in [sweep]"))
@@ -290,20 +386,30 @@ fn read_table(sweep: &Sv, names: &[String]) -> Result<SweepTable, Vec<Diagnostic
         }
     }
     if dims.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::at(&sweep.span, "[sweep] has no `grid` to sweep"));
+        diags.push(Diagnostic::at(
+            &sweep.span,
+            "[sweep] has no `grid` to sweep",
+        ));
     }
     if rules.is_empty() && diags.is_empty() {
-        diags.push(
-            Diagnostic::at(&sweep.span, "[sweep] needs `select`")
-                .help("select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }"),
-        );
+        diags.push(Diagnostic::at(&sweep.span, "[sweep] needs `select`").help(
+            "select = { node = \"ccc\", metric = \"ccc\", split = \"dev\", goal = \"max\" }",
+        ));
     }
-    if diags.is_empty() { Ok((dims, rules, on_selected)) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok((dims, rules, on_selected))
+    } else {
+        Err(diags)
+    }
 }
 
 /// One `grid` entry as a dimension; `None` when it has a problem (reported).
 fn read_grid_entry(k: &Key, v: &Sv, names: &[String], diags: &mut Vec<Diagnostic>) -> Option<Dim> {
-    let GridEntry { names: targets_named, values, label } = grid_entry(k, v, diags)?;
+    let GridEntry {
+        names: targets_named,
+        values,
+        label,
+    } = grid_entry(k, v, diags)?;
     let mut targets = Vec::new();
     for (target, span) in targets_named {
         match target.split_once('.') {
@@ -322,14 +428,19 @@ fn read_grid_entry(k: &Key, v: &Sv, names: &[String], diags: &mut Vec<Diagnostic
         return None;
     }
     match &values.v {
-        V::Array(items) if !items.is_empty() => {
-            Some(Dim { label: label.unwrap_or_else(|| targets[0].1.clone()), targets, values: items.clone() })
-        }
+        V::Array(items) if !items.is_empty() => Some(Dim {
+            label: label.unwrap_or_else(|| targets[0].1.clone()),
+            targets,
+            values: items.clone(),
+        }),
         _ => {
             diags.push(
-                Diagnostic::at(&values.span, format!("`{}` must list the values to sweep", k.name))
-                    .label(format!("{} here", values.type_name()))
-                    .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
+                Diagnostic::at(
+                    &values.span,
+                    format!("`{}` must list the values to sweep", k.name),
+                )
+                .label(format!("{} here", values.type_name()))
+                .help("a non-empty array, such as [0, 2, 4], or \"${param}\" naming one"),
             );
             None
         }
@@ -355,7 +466,13 @@ impl Copies<'_> {
     /// `param=value,...` of trial `trial` over the dimensions `of`.
     fn label(&self, trial: usize, of: &BTreeSet<usize>) -> String {
         of.iter()
-            .map(|&d| format!("{}={}", self.dims[d].label, self.dims[d].values[self.trials[trial][d]].canonical()))
+            .map(|&d| {
+                format!(
+                    "{}={}",
+                    self.dims[d].label,
+                    self.dims[d].values[self.trials[trial][d]].canonical()
+                )
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -364,28 +481,57 @@ impl Copies<'_> {
     /// depends on no swept parameter.
     fn name(&self, node: usize, trial: usize) -> String {
         let of = self.deps[node].as_ref().unwrap();
-        if of.is_empty() { self.names[node].clone() } else { format!("{}[{}]", self.names[node], self.label(trial, of)) }
+        if of.is_empty() {
+            self.names[node].clone()
+        } else {
+            format!("{}[{}]", self.names[node], self.label(trial, of))
+        }
     }
 
     /// Node `i`'s copy for trial `t`: its swept parameters set, its inputs
     /// read from the same trial's copies, or (after the selection) from
     /// the copy the select rule chooses, recorded in `selected_inputs`.
-    fn copy(&self, decl: &NodeDecl, i: usize, t: usize, selected_inputs: &mut Vec<ExpandedInput>, diags: &mut Vec<Diagnostic>) -> NodeDecl {
+    fn copy(
+        &self,
+        decl: &NodeDecl,
+        i: usize,
+        t: usize,
+        selected_inputs: &mut Vec<ExpandedInput>,
+        diags: &mut Vec<Diagnostic>,
+    ) -> NodeDecl {
         let name = self.name(i, t);
         let mut copy: NodeDecl = decl.clone();
-        copy.name = Key { name: name.clone(), span: decl.name.span.clone() };
+        copy.name = Key {
+            name: name.clone(),
+            span: decl.name.span.clone(),
+        };
         for (d, dim) in self.dims.iter().enumerate() {
-            for (_, param) in dim.targets.iter().filter(|(node, _)| *node == self.names[i]) {
+            for (_, param) in dim
+                .targets
+                .iter()
+                .filter(|(node, _)| *node == self.names[i])
+            {
                 let value = dim.values[self.trials[t][d]].clone();
                 match copy.params.iter_mut().find(|(k, _)| &k.name == param) {
                     Some(slot) => slot.1 = value,
-                    None => copy.params.push((Key { name: param.clone(), span: value.span.clone() }, value)),
+                    None => copy.params.push((
+                        Key {
+                            name: param.clone(),
+                            span: value.span.clone(),
+                        },
+                        value,
+                    )),
                 }
             }
         }
         for (position, input) in copy.inputs.iter_mut().enumerate() {
-            let Some(&from) = self.index.get(input.from_node.as_str()) else { continue };
-            if !(self.after_selection[i] && !self.after_selection[from] && !self.deps[from].as_ref().unwrap().is_empty()) {
+            let Some(&from) = self.index.get(input.from_node.as_str()) else {
+                continue;
+            };
+            if !(self.after_selection[i]
+                && !self.after_selection[from]
+                && !self.deps[from].as_ref().unwrap().is_empty())
+            {
                 input.from_node = self.name(from, t);
                 continue;
             }
@@ -399,10 +545,21 @@ impl Copies<'_> {
                 );
                 continue;
             };
-            let producers = (0..self.trials.len()).map(|t| self.name(from, t)).collect::<Vec<_>>();
+            let producers = (0..self.trials.len())
+                .map(|t| self.name(from, t))
+                .collect::<Vec<_>>();
             input.from_node = producers[0].clone();
-            let source = decl.inputs[..position].iter().filter(|d| d.port.name == input.port.name).count();
-            selected_inputs.push(ExpandedInput { node: name.clone(), port: input.port.name.clone(), source, rule, producers });
+            let source = decl.inputs[..position]
+                .iter()
+                .filter(|d| d.port.name == input.port.name)
+                .count();
+            selected_inputs.push(ExpandedInput {
+                node: name.clone(),
+                port: input.port.name.clone(),
+                source,
+                rule,
+                producers,
+            });
         }
         copy
     }
@@ -426,7 +583,10 @@ fn read_select(
     };
     for (k, v) in table {
         let Some(text) = v.as_str() else {
-            diags.push(Diagnostic::at(&v.span, format!("`select.{}` must be a string", k.name)));
+            diags.push(Diagnostic::at(
+                &v.span,
+                format!("`select.{}` must be a string", k.name),
+            ));
             continue;
         };
         match k.name.as_str() {
@@ -444,7 +604,10 @@ fn read_select(
             },
             "per" => match text {
                 "dim" | "all" => select.per = text.into(),
-                _ => diags.push(Diagnostic::at(&v.span, "`per` is \"dim\" (each dimension on its own) or \"all\"")),
+                _ => diags.push(Diagnostic::at(
+                    &v.span,
+                    "`per` is \"dim\" (each dimension on its own) or \"all\"",
+                )),
             },
             other => diags.push(
                 Diagnostic::at(&k.span, format!("unknown key `{other}` in `select`"))
@@ -494,7 +657,9 @@ fn dependencies(
     }
     visiting.push(i);
     for InputDecl { from_node, .. } in &node.inputs {
-        let Some(&from) = index.get(from_node.as_str()) else { continue };
+        let Some(&from) = index.get(from_node.as_str()) else {
+            continue;
+        };
         dependencies(graph, index, dims, on_selected, from, deps, after, visiting);
         is_after |= after[from];
         if !on_selected.contains(&node.name.name) {
@@ -544,7 +709,12 @@ fn product(dims: &[Dim]) -> Vec<Vec<usize>> {
 impl Expanded {
     /// Resolves node names to plan positions.
     pub fn resolve(self, plan: &Plan) -> Sweep {
-        let position = |name: &str| plan.nodes.iter().position(|n| n.name == name).expect("expanded nodes are planned");
+        let position = |name: &str| {
+            plan.nodes
+                .iter()
+                .position(|n| n.name == name)
+                .expect("expanded nodes are planned")
+        };
         let selected_inputs = self
             .selected_inputs
             .iter()
@@ -569,9 +739,17 @@ impl Expanded {
         Sweep {
             trials: self.trials,
             rules: self.rules,
-            select_nodes: self.select_nodes.iter().map(|nodes| nodes.iter().map(|n| position(n)).collect()).collect(),
+            select_nodes: self
+                .select_nodes
+                .iter()
+                .map(|nodes| nodes.iter().map(|n| position(n)).collect())
+                .collect(),
             selected_inputs,
-            labels: self.labels.into_iter().map(|(n, l)| (position(&n), l)).collect(),
+            labels: self
+                .labels
+                .into_iter()
+                .map(|(n, l)| (position(&n), l))
+                .collect(),
         }
     }
 }

@@ -13,8 +13,8 @@ use emoflow_sdk::conventions;
 use crate::diag::{Diagnostic, Span};
 use crate::graph::{Graph, NodeDecl, suggest_node};
 use crate::registry::{Provider, Registry};
-use emoflow_sdk::describe::KindDescription;
 use crate::schema;
+use emoflow_sdk::describe::KindDescription;
 
 /// A node ready to run.
 #[derive(Clone)]
@@ -42,9 +42,15 @@ pub struct Plan {
 impl Plan {
     /// Graphviz DOT of the DAG: nodes with their kinds, edges with ports.
     pub fn dot(&self) -> String {
-        let mut out = format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n", self.graph.name);
+        let mut out = format!(
+            "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box];\n",
+            self.graph.name
+        );
         for n in &self.nodes {
-            out += &format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.name, n.name, n.provider.kind.kind);
+            out += &format!(
+                "  \"{}\" [label=\"{}\\n{}\"];\n",
+                n.name, n.name, n.provider.kind.kind
+            );
         }
         for n in &self.nodes {
             for (port, sources) in n.provider.kind.inputs.iter().zip(&n.inputs) {
@@ -85,7 +91,12 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
         }
         check_frozen(node, &mut diags);
         check_unwired(node, &provider.kind, &inputs, &mut diags);
-        diags.extend(schema::check_params(&provider.kind.params, &node.params, &node.name.name, &node.name.span));
+        diags.extend(schema::check_params(
+            &provider.kind.params,
+            &node.params,
+            &node.name.name,
+            &node.name.span,
+        ));
         // Created only when nothing else is wrong with it: a constructor's
         // complaint about a value the schema already refused says nothing new.
         if diags.len() == found_before && node.frozen.is_none() {
@@ -97,7 +108,8 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
     if !diags.is_empty() {
         return Err(diags);
     }
-    let order = toposort(&dag, None).map_err(|_| vec![Diagnostic::nowhere("the graph has a cycle")])?;
+    let order =
+        toposort(&dag, None).map_err(|_| vec![Diagnostic::nowhere("the graph has a cycle")])?;
     let position: Vec<usize> = {
         let mut pos = vec![0; graph.nodes.len()];
         for (p, ix) in order.iter().enumerate() {
@@ -116,18 +128,30 @@ pub fn validate(graph: Graph, registry: &Registry) -> Result<Plan, Vec<Diagnosti
                 params: params_json(decl),
                 inputs: wiring[i]
                     .iter()
-                    .map(|w| w.iter().map(|(from, port)| (position[*from], port.clone())).collect())
+                    .map(|w| {
+                        w.iter()
+                            .map(|(from, port)| (position[*from], port.clone()))
+                            .collect()
+                    })
                     .collect(),
                 frozen: decl.frozen.as_ref().map(|(dir, _)| dir.clone()),
             }
         })
         .collect();
-    Ok(Plan { graph, nodes, sweep: None })
+    Ok(Plan {
+        graph,
+        nodes,
+        sweep: None,
+    })
 }
 
 /// The provider of each node's kind, by position; `None` where the node has
 /// no kind or no plugin provides it (reported).
-fn providers<'r>(graph: &Graph, registry: &'r Registry, diags: &mut Vec<Diagnostic>) -> Vec<Option<&'r Provider>> {
+fn providers<'r>(
+    graph: &Graph,
+    registry: &'r Registry,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Option<&'r Provider>> {
     let kind_names: Vec<&str> = registry.kind_names().collect();
     graph
         .nodes
@@ -173,7 +197,12 @@ fn providers<'r>(graph: &Graph, registry: &'r Registry, diags: &mut Vec<Diagnost
 /// checked against the ports and port types of both ends; and the nodes it
 /// reads, in the order written (the DAG's edges, whose order the plan's
 /// topological order follows).
-fn wire(graph: &Graph, providers: &[Option<&Provider>], i: usize, diags: &mut Vec<Diagnostic>) -> (Vec<Vec<(usize, String)>>, Vec<usize>) {
+fn wire(
+    graph: &Graph,
+    providers: &[Option<&Provider>],
+    i: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Vec<(usize, String)>>, Vec<usize>) {
     let node = &graph.nodes[i];
     let kind = &providers[i].expect("wired only with a kind").kind;
     let mut inputs: Vec<Vec<(usize, String)>> = vec![Vec::new(); kind.inputs.len()];
@@ -182,30 +211,51 @@ fn wire(graph: &Graph, providers: &[Option<&Provider>], i: usize, diags: &mut Ve
         let slot = kind.inputs.iter().position(|p| p.name == input.port.name);
         if slot.is_none() {
             diags.push(
-                Diagnostic::at(&input.port.span, format!("`{}` has no input port `{}`", kind.kind, input.port.name))
-                    .label("unknown input port")
-                    .suggest(&input.port.name, kind.inputs.iter().map(|p| p.name.as_str()))
-                    .help(ports_help("inputs", &kind.inputs)),
+                Diagnostic::at(
+                    &input.port.span,
+                    format!("`{}` has no input port `{}`", kind.kind, input.port.name),
+                )
+                .label("unknown input port")
+                .suggest(
+                    &input.port.name,
+                    kind.inputs.iter().map(|p| p.name.as_str()),
+                )
+                .help(ports_help("inputs", &kind.inputs)),
             );
         }
-        let Some(from) = graph.nodes.iter().position(|n| n.name.name == input.from_node) else {
-            let mut d = Diagnostic::at(&input.span, format!("no node `{}` in the graph", input.from_node))
-                .label("wired from an unknown node");
+        let Some(from) = graph
+            .nodes
+            .iter()
+            .position(|n| n.name.name == input.from_node)
+        else {
+            let mut d = Diagnostic::at(
+                &input.span,
+                format!("no node `{}` in the graph", input.from_node),
+            )
+            .label("wired from an unknown node");
             if let Some(best) = suggest_node(graph, &input.from_node) {
                 d = d.help(format!("did you mean `{best}`?"));
             }
             diags.push(d);
             continue;
         };
-        let Some(from_provider) = providers[from] else { continue };
+        let Some(from_provider) = providers[from] else {
+            continue;
+        };
         let Some(out_port) = from_provider.kind.output(&input.from_port) else {
             diags.push(
                 Diagnostic::at(
                     &input.span,
-                    format!("node `{}` ({}) has no output port `{}`", input.from_node, from_provider.kind.kind, input.from_port),
+                    format!(
+                        "node `{}` ({}) has no output port `{}`",
+                        input.from_node, from_provider.kind.kind, input.from_port
+                    ),
                 )
                 .label("unknown output port")
-                .suggest(&input.from_port, from_provider.kind.outputs.iter().map(|p| p.name.as_str()))
+                .suggest(
+                    &input.from_port,
+                    from_provider.kind.outputs.iter().map(|p| p.name.as_str()),
+                )
                 .help(ports_help("outputs", &from_provider.kind.outputs)),
             );
             continue;
@@ -219,7 +269,12 @@ fn wire(graph: &Graph, providers: &[Option<&Provider>], i: usize, diags: &mut Ve
                     &input.span,
                     format!(
                         "port type mismatch: `{}.{}` is `{}`, input `{}` of `{}` wants `{}`",
-                        input.from_node, input.from_port, out_port.port_type, in_port.name, node.name.name, in_port.port_type
+                        input.from_node,
+                        input.from_port,
+                        out_port.port_type,
+                        in_port.name,
+                        node.name.name,
+                        in_port.port_type
                     ),
                 )
                 .label(format!("`{}` here", out_port.port_type)),
@@ -237,8 +292,11 @@ fn check_frozen(node: &NodeDecl, diags: &mut Vec<Diagnostic>) {
     if let Some((dir, span)) = &node.frozen {
         if let Some(input) = node.inputs.first() {
             diags.push(
-                Diagnostic::at(&input.span, format!("node `{}` is frozen and takes no inputs", node.name.name))
-                    .help("its outputs are read from the `frozen` directory; remove `inputs`"),
+                Diagnostic::at(
+                    &input.span,
+                    format!("node `{}` is frozen and takes no inputs", node.name.name),
+                )
+                .help("its outputs are read from the `frozen` directory; remove `inputs`"),
             );
         }
         if !dir.join(crate::cache::MANIFEST).is_file() {
@@ -252,13 +310,31 @@ fn check_frozen(node: &NodeDecl, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Every required input wired (a frozen node reads none).
-fn check_unwired(node: &NodeDecl, kind: &KindDescription, inputs: &[Vec<(usize, String)>], diags: &mut Vec<Diagnostic>) {
+fn check_unwired(
+    node: &NodeDecl,
+    kind: &KindDescription,
+    inputs: &[Vec<(usize, String)>],
+    diags: &mut Vec<Diagnostic>,
+) {
     for (port, wired) in kind.inputs.iter().zip(inputs) {
-        if wired.is_empty() && !port.optional && node.frozen.is_none() && !node.inputs.iter().any(|d| d.port.name == port.name) {
+        if wired.is_empty()
+            && !port.optional
+            && node.frozen.is_none()
+            && !node.inputs.iter().any(|d| d.port.name == port.name)
+        {
             diags.push(
-                Diagnostic::at(&node.name.span, format!("input `{}` of node `{}` is not wired", port.name, node.name.name))
-                    .label(format!("needs `{}` ({})", port.name, port.port_type))
-                    .help(format!("wire it: inputs.{} = \"NODE.PORT\" (a `{}` output)", port.name, port.port_type)),
+                Diagnostic::at(
+                    &node.name.span,
+                    format!(
+                        "input `{}` of node `{}` is not wired",
+                        port.name, node.name.name
+                    ),
+                )
+                .label(format!("needs `{}` ({})", port.name, port.port_type))
+                .help(format!(
+                    "wire it: inputs.{} = \"NODE.PORT\" (a `{}` output)",
+                    port.name, port.port_type
+                )),
             );
         }
     }
@@ -269,13 +345,30 @@ fn check_cycles(graph: &Graph, dag: &DiGraph<usize, ()>, diags: &mut Vec<Diagnos
     for scc in tarjan_scc(dag) {
         let self_loop = scc.len() == 1 && dag.contains_edge(scc[0], scc[0]);
         if scc.len() > 1 || self_loop {
-            let mut names: Vec<&str> = scc.iter().map(|&ix| graph.nodes[dag[ix]].name.name.as_str()).collect();
+            let mut names: Vec<&str> = scc
+                .iter()
+                .map(|&ix| graph.nodes[dag[ix]].name.name.as_str())
+                .collect();
             names.sort();
-            let first = graph.nodes.iter().find(|n| n.name.name == names[0]).unwrap();
+            let first = graph
+                .nodes
+                .iter()
+                .find(|n| n.name.name == names[0])
+                .unwrap();
             diags.push(
-                Diagnostic::at(&first.name.span, format!("cycle between nodes {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")))
-                    .label("part of a cycle")
-                    .help("a graph must be acyclic: remove one of the inputs that closes the loop"),
+                Diagnostic::at(
+                    &first.name.span,
+                    format!(
+                        "cycle between nodes {}",
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .label("part of a cycle")
+                .help("a graph must be acyclic: remove one of the inputs that closes the loop"),
             );
         }
     }
@@ -283,7 +376,12 @@ fn check_cycles(graph: &Graph, dag: &DiGraph<usize, ()>, diags: &mut Vec<Diagnos
 
 /// Parameters as the plugin receives them.
 fn params_json(node: &NodeDecl) -> serde_json::Value {
-    serde_json::Value::Object(node.params.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
+    serde_json::Value::Object(
+        node.params
+            .iter()
+            .map(|(k, v)| (k.name.clone(), v.to_json()))
+            .collect(),
+    )
 }
 
 /// Creates the node through its plugin without running it (constructors are
@@ -291,16 +389,35 @@ fn params_json(node: &NodeDecl) -> serde_json::Value {
 /// `smooth.median` window, is reported before any compute: at the parameter
 /// the node's message names, else at its `kind`.
 fn refused_by_constructor(provider: &Provider, node: &NodeDecl) -> Option<Diagnostic> {
-    let error = provider.plugin.create(&provider.kind.kind, &params_json(node)).err()?;
-    let named = node.params.iter().filter(|(k, _)| mentions(&error.message, &k.name)).max_by_key(|(k, _)| k.name.len());
+    let error = provider
+        .plugin
+        .create(&provider.kind.kind, &params_json(node))
+        .err()?;
+    let named = node
+        .params
+        .iter()
+        .filter(|(k, _)| mentions(&error.message, &k.name))
+        .max_by_key(|(k, _)| k.name.len());
     let (span, label) = match named {
         Some((key, value)) => (&value.span, format!("`{}` refused by the node", key.name)),
-        None => (node.kind.as_ref().map_or(&node.name.span, |(_, span)| span), "refused by the node".to_string()),
+        None => (
+            node.kind.as_ref().map_or(&node.name.span, |(_, span)| span),
+            "refused by the node".to_string(),
+        ),
     };
     Some(
-        Diagnostic::at(span, format!("node `{}` ({}) refuses its parameters: {}", node.name.name, provider.kind.kind, error.message))
-            .label(label)
-            .help(format!("the rule is the node's own; `emoflow plugins --json` documents `{}`'s parameters", provider.kind.kind)),
+        Diagnostic::at(
+            span,
+            format!(
+                "node `{}` ({}) refuses its parameters: {}",
+                node.name.name, provider.kind.kind, error.message
+            ),
+        )
+        .label(label)
+        .help(format!(
+            "the rule is the node's own; `emoflow plugins --json` documents `{}`'s parameters",
+            provider.kind.kind
+        )),
     )
 }
 
@@ -318,7 +435,14 @@ fn ports_help(what: &str, ports: &[emoflow_sdk::describe::PortDescription]) -> S
     if ports.is_empty() {
         format!("it has no {what}")
     } else {
-        format!("its {what}: {}", ports.iter().map(|p| format!("{} ({})", p.name, p.port_type)).collect::<Vec<_>>().join(", "))
+        format!(
+            "its {what}: {}",
+            ports
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.port_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -328,7 +452,10 @@ mod tests {
 
     #[test]
     fn a_message_names_a_parameter_only_as_a_whole_word() {
-        assert!(mentions("window = 4 must be odd, so that it is centred", "window"));
+        assert!(mentions(
+            "window = 4 must be odd, so that it is centred",
+            "window"
+        ));
         assert!(mentions("`seeds` must list at least one seed", "seeds"));
         assert!(!mentions("the windows overlap", "window"));
         assert!(!mentions("max_window is too large", "window"));

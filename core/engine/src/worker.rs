@@ -68,11 +68,23 @@ pub struct InputSource {
 
 impl InputSource {
     pub fn new((entry, port, dim): &(Entry, String, Option<String>)) -> Self {
-        Self { dir: entry.dir.clone(), manifest: entry.manifest.clone(), port: port.clone(), dim: dim.clone() }
+        Self {
+            dir: entry.dir.clone(),
+            manifest: entry.manifest.clone(),
+            port: port.clone(),
+            dim: dim.clone(),
+        }
     }
 
     fn into_parts(self) -> (Entry, String, Option<String>) {
-        (Entry { dir: self.dir, manifest: self.manifest }, self.port, self.dim)
+        (
+            Entry {
+                dir: self.dir,
+                manifest: self.manifest,
+            },
+            self.port,
+            self.dim,
+        )
     }
 }
 
@@ -98,7 +110,8 @@ impl Usage {
 fn usage(who: nix::sys::resource::UsageWho) -> Usage {
     match nix::sys::resource::getrusage(who) {
         Ok(u) => {
-            let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+            let seconds =
+                |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
             Usage {
                 cpu_seconds: seconds(u.user_time()) + seconds(u.system_time()),
                 // Linux reports kilobytes.
@@ -112,9 +125,20 @@ fn usage(who: nix::sys::resource::UsageWho) -> Usage {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Event {
-    Log { level: String, target: String, message: String },
-    Progress { position: u64, total: u64, message: String },
-    Finished { ports: std::result::Result<Vec<PortFile>, (i32, String)>, usage: Usage },
+    Log {
+        level: String,
+        target: String,
+        message: String,
+    },
+    Progress {
+        position: u64,
+        total: u64,
+        message: String,
+    },
+    Finished {
+        ports: std::result::Result<Vec<PortFile>, (i32, String)>,
+        usage: Usage,
+    },
 }
 
 const CANCEL: &str = "cancel";
@@ -137,23 +161,37 @@ type Finished = (std::result::Result<Vec<PortFile>, (i32, String)>, Usage);
 
 impl Worker {
     fn start() -> Result<Worker> {
-        let exe = std::env::current_exe()
-            .map_err(|e| Error::failed(format!("cannot find the emoflow executable for a worker process: {e}")))?;
+        let exe = std::env::current_exe().map_err(|e| {
+            Error::failed(format!(
+                "cannot find the emoflow executable for a worker process: {e}"
+            ))
+        })?;
         let mut child = Command::new(&exe)
             .arg("worker")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| Error::failed(format!("cannot start a worker process ({}): {e}", exe.display())))?;
+            .map_err(|e| {
+                Error::failed(format!(
+                    "cannot start a worker process ({}): {e}",
+                    exe.display()
+                ))
+            })?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
-        Ok(Worker { child, stdin, stdout })
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+        })
     }
 
     /// Ends the worker (the end of its stdin stops it) and waits for it.
     fn stop(self) {
-        let Worker { mut child, stdin, .. } = self;
+        let Worker {
+            mut child, stdin, ..
+        } = self;
         drop(stdin);
         let _ = child.wait();
     }
@@ -171,7 +209,9 @@ impl Worker {
             },
             Err(e) => format!("was lost: {e}"),
         };
-        Error::failed(format!("the worker process of node `{node}` (pid {pid}) {how}"))
+        Error::failed(format!(
+            "the worker process of node `{node}` (pid {pid}) {how}"
+        ))
     }
 }
 
@@ -185,10 +225,20 @@ fn events(stdout: &mut BufReader<ChildStdout>, host: &dyn Host) -> Option<Finish
             Ok(_) => {}
         }
         match serde_json::from_str::<Event>(&line) {
-            Ok(Event::Log { level, target, message }) => {
-                host.log(level.parse().unwrap_or(tracing::Level::INFO), &target, &message)
-            }
-            Ok(Event::Progress { position, total, message }) => host.progress(position, total, &message),
+            Ok(Event::Log {
+                level,
+                target,
+                message,
+            }) => host.log(
+                level.parse().unwrap_or(tracing::Level::INFO),
+                &target,
+                &message,
+            ),
+            Ok(Event::Progress {
+                position,
+                total,
+                message,
+            }) => host.progress(position, total, &message),
             Ok(Event::Finished { ports, usage }) => return Some((ports, usage)),
             // Something else wrote to stdout (a library): show it.
             Err(_) => host.log(tracing::Level::INFO, "worker", line.trim_end()),
@@ -200,7 +250,12 @@ impl Pool {
     /// Runs `job` in an idle worker, or a new one; `host` renders its logs
     /// and progress. Returns the port files written into `job.staging_dir`
     /// and the worker's usage. A worker that dies fails its node alone.
-    pub fn run(&self, job: &Job, host: &dyn Host, cancel: &AtomicBool) -> (Result<Vec<PortFile>>, Option<Usage>) {
+    pub fn run(
+        &self,
+        job: &Job,
+        host: &dyn Host,
+        cancel: &AtomicBool,
+    ) -> (Result<Vec<PortFile>>, Option<Usage>) {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut worker = match idle.map_or_else(Worker::start, Ok) {
             Ok(worker) => worker,
@@ -228,9 +283,15 @@ impl Pool {
                 if asked {
                     worker.stop();
                 } else {
-                    self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
+                    self.idle
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(worker);
                 }
-                (ports.map_err(|(code, message)| Error::new(ErrorCode::from_i32(code), message)), Some(usage))
+                (
+                    ports.map_err(|(code, message)| Error::new(ErrorCode::from_i32(code), message)),
+                    Some(usage),
+                )
             }
             None => (Err(worker.death(&job.node_name)), None),
         }
@@ -286,15 +347,21 @@ pub fn serve() -> u8 {
         let job: Job = match serde_json::from_str(&line) {
             Ok(job) => job,
             Err(e) => {
-                crate::eprintln!("error: `emoflow worker` is started by `emoflow run`, with jobs on stdin: {e}");
+                crate::eprintln!(
+                    "error: `emoflow worker` is started by `emoflow run`, with jobs on stdin: {e}"
+                );
                 return 2;
             }
         };
         let before = Usage::of_self();
         let registry = registry.get_or_insert_with(|| Registry::discover(&job.plugin_paths));
-        let ports = work(&job, registry, &out, cancel.clone()).map_err(|e| (e.code as i32, e.message));
+        let ports =
+            work(&job, registry, &out, cancel.clone()).map_err(|e| (e.code as i32, e.message));
         let after = Usage::of_self();
-        let usage = Usage { cpu_seconds: after.cpu_seconds - before.cpu_seconds, peak_rss_bytes: after.peak_rss_bytes };
+        let usage = Usage {
+            cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+            peak_rss_bytes: after.peak_rss_bytes,
+        };
         send(&out, &Event::Finished { ports, usage });
     }
     0
@@ -309,9 +376,18 @@ fn send(out: &Mutex<std::io::Stdout>, event: &Event) {
     }
 }
 
-fn work(job: &Job, registry: &Registry, out: &Arc<Mutex<std::io::Stdout>>, cancel: Arc<AtomicBool>) -> Result<Vec<PortFile>> {
+fn work(
+    job: &Job,
+    registry: &Registry,
+    out: &Arc<Mutex<std::io::Stdout>>,
+    cancel: Arc<AtomicBool>,
+) -> Result<Vec<PortFile>> {
     let provider = registry.get(&job.kind).ok_or_else(|| {
-        Error::invalid(format!("the worker process finds no plugin providing `{}` (the run found it in {})", job.kind, job.library.display()))
+        Error::invalid(format!(
+            "the worker process finds no plugin providing `{}` (the run found it in {})",
+            job.kind,
+            job.library.display()
+        ))
     })?;
     if provider.plugin.path() != job.library {
         return Err(Error::invalid(format!(
@@ -321,8 +397,15 @@ fn work(job: &Job, registry: &Registry, out: &Arc<Mutex<std::io::Stdout>>, cance
             job.library.display()
         )));
     }
-    let inputs = job.inputs.iter().map(|w| w.iter().cloned().map(InputSource::into_parts).collect()).collect();
-    let host = WorkerHost { out: out.clone(), registry };
+    let inputs = job
+        .inputs
+        .iter()
+        .map(|w| w.iter().cloned().map(InputSource::into_parts).collect())
+        .collect();
+    let host = WorkerHost {
+        out: out.clone(),
+        registry,
+    };
     let settings = RunSettings {
         node_name: job.node_name.clone(),
         device: job.device.clone(),
@@ -344,15 +427,31 @@ struct WorkerHost<'a> {
 
 impl Host for WorkerHost<'_> {
     fn log(&self, level: tracing::Level, target: &str, message: &str) {
-        let event = Event::Log { level: level.to_string(), target: target.to_string(), message: message.to_string() };
+        let event = Event::Log {
+            level: level.to_string(),
+            target: target.to_string(),
+            message: message.to_string(),
+        };
         send(&self.out, &event);
     }
 
     fn progress(&self, position: u64, total: u64, message: &str) {
-        send(&self.out, &Event::Progress { position, total, message: message.to_string() });
+        send(
+            &self.out,
+            &Event::Progress {
+                position,
+                total,
+                message: message.to_string(),
+            },
+        );
     }
 
-    unsafe fn call_tensor_fn(&self, kind: &str, params: &str, inputs: &[*mut c_void]) -> Result<*mut c_void> {
+    unsafe fn call_tensor_fn(
+        &self,
+        kind: &str,
+        params: &str,
+        inputs: &[*mut c_void],
+    ) -> Result<*mut c_void> {
         // SAFETY: forwarded from the node, which upholds the contract.
         unsafe { self.registry.call_tensor_fn(kind, params, inputs) }
     }

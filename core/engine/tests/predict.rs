@@ -30,24 +30,47 @@ fn arff_values(path: &Path) -> Vec<f64> {
 fn trained_bundle(dir: &Path, system: &str) -> (PathBuf, PathBuf, PathBuf) {
     let corpus = dir.join("corpus");
     if !corpus.exists() {
-        let synth = emoflow().arg("synth").arg(&corpus).args(["--seconds", "20", "--per-split", "2"]).output().unwrap();
+        let synth = emoflow()
+            .arg("synth")
+            .arg(&corpus)
+            .args(["--seconds", "20", "--per-split", "2"])
+            .output()
+            .unwrap();
         assert!(synth.status.success(), "{}", stderr(&synth));
     }
     let graph = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphs/predict.toml");
     let (out, bundle) = (dir.join("out"), dir.join(format!("bundle-{system}")));
-    let export = export(emoflow(), &graph, system, &[format!("data={}", corpus.display())], dir, &bundle);
+    let export = export(
+        emoflow(),
+        &graph,
+        system,
+        &[format!("data={}", corpus.display())],
+        dir,
+        &bundle,
+    );
     assert!(export.status.success(), "{}", stderr(&export));
     (corpus, out, bundle)
 }
 
 /// `command export GRAPH --system SYSTEM --set SET... BUNDLE` on the CPU,
 /// with its output in DIR/out and its cache in DIR/cache.
-fn export(mut command: Command, graph: &Path, system: &str, sets: &[String], dir: &Path, bundle: &Path) -> Output {
+fn export(
+    mut command: Command,
+    graph: &Path,
+    system: &str,
+    sets: &[String],
+    dir: &Path,
+    bundle: &Path,
+) -> Output {
     command.arg("export").arg(graph);
     for set in sets {
         command.arg("--set").arg(set);
     }
-    command.args(["--system", system, "--device", "cpu", "--out"]).arg(dir.join("out")).arg("--cache").arg(dir.join("cache"));
+    command
+        .args(["--system", system, "--device", "cpu", "--out"])
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"));
     command.arg(bundle).output().unwrap()
 }
 
@@ -56,7 +79,15 @@ fn predict(bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
 }
 
 fn predict_with(mut command: Command, bundle: &Path, out: &Path, audio: &[&Path]) -> Output {
-    command.arg("predict").arg(bundle).args(audio).arg("--out").arg(out).args(["--device", "cpu"]).output().unwrap()
+    command
+        .arg("predict")
+        .arg(bundle)
+        .args(audio)
+        .arg("--out")
+        .arg(out)
+        .args(["--device", "cpu"])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -68,19 +99,34 @@ fn an_exported_system_predicts_a_recording_as_the_graph_did_and_refuses_broken_b
         let (corpus, graph_out, bundle) = trained_bundle(&dir, system);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
-        let groups: Vec<&str> = manifest["selection"].as_array().unwrap().iter().map(|s| s["group"].as_str().unwrap()).collect();
-        assert_eq!(groups, ["arousal", "valence"], "one selected system per dimension");
+        let groups: Vec<&str> = manifest["selection"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["group"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            groups,
+            ["arousal", "valence"],
+            "one selected system per dimension"
+        );
 
         let wav = corpus.join("recordings_audio/test_1.wav");
         let out = dir.join(format!("predicted-{system}"));
         let run = predict(&bundle, &out, &[&wav]);
         assert!(run.status.success(), "{}", stderr(&run));
         for dim in ["arousal", "valence"] {
-            let expected = arff_values(&graph_out.join(format!("{written_by}/{written_by}/{dim}/test_1.arff")));
+            let expected = arff_values(
+                &graph_out.join(format!("{written_by}/{written_by}/{dim}/test_1.arff")),
+            );
             let got = arff_values(&out.join(format!("arff/predictions/{dim}/test_1.arff")));
             assert_eq!(got.len(), expected.len(), "{system} {dim}: frames");
             assert_eq!(got.len(), 500, "{system} {dim}: 20 s at 40 ms");
-            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let worst = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             assert!(worst <= 1e-6, "{system} {dim}: largest difference {worst}");
         }
         let csv = std::fs::read_to_string(out.join("csv/predictions/test_1.csv")).unwrap();
@@ -94,46 +140,99 @@ fn an_exported_system_predicts_a_recording_as_the_graph_did_and_refuses_broken_b
     // others are still predicted, the short one is named, the exit is 1.
     let new = dir.join("new");
     std::fs::create_dir_all(&new).unwrap();
-    std::fs::copy(corpus.join("recordings_audio/dev_1.wav"), new.join("mine.wav")).unwrap();
+    std::fs::copy(
+        corpus.join("recordings_audio/dev_1.wav"),
+        new.join("mine.wav"),
+    )
+    .unwrap();
     emoflow_faults::write_wav(&new.join("click.wav"), 16000, &[0; 160]);
     let run = predict(&bundle, &dir.join("new-out"), &[&new]);
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     assert!(stderr(&run).contains("click.wav"), "{}", stderr(&run));
-    assert!(stderr(&run).contains("gives no frame; feature.fbank needs at least 0.0250 s"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("gives no frame; feature.fbank needs at least 0.0250 s"),
+        "{}",
+        stderr(&run)
+    );
     assert!(dir.join("new-out/csv/predictions/mine.csv").is_file());
 
     // Recordings at another rate are resampled to the training corpus's.
     let graph = std::fs::read_to_string(bundle.join("graph.toml")).unwrap();
-    assert!(graph.contains("kind = \"feature.resample\"\ninputs.audio = \"corpus.audio\"\nrate = 16000"), "{graph}");
+    assert!(
+        graph
+            .contains("kind = \"feature.resample\"\ninputs.audio = \"corpus.audio\"\nrate = 16000"),
+        "{graph}"
+    );
     let corpus_32k = dir.join("corpus-32k");
-    let synth = emoflow().arg("synth").arg(&corpus_32k).args(["--seconds", "20", "--per-split", "1", "--sample-rate", "32000"]).output().unwrap();
+    let synth = emoflow()
+        .arg("synth")
+        .arg(&corpus_32k)
+        .args([
+            "--seconds",
+            "20",
+            "--per-split",
+            "1",
+            "--sample-rate",
+            "32000",
+        ])
+        .output()
+        .unwrap();
     assert!(synth.status.success(), "{}", stderr(&synth));
     let wav_32k = dir.join("test_1_32k.wav");
     std::fs::copy(corpus_32k.join("recordings_audio/test_1.wav"), &wav_32k).unwrap();
     let run = predict(&bundle, &dir.join("32k"), &[&wav_32k]);
     assert!(run.status.success(), "{}", stderr(&run));
-    assert_eq!(arff_values(&dir.join("32k/arff/predictions/arousal/test_1_32k.arff")).len(), 500);
+    assert_eq!(
+        arff_values(&dir.join("32k/arff/predictions/arousal/test_1_32k.arff")).len(),
+        500
+    );
 
     // A bundle from another version, or missing a file: refused up front.
     let manifest_path = bundle.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).unwrap();
-    std::fs::write(&manifest_path, text.replacen(&format!("\"{}\"", env!("CARGO_PKG_VERSION")), "\"0.0.1\"", 1)).unwrap();
+    std::fs::write(
+        &manifest_path,
+        text.replacen(
+            &format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+            "\"0.0.1\"",
+            1,
+        ),
+    )
+    .unwrap();
     let run = predict(&bundle, &dir.join("other"), &[&wav]);
     assert_eq!(run.status.code(), Some(2));
-    assert!(stderr(&run).contains("exported by emoflow 0.0.1"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("exported by emoflow 0.0.1"),
+        "{}",
+        stderr(&run)
+    );
     std::fs::write(&manifest_path, text).unwrap();
-    let model = std::fs::read_dir(bundle.join("models")).unwrap().next().unwrap().unwrap().path();
+    let model = std::fs::read_dir(bundle.join("models"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_dir_all(&model).unwrap();
     let run = predict(&bundle, &dir.join("other"), &[&wav]);
     assert_eq!(run.status.code(), Some(2));
-    assert!(stderr(&run).contains("is missing models/"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("is missing models/"),
+        "{}",
+        stderr(&run)
+    );
 }
 
 #[test]
 fn export_names_an_unknown_system_and_refuses_a_node_that_fits_on_the_corpus_it_runs_on() {
     let dir = Scratch::new("predict", "refuse");
     let corpus = dir.join("corpus");
-    let synth = emoflow().arg("synth").arg(&corpus).args(["--seconds", "10", "--per-split", "1"]).output().unwrap();
+    let synth = emoflow()
+        .arg("synth")
+        .arg(&corpus)
+        .args(["--seconds", "10", "--per-split", "1"])
+        .output()
+        .unwrap();
     assert!(synth.status.success(), "{}", stderr(&synth));
     let export = |system: &str| {
         emoflow()
@@ -151,7 +250,11 @@ fn export_names_an_unknown_system_and_refuses_a_node_that_fits_on_the_corpus_it_
     };
     let typo = export("decodd");
     assert_eq!(typo.status.code(), Some(1));
-    assert!(stderr(&typo).contains("no node `decodd` (did you mean `decoded`?)"), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains("no node `decodd` (did you mean `decoded`?)"),
+        "{}",
+        stderr(&typo)
+    );
     let refit = export("calibrated");
     assert_eq!(refit.status.code(), Some(1));
     assert!(
@@ -159,7 +262,10 @@ fn export_names_an_unknown_system_and_refuses_a_node_that_fits_on_the_corpus_it_
         "{}",
         stderr(&refit)
     );
-    assert!(!dir.join("bundle").exists() && !dir.join("bundle.partial").exists(), "nothing half written");
+    assert!(
+        !dir.join("bundle").exists() && !dir.join("bundle.partial").exists(),
+        "nothing half written"
+    );
     // The same graph's `decoded` exports: the refusal is about the node.
     assert!(export("decoded").status.success());
     assert!(dir.join("bundle/manifest.json").is_file());
@@ -199,7 +305,14 @@ format = "arff"
     )
     .unwrap();
     let (out, bundle) = (dir.join("out"), dir.join("bundle"));
-    let export = export(emoflow_faults::emoflow(), &graph, "model", &[], &dir, &bundle);
+    let export = export(
+        emoflow_faults::emoflow(),
+        &graph,
+        "model",
+        &[],
+        &dir,
+        &bundle,
+    );
     assert!(export.status.success(), "{}", stderr(&export));
     let saved: Vec<String> = std::fs::read_dir(bundle.join("models/model"))
         .unwrap()
@@ -207,24 +320,48 @@ format = "arff"
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    assert_eq!(saved, ["mean-arousal.txt", "mean-valence.txt"], "the declared artifacts, and only those");
+    assert_eq!(
+        saved,
+        ["mean-arousal.txt", "mean-valence.txt"],
+        "the declared artifacts, and only those"
+    );
     let graph_toml = std::fs::read_to_string(bundle.join("graph.toml")).unwrap();
-    assert!(graph_toml.contains("kind = \"test.mean_model\""), "{graph_toml}");
-    assert!(graph_toml.contains("weights = \"${bundle}/models/model\""), "{graph_toml}");
+    assert!(
+        graph_toml.contains("kind = \"test.mean_model\""),
+        "{graph_toml}"
+    );
+    assert!(
+        graph_toml.contains("weights = \"${bundle}/models/model\""),
+        "{graph_toml}"
+    );
 
     // The same recording, written to disk by `emoflow synth` (same seed).
     let corpus = dir.join("corpus");
-    let synth = emoflow().arg("synth").arg(&corpus).args(["--seconds", "4", "--per-split", "1"]).output().unwrap();
+    let synth = emoflow()
+        .arg("synth")
+        .arg(&corpus)
+        .args(["--seconds", "4", "--per-split", "1"])
+        .output()
+        .unwrap();
     assert!(synth.status.success(), "{}", stderr(&synth));
     let predicted = dir.join("predicted");
-    let run = predict_with(emoflow_faults::emoflow(), &bundle, &predicted, &[&corpus.join("recordings_audio/test_1.wav")]);
+    let run = predict_with(
+        emoflow_faults::emoflow(),
+        &bundle,
+        &predicted,
+        &[&corpus.join("recordings_audio/test_1.wav")],
+    );
     assert!(run.status.success(), "{}", stderr(&run));
     for dim in ["arousal", "valence"] {
         let expected = arff_values(&out.join(format!("written/written/{dim}/test_1.arff")));
         let got = arff_values(&predicted.join(format!("arff/predictions/{dim}/test_1.arff")));
         assert_eq!(got.len(), expected.len(), "{dim}: frames");
         assert!(!got.is_empty());
-        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(worst <= 1e-6, "{dim}: largest difference {worst}");
     }
 }

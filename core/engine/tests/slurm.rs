@@ -12,8 +12,14 @@ fn root() -> PathBuf {
 }
 
 fn start_slurm() {
-    let started = Command::new(root().join("scripts/slurm-local.sh")).arg("start").status().unwrap();
-    assert!(started.success(), "could not start the local Slurm (scripts/slurm-local.sh start)");
+    let started = Command::new(root().join("scripts/slurm-local.sh"))
+        .arg("start")
+        .status()
+        .unwrap();
+    assert!(
+        started.success(),
+        "could not start the local Slurm (scripts/slurm-local.sh start)"
+    );
 }
 
 /// Runs emoflow, stopping it (and cancelling its jobs) after four minutes,
@@ -44,21 +50,30 @@ fn emoflow_run(graph: &Path, executor: &str, dir: &Path) -> std::process::Output
         if Instant::now() > deadline {
             child.kill().unwrap();
             child.wait().unwrap();
-            let jobs = Command::new("squeue").args(["-h", "-o", "%i %j %T %r"]).output();
+            let jobs = Command::new("squeue")
+                .args(["-h", "-o", "%i %j %T %r"])
+                .output();
             // The jobs are named after the graph, which is named after its file.
             let name = graph.file_stem().unwrap().to_str().unwrap();
             for job in [format!("emoflow-{name}"), format!("emoflow-{name}-trials")] {
-                let _ = Command::new("scancel").arg(format!("--name={job}")).status();
+                let _ = Command::new("scancel")
+                    .arg(format!("--name={job}"))
+                    .status();
             }
             panic!(
                 "emoflow run --executor {executor} did not finish within 240 s; stderr:\n{}\nsqueue:\n{}",
                 std::fs::read_to_string(&stderr).unwrap_or_default(),
-                jobs.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+                jobs.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    std::process::Output { status, stdout: std::fs::read(&stdout).unwrap(), stderr: std::fs::read(&stderr).unwrap() }
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&stdout).unwrap(),
+        stderr: std::fs::read(&stderr).unwrap(),
+    }
 }
 
 /// A graph of the engine's tests.
@@ -68,7 +83,11 @@ fn graph(name: &str) -> PathBuf {
 
 fn run(graph: &Path, executor: &str, dir: &Path) -> serde_json::Value {
     let out = emoflow_run(graph, executor, dir);
-    assert!(out.status.success(), "{executor}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{executor}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&std::fs::read(dir.join("out/run.json")).unwrap()).unwrap()
 }
 
@@ -84,7 +103,12 @@ fn metrics(report: &serde_json::Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{} {} {} {} {}", m["node"], m["name"], m["dim"], m["split"], m["value"]))
+        .map(|m| {
+            format!(
+                "{} {} {} {} {}",
+                m["node"], m["name"], m["dim"], m["split"], m["value"]
+            )
+        })
         .collect();
     all.sort();
     all
@@ -104,8 +128,10 @@ fn a_sweep_on_slurm_selects_the_same_trial_with_the_same_metrics_as_locally() {
     // The trials ran as array tasks: one log and one run.json each.
     for t in 0..local["sweep"]["trials"].as_array().unwrap().len() {
         assert!(base.join(format!("slurm/out/slurm/trial-{t}.log")).exists());
-        let trial: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(base.join(format!("slurm/out/trials/{t}/run.json"))).unwrap()).unwrap();
+        let trial: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(base.join(format!("slurm/out/trials/{t}/run.json"))).unwrap(),
+        )
+        .unwrap();
         assert_eq!(trial["status"], "ok");
     }
     // The final job found every trial node in the shared cache.
@@ -128,8 +154,14 @@ fn failed_trials_on_slurm_are_named_with_their_logs_and_the_run_exits_1() {
         assert!(err.contains(&format!("trial {t} ({id}) failed")), "{err}");
         assert!(err.contains(&format!("trial-{t}.log")), "{err}");
     }
-    assert!(err.contains("utterance `train_3` has no frames"), "the log's error is shown: {err}");
-    assert!(!dir.join("out/run.json").exists(), "no final report without the trials");
+    assert!(
+        err.contains("utterance `train_3` has no frames"),
+        "the log's error is shown: {err}"
+    );
+    assert!(
+        !dir.join("out/run.json").exists(),
+        "no final report without the trials"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -148,6 +180,10 @@ fn trainings_on_slurm_give_the_same_models_and_table_as_locally() {
     assert_eq!(metrics(&slurm), metrics(&local));
     assert_eq!(slurm["sweep"]["selected"], local["sweep"]["selected"]);
     let table = |run: &str| std::fs::read(base.join(run).join("out/table/table.md")).unwrap();
-    assert_eq!(table("slurm"), table("local"), "the same table, byte for byte");
+    assert_eq!(
+        table("slurm"),
+        table("local"),
+        "the same table, byte for byte"
+    );
     std::fs::remove_dir_all(&base).unwrap();
 }

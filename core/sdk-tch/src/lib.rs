@@ -74,7 +74,11 @@ pub trait ContextExt {
 
 impl<'c> ContextExt for Context<'c> {
     fn tensor_fn(&self, kind: &str, params: &str) -> TensorFn<'_> {
-        TensorFn { ctx: self, kind: kind.to_string(), params: params.to_string() }
+        TensorFn {
+            ctx: self,
+            kind: kind.to_string(),
+            params: params.to_string(),
+        }
     }
 }
 
@@ -88,10 +92,15 @@ pub struct TensorFn<'a> {
 impl TensorFn<'_> {
     /// Calls the function. The output keeps its autograd graph.
     pub fn call(&self, inputs: &[&Tensor]) -> Result<Tensor> {
-        let handles: Vec<*mut c_void> =
-            inputs.iter().map(|t| t.as_ptr().cast_mut().cast()).collect();
+        let handles: Vec<*mut c_void> = inputs
+            .iter()
+            .map(|t| t.as_ptr().cast_mut().cast())
+            .collect();
         // SAFETY: the handles are live tensors, borrowed for the call.
-        let output = unsafe { self.ctx.call_raw_tensor_fn(&self.kind, &self.params, &handles)? };
+        let output = unsafe {
+            self.ctx
+                .call_raw_tensor_fn(&self.kind, &self.params, &handles)?
+        };
         // SAFETY: on success the callee handed us ownership of a valid handle.
         Ok(unsafe { Tensor::from_ptr(output.cast()) })
     }

@@ -26,7 +26,8 @@ use arrow::array::{
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{
-    ArrowNativeType, ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef, UInt32Type,
+    ArrowNativeType, ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema,
+    SchemaRef, UInt32Type,
 };
 use arrow::record_batch::RecordBatch;
 
@@ -35,24 +36,44 @@ use crate::{Error, Result};
 
 /// The Arrow type of a column kind ([`Col`]) as the docs spell it.
 macro_rules! describe {
-    (Utf8) => { "Utf8" };
-    (UInt32) => { "UInt32" };
-    (Float64) => { "Float64" };
-    (ListF32) => { "List<Float32>" };
-    (ListU32) => { "List<UInt32>" };
-    (ListVectorsF32) => { "List<FixedSizeList<Float32, D>>" };
+    (Utf8) => {
+        "Utf8"
+    };
+    (UInt32) => {
+        "UInt32"
+    };
+    (Float64) => {
+        "Float64"
+    };
+    (ListF32) => {
+        "List<Float32>"
+    };
+    (ListU32) => {
+        "List<UInt32>"
+    };
+    (ListVectorsF32) => {
+        "List<FixedSizeList<Float32, D>>"
+    };
 }
 
 /// `" (+ frame period)"` after a time series' column, in the docs.
 macro_rules! timed_doc {
-    () => { "" };
-    ($period:ident) => { " (+ frame period)" };
+    () => {
+        ""
+    };
+    ($period:ident) => {
+        " (+ frame period)"
+    };
 }
 
 /// Whether a column carries a frame period.
 macro_rules! is_timed {
-    () => { false };
-    ($period:ident) => { true };
+    () => {
+        false
+    };
+    ($period:ident) => {
+        true
+    };
 }
 
 /// One row of the columns of a port type, for the docs: `` `name: Type` ``
@@ -397,10 +418,15 @@ use column as c;
 /// column is missing or mistyped. Unknown port types (a plugin's own) and
 /// `table` accept any schema.
 pub fn check_schema(port_type: &str, schema: &Schema) -> std::result::Result<(), String> {
-    let Some(cols) = columns(port_type) else { return Ok(()) };
+    let Some(cols) = columns(port_type) else {
+        return Ok(());
+    };
     for &(name, col, timed) in cols {
         let field = schema.field_with_name(name).map_err(|_| {
-            format!("missing column `{name}` ({}) of port type `{port_type}`", col.describe())
+            format!(
+                "missing column `{name}` ({}) of port type `{port_type}`",
+                col.describe()
+            )
         })?;
         if !col.matches(field.data_type()) {
             return Err(format!(
@@ -421,22 +447,36 @@ pub fn check_schema(port_type: &str, schema: &Schema) -> std::result::Result<(),
 /// below their count.
 pub fn check_batch(port_type: &str, batch: &RecordBatch) -> std::result::Result<(), String> {
     check_schema(port_type, batch.schema().as_ref())?;
-    let Some(cols) = columns(port_type) else { return Ok(()) };
+    let Some(cols) = columns(port_type) else {
+        return Ok(());
+    };
     for &(name, _, _) in cols {
         let col = batch.column_by_name(name).expect("checked by check_schema");
         if col.null_count() > 0 {
-            return Err(format!("column `{name}` has {} null values", col.null_count()));
+            return Err(format!(
+                "column `{name}` has {} null values",
+                col.null_count()
+            ));
         }
     }
-    if let Some(split) = batch.column_by_name(c::SPLIT).filter(|_| port_type != port::METRICS) {
+    if let Some(split) = batch
+        .column_by_name(c::SPLIT)
+        .filter(|_| port_type != port::METRICS)
+    {
         for s in split.as_string::<i32>().iter().flatten() {
             Split::parse(s).map_err(|e| e.message)?;
         }
     }
     match port_type {
         port::POSTERIORS => {
-            let k = batch.column_by_name(c::NUM_CLASSES).unwrap().as_primitive::<UInt32Type>();
-            let lists = batch.column_by_name(c::POSTERIORS).unwrap().as_list::<i32>();
+            let k = batch
+                .column_by_name(c::NUM_CLASSES)
+                .unwrap()
+                .as_primitive::<UInt32Type>();
+            let lists = batch
+                .column_by_name(c::POSTERIORS)
+                .unwrap()
+                .as_list::<i32>();
             for i in 0..batch.num_rows() {
                 let (k, len) = (k.value(i) as usize, lists.value_length(i) as usize);
                 if k == 0 || len % k != 0 {
@@ -447,7 +487,10 @@ pub fn check_batch(port_type: &str, batch: &RecordBatch) -> std::result::Result<
             }
         }
         port::CLASSES => {
-            let k = batch.column_by_name(c::NUM_CLASSES).unwrap().as_primitive::<UInt32Type>();
+            let k = batch
+                .column_by_name(c::NUM_CLASSES)
+                .unwrap()
+                .as_primitive::<UInt32Type>();
             let lists = batch.column_by_name(c::CLASSES).unwrap().as_list::<i32>();
             for i in 0..batch.num_rows() {
                 let values = lists.value(i);
@@ -468,14 +511,20 @@ pub fn check_batch(port_type: &str, batch: &RecordBatch) -> std::result::Result<
 /// The frame period (seconds) stored on a time-series field.
 pub fn frame_period_of(field: &Field) -> Result<f64> {
     let raw = field.metadata().get(FRAME_PERIOD_KEY).ok_or_else(|| {
-        Error::data(format!("column `{}` lacks its `{FRAME_PERIOD_KEY}` metadata", field.name()))
-    })?;
-    raw.parse::<f64>().ok().filter(|p| p.is_finite() && *p >= 0.0).ok_or_else(|| {
         Error::data(format!(
-            "column `{}`: `{FRAME_PERIOD_KEY}` = `{raw}` is not a duration in seconds",
+            "column `{}` lacks its `{FRAME_PERIOD_KEY}` metadata",
             field.name()
         ))
-    })
+    })?;
+    raw.parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && *p >= 0.0)
+        .ok_or_else(|| {
+            Error::data(format!(
+                "column `{}`: `{FRAME_PERIOD_KEY}` = `{raw}` is not a duration in seconds",
+                field.name()
+            ))
+        })
 }
 
 // ---- typed rows -------------------------------------------------------------
@@ -516,7 +565,10 @@ trait Column: Sized {
 impl Column for String {
     const COL: Col = Col::Utf8;
     fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
-        Ok(strings(batch, name)?.iter().map(|s| s.unwrap_or_default().to_string()).collect())
+        Ok(strings(batch, name)?
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect())
     }
     fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
         Arc::new(values.map(|v| Some(v.as_str())).collect::<StringArray>())
@@ -526,7 +578,10 @@ impl Column for String {
 impl Column for Split {
     const COL: Col = Col::Utf8;
     fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
-        strings(batch, name)?.iter().map(|s| Split::parse(s.unwrap_or_default())).collect()
+        strings(batch, name)?
+            .iter()
+            .map(|s| Split::parse(s.unwrap_or_default()))
+            .collect()
     }
     fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
         Arc::new(values.map(|v| Some(v.as_str())).collect::<StringArray>())
@@ -552,13 +607,15 @@ impl Scalar for f64 {
 impl<T: Scalar> Column for T {
     const COL: Col = T::COL;
     fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
-        let array = col(batch, name)?.as_primitive_opt::<T::Arrow>().ok_or_else(|| {
-            Error::data(format!("column `{name}` is not {}", T::COL.describe()))
-        })?;
+        let array = col(batch, name)?
+            .as_primitive_opt::<T::Arrow>()
+            .ok_or_else(|| Error::data(format!("column `{name}` is not {}", T::COL.describe())))?;
         Ok(array.values().to_vec())
     }
     fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
-        Arc::new(PrimitiveArray::<T::Arrow>::from_iter_values(values.copied()))
+        Arc::new(PrimitiveArray::<T::Arrow>::from_iter_values(
+            values.copied(),
+        ))
     }
 }
 
@@ -581,7 +638,10 @@ impl ListItem for u32 {
 impl<T: ListItem> Column for Vec<T> {
     const COL: Col = T::LIST;
     fn read(batch: &RecordBatch, name: &str) -> Result<Vec<Self>> {
-        Ok(lists::<T::Arrow>(batch, name)?.into_iter().map(<[T]>::to_vec).collect())
+        Ok(lists::<T::Arrow>(batch, name)?
+            .into_iter()
+            .map(<[T]>::to_vec)
+            .collect())
     }
     fn array<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
         list_array::<T::Arrow>(&values.map(Vec::as_slice).collect::<Vec<_>>())
@@ -606,7 +666,10 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
 }
 
 /// Each row's slice of a list column.
-fn lists<'a, T: ArrowPrimitiveType>(batch: &'a RecordBatch, name: &str) -> Result<Vec<&'a [T::Native]>> {
+fn lists<'a, T: ArrowPrimitiveType>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<Vec<&'a [T::Native]>> {
     let list = col(batch, name)?
         .as_list_opt::<i32>()
         .ok_or_else(|| Error::data(format!("column `{name}` is not a List")))?;
@@ -616,7 +679,9 @@ fn lists<'a, T: ArrowPrimitiveType>(batch: &'a RecordBatch, name: &str) -> Resul
         .ok_or_else(|| Error::data(format!("column `{name}` has the wrong element type")))?
         .values();
     let offsets = list.value_offsets();
-    Ok((0..list.len()).map(|i| &values[offsets[i] as usize..offsets[i + 1] as usize]).collect())
+    Ok((0..list.len())
+        .map(|i| &values[offsets[i] as usize..offsets[i + 1] as usize])
+        .collect())
 }
 
 /// The frame period of time-series column `name`.
@@ -625,7 +690,10 @@ fn period_at(batch: &RecordBatch, name: &str) -> Result<f64> {
 }
 
 fn with_period(field: Field, period: f64) -> Field {
-    field.with_metadata(HashMap::from([(FRAME_PERIOD_KEY.to_string(), period.to_string())]))
+    field.with_metadata(HashMap::from([(
+        FRAME_PERIOD_KEY.to_string(),
+        period.to_string(),
+    )]))
 }
 
 /// A list column from each row's values, flattened without copies beyond one.
@@ -662,7 +730,11 @@ fn common_period(periods: impl Iterator<Item = f64>) -> Result<f64> {
 /// Each row's values of the Utf8 columns its port type does not declare,
 /// as (column, value).
 fn labels(batch: &RecordBatch, port_type: &str) -> Result<Vec<Vec<(String, String)>>> {
-    let declared: Vec<&str> = columns(port_type).unwrap_or_default().iter().map(|c| c.0).collect();
+    let declared: Vec<&str> = columns(port_type)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.0)
+        .collect();
     let schema = batch.schema();
     let extra: Vec<(String, Vec<String>)> = schema
         .fields()
@@ -671,13 +743,20 @@ fn labels(batch: &RecordBatch, port_type: &str) -> Result<Vec<Vec<(String, Strin
         .map(|f| Ok((f.name().clone(), String::read(batch, f.name())?)))
         .collect::<Result<_>>()?;
     Ok((0..batch.num_rows())
-        .map(|i| extra.iter().map(|(k, v)| (k.clone(), v[i].clone())).collect())
+        .map(|i| {
+            extra
+                .iter()
+                .map(|(k, v)| (k.clone(), v[i].clone()))
+                .collect()
+        })
         .collect())
 }
 
 /// One Utf8 column per label key, in order of first appearance; a row
 /// without a key has an empty value there.
-fn label_columns<'a>(rows: impl Iterator<Item = &'a [(String, String)]> + Clone) -> Vec<(Field, ArrayRef)> {
+fn label_columns<'a>(
+    rows: impl Iterator<Item = &'a [(String, String)]> + Clone,
+) -> Vec<(Field, ArrayRef)> {
     let mut keys: Vec<&str> = Vec::new();
     for (k, _) in rows.clone().flatten() {
         if !keys.contains(&k.as_str()) {
@@ -687,7 +766,10 @@ fn label_columns<'a>(rows: impl Iterator<Item = &'a [(String, String)]> + Clone)
     keys.into_iter()
         .map(|key| {
             let values = rows.clone().map(|labels| {
-                labels.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
+                labels
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or("", |(_, v)| v.as_str())
             });
             let array: ArrayRef = Arc::new(values.map(Some).collect::<StringArray>());
             (Field::new(key, DataType::Utf8, false), array)
@@ -697,7 +779,13 @@ fn label_columns<'a>(rows: impl Iterator<Item = &'a [(String, String)]> + Clone)
 
 impl MetricRow {
     pub fn new(name: &str, dim: &str, split: &str, value: f64) -> Self {
-        Self { name: name.into(), dim: dim.into(), split: split.into(), value, labels: Vec::new() }
+        Self {
+            name: name.into(),
+            dim: dim.into(),
+            split: split.into(),
+            value,
+            labels: Vec::new(),
+        }
     }
 
     pub fn label(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -706,7 +794,10 @@ impl MetricRow {
     }
 
     pub fn get_label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -746,7 +837,8 @@ impl FeatureRow {
 
     /// The schema of a `features` stream of dimension `dims`.
     pub fn schema(dims: usize, frame_period: f64) -> SchemaRef {
-        let (fields, _): (Vec<_>, Vec<_>) = Self::columns(&[], dims, frame_period).into_iter().unzip();
+        let (fields, _): (Vec<_>, Vec<_>) =
+            Self::columns(&[], dims, frame_period).into_iter().unzip();
         Arc::new(Schema::new(fields))
     }
 
@@ -763,10 +855,19 @@ impl FeatureRow {
         let offsets = OffsetBuffer::from_lengths(rows.iter().map(|r| r.num_frames()));
         let list = ListArray::new(vector_field.clone(), offsets, Arc::new(vectors), None);
         vec![
-            (Field::new(c::UTT_ID, DataType::Utf8, false), String::array(rows.iter().map(|r| &r.utt_id))),
-            (Field::new(c::SPLIT, DataType::Utf8, false), Split::array(rows.iter().map(|r| &r.split))),
             (
-                with_period(Field::new(c::FEATURES, DataType::List(vector_field), false), frame_period),
+                Field::new(c::UTT_ID, DataType::Utf8, false),
+                String::array(rows.iter().map(|r| &r.utt_id)),
+            ),
+            (
+                Field::new(c::SPLIT, DataType::Utf8, false),
+                Split::array(rows.iter().map(|r| &r.split)),
+            ),
+            (
+                with_period(
+                    Field::new(c::FEATURES, DataType::List(vector_field), false),
+                    frame_period,
+                ),
                 Arc::new(list),
             ),
         ]
@@ -810,7 +911,10 @@ impl PortRows for FeatureRow {
 
     fn write(rows: &[Self]) -> Result<RecordBatch> {
         let dims = rows.first().map_or(0, |r| r.dims);
-        if let Some(r) = rows.iter().find(|r| r.dims != dims || r.frames.len() % dims.max(1) != 0) {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.dims != dims || r.frames.len() % dims.max(1) != 0)
+        {
             return Err(Error::data(format!(
                 "utterance `{}`: {} values are not frames of dimension {dims}",
                 r.utt_id,
@@ -920,7 +1024,10 @@ mod tests {
             frame_period: 0.04,
             posteriors: vec![0.25; 7],
         };
-        let err = check_batch(port::POSTERIORS, &PosteriorsRow::write(&[row.clone()]).unwrap());
+        let err = check_batch(
+            port::POSTERIORS,
+            &PosteriorsRow::write(&[row.clone()]).unwrap(),
+        );
         assert!(err.unwrap_err().contains("not a whole number of frames"));
         row.posteriors = vec![0.25; 8];
         check_batch(port::POSTERIORS, &PosteriorsRow::write(&[row]).unwrap()).unwrap();
@@ -939,14 +1046,23 @@ mod tests {
 
     #[test]
     fn a_misspelt_split_is_refused() {
-        let mut row = AudioRow { utt_id: "x".into(), split: Split::Dev, sample_rate: 16000, samples: vec![] };
+        let mut row = AudioRow {
+            utt_id: "x".into(),
+            split: Split::Dev,
+            sample_rate: 16000,
+            samples: vec![],
+        };
         let batch = AudioRow::write(std::slice::from_ref(&row)).unwrap();
         check_batch(port::AUDIO, &batch).unwrap();
         row.split = Split::Test;
         let mut columns = AudioRow::write(&[row]).unwrap().columns().to_vec();
         columns[1] = Arc::new(StringArray::from(vec!["developement"]));
         let bad = RecordBatch::try_new(batch.schema(), columns).unwrap();
-        assert!(check_batch(port::AUDIO, &bad).unwrap_err().contains("developement"));
+        assert!(
+            check_batch(port::AUDIO, &bad)
+                .unwrap_err()
+                .contains("developement")
+        );
     }
 
     #[test]

@@ -95,12 +95,19 @@ pub struct Resampler {
 
 impl SourceExport {
     pub fn new(reader: &str, paths: &str) -> Self {
-        Self { reader: reader.into(), paths: paths.into(), resampler: None }
+        Self {
+            reader: reader.into(),
+            paths: paths.into(),
+            resampler: None,
+        }
     }
 
     /// See [`SourceExport::resampler`].
     pub fn resampler(mut self, kind: &str, rate: &str) -> Self {
-        self.resampler = Some(Resampler { kind: kind.into(), rate: rate.into() });
+        self.resampler = Some(Resampler {
+            kind: kind.into(),
+            rate: rate.into(),
+        });
         self
     }
 }
@@ -120,7 +127,11 @@ pub struct ModelExport {
 
 impl ModelExport {
     pub fn new(weights: &str, artifacts: &[&str]) -> Self {
-        Self { weights: weights.into(), artifacts: artifacts.iter().map(|a| a.to_string()).collect(), dim: None }
+        Self {
+            weights: weights.into(),
+            artifacts: artifacts.iter().map(|a| a.to_string()).collect(),
+            dim: None,
+        }
     }
 
     /// See [`ModelExport::dim`].
@@ -150,18 +161,27 @@ pub struct ParamIs {
 
 impl FittedExport {
     pub fn new(why: &str, state_is_output: bool) -> Self {
-        Self { why: why.into(), state_is_output, when: None }
+        Self {
+            why: why.into(),
+            state_is_output,
+            when: None,
+        }
     }
 
     /// See [`FittedExport::when`].
     pub fn when(mut self, param: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.when = Some(ParamIs { param: param.into(), value: value.into() });
+        self.when = Some(ParamIs {
+            param: param.into(),
+            value: value.into(),
+        });
         self
     }
 
     /// Whether a node with these (defaulted) parameters fits.
     pub fn fits(&self, params: &serde_json::Value) -> bool {
-        self.when.as_ref().is_none_or(|w| params.get(&w.param) == Some(&w.value))
+        self.when
+            .as_ref()
+            .is_none_or(|w| params.get(&w.param) == Some(&w.value))
     }
 }
 

@@ -52,7 +52,10 @@ pub const NODE_BUG: &str = "(a bug in the node)";
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
     pub fn failed(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Failed, message)
@@ -65,14 +68,20 @@ impl Error {
     }
     /// An I/O error naming the file.
     pub fn io(path: impl AsRef<std::path::Path>, error: impl std::fmt::Display) -> Self {
-        Self::new(ErrorCode::Io, format!("{}: {error}", path.as_ref().display()))
+        Self::new(
+            ErrorCode::Io,
+            format!("{}: {error}", path.as_ref().display()),
+        )
     }
     pub fn cancelled() -> Self {
         Self::new(ErrorCode::Cancelled, "cancelled")
     }
     /// Prefixes the message with where it happened.
     pub fn context(self, context: impl std::fmt::Display) -> Self {
-        Self { code: self.code, message: format!("{context}: {}", self.message) }
+        Self {
+            code: self.code,
+            message: format!("{context}: {}", self.message),
+        }
     }
 }
 
@@ -96,7 +105,10 @@ impl From<arrow::error::ArrowError> for Error {
 /// Producer error: External error: WORDS", which tells the user nothing.
 fn producer_message(message: &str) -> String {
     match message.split_once("Producer error: ") {
-        Some((_, produced)) => produced.strip_prefix("External error: ").unwrap_or(produced).to_string(),
+        Some((_, produced)) => produced
+            .strip_prefix("External error: ")
+            .unwrap_or(produced)
+            .to_string(),
         None => message.to_string(),
     }
 }

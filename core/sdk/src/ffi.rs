@@ -36,7 +36,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 
 use crate::arrow;
 use crate::node::{Context, Inputs, KindSpec, PluginSpec};
@@ -78,7 +78,10 @@ pub struct FFI_Str {
 
 impl FFI_Str {
     pub fn new(s: &str) -> Self {
-        Self { ptr: s.as_ptr(), len: s.len() }
+        Self {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        }
     }
 
     /// The string, checked: a plugin written by hand in another language
@@ -94,7 +97,9 @@ impl FFI_Str {
         // SAFETY: the caller guarantees `len` bytes live for 'a.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
         std::str::from_utf8(bytes).map_err(|e| {
-            Error::invalid(format!("a string passed across the plugin boundary is not UTF-8: {e}"))
+            Error::invalid(format!(
+                "a string passed across the plugin boundary is not UTF-8: {e}"
+            ))
         })
     }
 
@@ -125,7 +130,11 @@ pub struct FFI_Error {
 impl FFI_Error {
     /// An empty error slot for a callee to fill.
     pub fn empty() -> Self {
-        Self { code: 0, message: std::ptr::null_mut(), len: 0 }
+        Self {
+            code: 0,
+            message: std::ptr::null_mut(),
+            len: 0,
+        }
     }
 
     /// Fills `slot` with `error`, allocating the message on this side.
@@ -140,7 +149,13 @@ impl FFI_Error {
         let len = message.len();
         let message = Box::into_raw(message).cast::<u8>();
         // SAFETY: the caller guarantees `slot` is valid for writes.
-        unsafe { slot.write(FFI_Error { code: error.code as i32, message, len }) };
+        unsafe {
+            slot.write(FFI_Error {
+                code: error.code as i32,
+                message,
+                len,
+            })
+        };
     }
 
     /// Reads the error without taking ownership of its message.
@@ -149,7 +164,13 @@ impl FFI_Error {
     /// `self` must have been filled by [`FFI_Error::write`] (of either side).
     pub unsafe fn to_error(&self) -> Error {
         // SAFETY: `write` stores a boxed UTF-8 slice of `len` bytes.
-        let message = unsafe { FFI_Str { ptr: self.message, len: self.len }.as_str() };
+        let message = unsafe {
+            FFI_Str {
+                ptr: self.message,
+                len: self.len,
+            }
+            .as_str()
+        };
         Error::new(ErrorCode::from_i32(self.code), message)
     }
 }
@@ -167,7 +188,9 @@ pub unsafe extern "C" fn free_error(err: *mut FFI_Error) {
     unsafe {
         let e = &mut *err;
         if !e.message.is_null() {
-            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(e.message, e.len)));
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                e.message, e.len,
+            )));
         }
         e.message = std::ptr::null_mut();
         e.len = 0;
@@ -225,7 +248,8 @@ pub struct FFI_RunContext {
     pub artifact_dir: FFI_Str,
     /// Set by the host to ask the node to stop; read with `Relaxed` loads.
     pub cancel: *const AtomicBool,
-    pub log: unsafe extern "C" fn(host: *const c_void, level: u32, target: FFI_Str, message: FFI_Str),
+    pub log:
+        unsafe extern "C" fn(host: *const c_void, level: u32, target: FFI_Str, message: FFI_Str),
     /// Progress of the node: `position` of `total` units (`total` 0 when unknown).
     pub progress:
         unsafe extern "C" fn(host: *const c_void, position: u64, total: u64, message: FFI_Str),
@@ -314,7 +338,10 @@ pub struct Exported {
 impl Exported {
     pub fn new(spec: PluginSpec) -> Self {
         let describe_json = crate::describe::to_json(&spec);
-        Self { spec, describe_json }
+        Self {
+            spec,
+            describe_json,
+        }
     }
 
     /// A plugin that could not find its kinds (see
@@ -323,15 +350,26 @@ impl Exported {
     /// its load error.
     pub fn failed(name: &'static str, version: &'static str, why: &str) -> Self {
         Self {
-            spec: PluginSpec { name, version, kinds: Vec::new() },
+            spec: PluginSpec {
+                name,
+                version,
+                kinds: Vec::new(),
+            },
             describe_json: serde_json::json!({ "error": why }).to_string(),
         }
     }
 
     fn kind(&'static self, kind: &str) -> Result<&'static KindSpec, Error> {
-        self.spec.kinds.iter().find(|k| k.kind == kind).ok_or_else(|| {
-            Error::new(ErrorCode::Invalid, format!("this plugin has no node kind `{kind}`"))
-        })
+        self.spec
+            .kinds
+            .iter()
+            .find(|k| k.kind == kind)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Invalid,
+                    format!("this plugin has no node kind `{kind}`"),
+                )
+            })
     }
 }
 
@@ -360,7 +398,10 @@ pub const fn plugin_table(
         abi_major: ABI_MAJOR + cfg!(feature = "test-next-abi-major") as u32,
         struct_size: std::mem::size_of::<FFI_Plugin>() as u32,
         abi_minor: ABI_MINOR,
-        sdk_version: FFI_Str { ptr: SDK_VERSION.as_ptr(), len: SDK_VERSION.len() },
+        sdk_version: FFI_Str {
+            ptr: SDK_VERSION.as_ptr(),
+            len: SDK_VERSION.len(),
+        },
         describe,
         create,
         run,
@@ -426,7 +467,10 @@ pub unsafe fn create_shim(
     let result = guard(&format!("creating a `{kind}` node"), || {
         let spec = exported().kind(kind)?;
         let params: serde_json::Value = serde_json::from_str(params).map_err(|e| {
-            Error::new(ErrorCode::Invalid, format!("parameters of `{kind}` are not JSON: {e}"))
+            Error::new(
+                ErrorCode::Invalid,
+                format!("parameters of `{kind}` are not JSON: {e}"),
+            )
         })?;
         let node = (spec.create)(params)?;
         Ok(Box::into_raw(Box::new(NodeBox { spec, node })).cast::<c_void>())
@@ -506,14 +550,12 @@ unsafe extern "C" fn run(
             };
             ports.push((port.name, reader));
         }
-        let produced = crate::log::forwarding(&ctx, || {
-            node_box.node.run(&ctx, Inputs::new(kind, ports))
-        })?;
+        let produced =
+            crate::log::forwarding(&ctx, || node_box.node.run(&ctx, Inputs::new(kind, ports)))?;
         let mut produced = produced.into_ports(spec)?;
         for (i, reader) in produced.drain(..).enumerate() {
-            let stream = FFI_ArrowArrayStream::new(Box::new(crate::node::CatchPanics::new(
-                kind, reader,
-            )));
+            let stream =
+                FFI_ArrowArrayStream::new(Box::new(crate::node::CatchPanics::new(kind, reader)));
             // SAFETY: `outputs` holds `n_outputs` released streams we may overwrite.
             unsafe { outputs.add(i).write(stream) };
         }
@@ -534,21 +576,24 @@ unsafe extern "C" fn input_files(
     // SAFETY: `node` came from `create`; listing its files only reads it.
     let node_box = unsafe { &*node.cast::<NodeBox>() };
     let kind = node_box.spec.kind;
-    let result = guard(&format!("listing the input files of node kind `{kind}`"), || {
-        for path in node_box.node.input_files()? {
-            let utf8 = path.to_str().ok_or_else(|| {
-                Error::invalid(format!(
-                    "`{kind}` reads {}, whose path is not UTF-8 (the plugin ABI carries UTF-8 \
+    let result = guard(
+        &format!("listing the input files of node kind `{kind}`"),
+        || {
+            for path in node_box.node.input_files()? {
+                let utf8 = path.to_str().ok_or_else(|| {
+                    Error::invalid(format!(
+                        "`{kind}` reads {}, whose path is not UTF-8 (the plugin ABI carries UTF-8 \
                      paths): rename the file",
-                    path.display()
-                ))
-            })?;
-            // SAFETY: the host passes a sink and callback valid for the call;
-            // the string outlives the callback.
-            unsafe { push(sink, FFI_Str::new(utf8)) };
-        }
-        Ok(())
-    });
+                        path.display()
+                    ))
+                })?;
+                // SAFETY: the host passes a sink and callback valid for the call;
+                // the string outlives the callback.
+                unsafe { push(sink, FFI_Str::new(utf8)) };
+            }
+            Ok(())
+        },
+    );
     // SAFETY: the host passes a valid error slot.
     unsafe { status(result, err) }
 }
@@ -601,10 +646,15 @@ pub unsafe fn call_tensor_fn_shim(
     let result = guard(&format!("tensor function `{kind}`"), || {
         let spec = exported().kind(kind)?;
         let Some(f) = &spec.tensor_fn else {
-            return Err(Error::new(ErrorCode::Invalid, format!("`{}` is not a tensor function", spec.kind)));
+            return Err(Error::new(
+                ErrorCode::Invalid,
+                format!("`{}` is not a tensor function", spec.kind),
+            ));
         };
         // SAFETY: the caller passes `n_inputs` valid tensor handles.
-        f(params, unsafe { std::slice::from_raw_parts(inputs, n_inputs) })
+        f(params, unsafe {
+            std::slice::from_raw_parts(inputs, n_inputs)
+        })
     });
     match result {
         Ok(handle) => {
@@ -682,6 +732,12 @@ mod tests {
             panic!("a context smaller than minor 0's was read");
         };
         assert_eq!(err.code, ErrorCode::Invalid);
-        assert!(err.message.contains(&format!("{} bytes, ABI 1 needs at least {MIN_CONTEXT_SIZE}", MIN_CONTEXT_SIZE - 8)), "{err}");
+        assert!(
+            err.message.contains(&format!(
+                "{} bytes, ABI 1 needs at least {MIN_CONTEXT_SIZE}",
+                MIN_CONTEXT_SIZE - 8
+            )),
+            "{err}"
+        );
     }
 }

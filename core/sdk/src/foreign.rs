@@ -14,15 +14,15 @@ use std::sync::atomic::AtomicBool;
 
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
-use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 
 use crate::arrow;
 use crate::conventions;
 use crate::describe::{KindDescription, PluginDescription};
 use crate::ffi::{
-    ABI_MAJOR, ABI_MINOR, FFI_Error, FFI_Plugin, FFI_PushPath, FFI_RunContext, FFI_Str,
-    STATUS_OK, entry_symbols, level,
+    ABI_MAJOR, ABI_MINOR, FFI_Error, FFI_Plugin, FFI_PushPath, FFI_RunContext, FFI_Str, STATUS_OK,
+    entry_symbols, level,
 };
 use crate::{Error, Result};
 
@@ -38,7 +38,9 @@ pub struct ForeignPlugin {
 
 impl std::fmt::Debug for ForeignPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ForeignPlugin").field("path", &self.path).finish()
+        f.debug_struct("ForeignPlugin")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -91,19 +93,22 @@ impl ForeignPlugin {
     pub fn load(path: &Path) -> Result<Self> {
         // SAFETY: loading runs the library's initialisers; plugins are trusted
         // code chosen by the user (see above).
-        let library = unsafe { libloading::Library::new(path) }
-            .map_err(|e| {
-                // libloading keeps the loader's own message (`invalid ELF header`, a missing
-                // dependency) in the source.
-                let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
-                Error::invalid(format!("cannot load plugin {}: {why}", path.display()))
-            })?;
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| {
+            // libloading keeps the loader's own message (`invalid ELF header`, a missing
+            // dependency) in the source.
+            let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+            Error::invalid(format!("cannot load plugin {}: {why}", path.display()))
+        })?;
         let symbols = entry_symbols(path);
         let entry = symbols
             .iter()
             // SAFETY: the entry symbol's type is fixed by every ABI version: a
             // C function without arguments returning a pointer to the table.
-            .find_map(|s| unsafe { library.get::<unsafe extern "C" fn() -> *const FFI_Plugin>(s.as_bytes()).ok() })
+            .find_map(|s| unsafe {
+                library
+                    .get::<unsafe extern "C" fn() -> *const FFI_Plugin>(s.as_bytes())
+                    .ok()
+            })
             .ok_or_else(|| {
                 Error::invalid(format!(
                     "{} is not an emoflow plugin: it exports neither `{}` nor `{}` \
@@ -137,7 +142,10 @@ impl ForeignPlugin {
     /// this or another minor).
     pub unsafe fn from_raw(table: *const FFI_Plugin, path: &Path) -> Result<Self> {
         if table.is_null() {
-            return Err(Error::invalid(format!("plugin {}: entry point returned null", path.display())));
+            return Err(Error::invalid(format!(
+                "plugin {}: entry point returned null",
+                path.display()
+            )));
         }
         // SAFETY: the first two u32 fields exist in every version.
         let (major, size) = unsafe {
@@ -170,9 +178,16 @@ impl ForeignPlugin {
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
                 .unwrap_or_else(|| e.to_string());
-            Error::invalid(format!("plugin {} cannot describe itself: {reason}", path.display()))
+            Error::invalid(format!(
+                "plugin {} cannot describe itself: {reason}",
+                path.display()
+            ))
         })?;
-        Ok(Self { path: path.to_path_buf(), table, description })
+        Ok(Self {
+            path: path.to_path_buf(),
+            table,
+            description,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -190,17 +205,29 @@ impl ForeignPlugin {
     /// Creates a node of `kind` with parameters `params` (a JSON object).
     pub fn create(self: &Arc<Self>, kind: &str, params: &serde_json::Value) -> Result<ForeignNode> {
         let description = self.kind(kind).cloned().ok_or_else(|| {
-            Error::invalid(format!("plugin {} has no kind `{kind}`", self.path.display()))
+            Error::invalid(format!(
+                "plugin {} has no kind `{kind}`",
+                self.path.display()
+            ))
         })?;
         let params = params.to_string();
         let mut handle = std::ptr::null_mut();
         let mut err = FFI_Error::empty();
         // SAFETY: valid strings for the call, valid out-pointers.
         let status = unsafe {
-            (self.table.create)(FFI_Str::new(kind), FFI_Str::new(&params), &mut handle, &mut err)
+            (self.table.create)(
+                FFI_Str::new(kind),
+                FFI_Str::new(&params),
+                &mut handle,
+                &mut err,
+            )
         };
         self.check(status, &mut err)?;
-        Ok(ForeignNode { plugin: self.clone(), description, handle })
+        Ok(ForeignNode {
+            plugin: self.clone(),
+            description,
+            handle,
+        })
     }
 
     /// Turns a status and error slot into a result, freeing the error.
@@ -261,7 +288,9 @@ pub trait Host: Send + Sync {
         _params: &str,
         _inputs: &[*mut c_void],
     ) -> Result<*mut c_void> {
-        Err(Error::invalid(format!("no plugin provides the tensor function `{kind}`")))
+        Err(Error::invalid(format!(
+            "no plugin provides the tensor function `{kind}`"
+        )))
     }
 }
 
@@ -344,8 +373,12 @@ impl ForeignNode {
             .into_iter()
             .map(|s| s.map_or_else(FFI_ArrowArrayStream::empty, FFI_ArrowArrayStream::new))
             .collect();
-        let mut output_streams: Vec<FFI_ArrowArrayStream> =
-            self.description.outputs.iter().map(|_| FFI_ArrowArrayStream::empty()).collect();
+        let mut output_streams: Vec<FFI_ArrowArrayStream> = self
+            .description
+            .outputs
+            .iter()
+            .map(|_| FFI_ArrowArrayStream::empty())
+            .collect();
         let artifact_dir = settings.artifact_dir.to_string_lossy().into_owned();
         // A thin pointer to the fat `&dyn Host`, for the callbacks.
         let host_ref: &dyn Host = host;
@@ -384,7 +417,10 @@ impl ForeignNode {
             .zip(&self.description.outputs)
             .map(|(stream, port)| {
                 let reader = RecordBatchStreamReader::try_new(stream).map_err(|e| {
-                    Error::data(format!("node `{node}` ({kind}), output `{}`: {e}", port.name))
+                    Error::data(format!(
+                        "node `{node}` ({kind}), output `{}`: {e}",
+                        port.name
+                    ))
                 })?;
                 let schema = reader.schema();
                 let checked = OutputStream {

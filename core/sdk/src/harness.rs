@@ -102,15 +102,24 @@ impl Harness {
     /// Creates and runs the node; collects every output.
     pub fn run(self) -> Result<HarnessOutput> {
         let cleanup = Cleanup(self.artifact_dir.is_none().then(fresh_dir));
-        let artifact_dir = self.artifact_dir.or_else(|| cleanup.0.clone()).expect("one of the two is set");
+        let artifact_dir = self
+            .artifact_dir
+            .or_else(|| cleanup.0.clone())
+            .expect("one of the two is set");
         std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
-        let mut node =
-            self.plugin.create(&self.kind, &serde_json::Value::Object(self.params.clone()))?;
+        let mut node = self
+            .plugin
+            .create(&self.kind, &serde_json::Value::Object(self.params.clone()))?;
         let description = node.description().clone();
-        if let Some((port, _)) =
-            self.inputs.iter().find(|(port, _)| description.input(port).is_none())
+        if let Some((port, _)) = self
+            .inputs
+            .iter()
+            .find(|(port, _)| description.input(port).is_none())
         {
-            return Err(Error::invalid(format!("`{}` has no input `{port}`", self.kind)));
+            return Err(Error::invalid(format!(
+                "`{}` has no input `{port}`",
+                self.kind
+            )));
         }
         let mut inputs = self.inputs;
         let streams: Vec<Option<InputStream>> = description
@@ -120,11 +129,16 @@ impl Harness {
                 let at = inputs.iter().position(|(name, _)| name == &port.name)?;
                 let (_, batches) = inputs.swap_remove(at);
                 let schema = batches.first()?.schema();
-                Some(Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema))
-                    as InputStream)
+                Some(Box::new(RecordBatchIterator::new(
+                    batches.into_iter().map(Ok),
+                    schema,
+                )) as InputStream)
             })
             .collect();
-        let host = Recorder { others: self.others, ..Recorder::default() };
+        let host = Recorder {
+            others: self.others,
+            ..Recorder::default()
+        };
         let settings = RunSettings {
             node_name: format!("test_{}", self.kind.replace('.', "_")),
             device: "cpu".into(),

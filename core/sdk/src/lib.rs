@@ -90,8 +90,8 @@ pub mod prelude {
         PosteriorsRow, SeriesRow, Split, port,
     };
     pub use crate::{
-        Context, Error, ErrorCode, FittedExport, Inputs, KindSpec, ModelExport, Node, Outputs, Result,
-        ResultExt, SourceExport,
+        Context, Error, ErrorCode, FittedExport, Inputs, KindSpec, ModelExport, Node, Outputs,
+        Result, ResultExt, SourceExport,
     };
 }
 

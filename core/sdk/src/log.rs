@@ -11,7 +11,9 @@ use crate::node::Context;
 /// Runs `f` with a thread-local subscriber that sends every event to the
 /// host's log callback.
 pub(crate) fn forwarding<T>(ctx: &Context, f: impl FnOnce() -> T) -> T {
-    let subscriber = tracing_subscriber::registry().with(Forward { ctx: ForwardTarget::new(ctx) });
+    let subscriber = tracing_subscriber::registry().with(Forward {
+        ctx: ForwardTarget::new(ctx),
+    });
     tracing::subscriber::with_default(subscriber, f)
 }
 
@@ -40,7 +42,11 @@ impl<S: tracing::Subscriber> Layer<S> for Forward {
         event.record(&mut line);
         // SAFETY: see `ForwardTarget`: the context outlives the subscriber.
         let ctx = unsafe { &*self.ctx.0 };
-        ctx.log_with_target(*event.metadata().level(), event.metadata().target(), &line.0);
+        ctx.log_with_target(
+            *event.metadata().level(),
+            event.metadata().target(),
+            &line.0,
+        );
     }
 }
 

@@ -10,8 +10,8 @@ use arrow::ffi_stream::RecordBatchStreamReader;
 use arrow::record_batch::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use serde::de::DeserializeOwned;
 
-use crate::describe::{BundleOutput, ExportRole};
 use crate::arrow;
+use crate::describe::{BundleOutput, ExportRole};
 use crate::ffi::{FFI_RunContext, FFI_Str, level};
 use crate::{Error, ErrorCode, NODE_BUG, Result};
 
@@ -89,7 +89,9 @@ impl KindSpec {
             export: ExportRole::Applied,
             bundle_outputs: Vec::new(),
             create: Box::new(move |_| {
-                Err(Error::invalid(format!("`{kind}` has no constructor (KindSpec::create)")))
+                Err(Error::invalid(format!(
+                    "`{kind}` has no constructor (KindSpec::create)"
+                )))
             }),
             tensor_fn: None,
         }
@@ -101,7 +103,13 @@ impl KindSpec {
     }
 
     pub fn input(mut self, name: &'static str, port_type: &'static str, doc: &'static str) -> Self {
-        self.inputs.push(PortSpec { name, port_type, doc, optional: false, shows: None });
+        self.inputs.push(PortSpec {
+            name,
+            port_type,
+            doc,
+            optional: false,
+            shows: None,
+        });
         self
     }
 
@@ -111,12 +119,29 @@ impl KindSpec {
         port_type: &'static str,
         doc: &'static str,
     ) -> Self {
-        self.inputs.push(PortSpec { name, port_type, doc, optional: true, shows: None });
+        self.inputs.push(PortSpec {
+            name,
+            port_type,
+            doc,
+            optional: true,
+            shows: None,
+        });
         self
     }
 
-    pub fn output(mut self, name: &'static str, port_type: &'static str, doc: &'static str) -> Self {
-        self.outputs.push(PortSpec { name, port_type, doc, optional: false, shows: None });
+    pub fn output(
+        mut self,
+        name: &'static str,
+        port_type: &'static str,
+        doc: &'static str,
+    ) -> Self {
+        self.outputs.push(PortSpec {
+            name,
+            port_type,
+            doc,
+            optional: false,
+            shows: None,
+        });
         self
     }
 
@@ -125,7 +150,10 @@ impl KindSpec {
     /// host draws from this declaration and the port type, never from the
     /// kind's name.
     pub fn shows(mut self, view: &'static str) -> Self {
-        self.outputs.last_mut().expect("`shows` follows the `output` it describes").shows = Some(view);
+        self.outputs
+            .last_mut()
+            .expect("`shows` follows the `output` it describes")
+            .shows = Some(view);
         self
     }
 
@@ -171,7 +199,11 @@ impl KindSpec {
         let serde_json::Value::Object(params) = params else {
             panic!("`bundle_output` takes its parameters as a JSON object");
         };
-        self.bundle_outputs.push(BundleOutput { name: name.into(), input: input.into(), params });
+        self.bundle_outputs.push(BundleOutput {
+            name: name.into(),
+            input: input.into(),
+            params,
+        });
         self
     }
 
@@ -215,7 +247,10 @@ pub(crate) fn params_schema<P: schemars::JsonSchema>() -> serde_json::Value {
     let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
         s.inline_subschemas = true;
     });
-    settings.into_generator().into_root_schema_for::<P>().to_value()
+    settings
+        .into_generator()
+        .into_root_schema_for::<P>()
+        .to_value()
 }
 
 pub(crate) fn parse_params<P: DeserializeOwned>(kind: &str, value: serde_json::Value) -> Result<P> {
@@ -283,7 +318,11 @@ impl<'a> Context<'a> {
 
     /// `Err(cancelled)` once the host asked the node to stop.
     pub fn check_cancelled(&self) -> Result<()> {
-        if self.is_cancelled() { Err(Error::cancelled()) } else { Ok(()) }
+        if self.is_cancelled() {
+            Err(Error::cancelled())
+        } else {
+            Ok(())
+        }
     }
 
     /// Reports progress: `position` of `total` units (0 when unknown).
@@ -308,7 +347,12 @@ impl<'a> Context<'a> {
         };
         // SAFETY: the callback and `host` are valid during `run`.
         unsafe {
-            (self.raw.log)(self.raw.host, level, FFI_Str::new(target), FFI_Str::new(message))
+            (self.raw.log)(
+                self.raw.host,
+                level,
+                FFI_Str::new(target),
+                FFI_Str::new(message),
+            )
         }
     }
 }
@@ -329,9 +373,13 @@ impl Inputs {
 
     fn slot(&mut self, port: &str) -> Result<&mut Option<RecordBatchStreamReader>> {
         let kind = self.kind;
-        self.ports.iter_mut().find(|(name, _)| *name == port).map(|(_, s)| s).ok_or_else(|| {
-            Error::invalid(format!("`{kind}` has no input port `{port}` {NODE_BUG}"))
-        })
+        self.ports
+            .iter_mut()
+            .find(|(name, _)| *name == port)
+            .map(|(_, s)| s)
+            .ok_or_else(|| {
+                Error::invalid(format!("`{kind}` has no input port `{port}` {NODE_BUG}"))
+            })
     }
 
     /// Takes an optional input's stream: `None` when the port is unwired.
@@ -343,7 +391,9 @@ impl Inputs {
     pub fn stream(&mut self, port: &str) -> Result<RecordBatchStreamReader> {
         let kind = self.kind;
         self.optional_stream(port)?.ok_or_else(|| {
-            Error::invalid(format!("input `{port}` of `{kind}` is not wired (or was already taken)"))
+            Error::invalid(format!(
+                "input `{port}` of `{kind}` is not wired (or was already taken)"
+            ))
         })
     }
 
@@ -354,7 +404,9 @@ impl Inputs {
 
     /// Reads an optional input whole; `None` when unwired.
     pub fn optional_batches(&mut self, port: &str) -> Result<Option<Vec<RecordBatch>>> {
-        self.optional_stream(port)?.map(|s| collect(port, s)).transpose()
+        self.optional_stream(port)?
+            .map(|s| collect(port, s))
+            .transpose()
     }
 }
 
@@ -398,8 +450,10 @@ impl Outputs {
         mut self,
         spec: &KindSpec,
     ) -> Result<Vec<Box<dyn RecordBatchReader + Send>>> {
-        if let Some((name, _)) =
-            self.ports.iter().find(|(name, _)| !spec.outputs.iter().any(|o| o.name == name))
+        if let Some((name, _)) = self
+            .ports
+            .iter()
+            .find(|(name, _)| !spec.outputs.iter().any(|o| o.name == name))
         {
             return Err(Error::invalid(format!(
                 "`{}` produced output `{name}`, which it does not declare {NODE_BUG}",
@@ -409,14 +463,16 @@ impl Outputs {
         spec.outputs
             .iter()
             .map(|port| {
-                let at = self.ports.iter().position(|(name, _)| name == port.name).ok_or_else(
-                    || {
+                let at = self
+                    .ports
+                    .iter()
+                    .position(|(name, _)| name == port.name)
+                    .ok_or_else(|| {
                         Error::invalid(format!(
                             "`{}` did not produce its output `{}` {NODE_BUG}",
                             spec.kind, port.name
                         ))
-                    },
-                )?;
+                    })?;
                 Ok(self.ports.swap_remove(at).1)
             })
             .collect()

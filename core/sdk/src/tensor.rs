@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use crate::conventions::{LossRow, PortRows, port};
 use crate::ffi::{FFI_Error, FFI_Str, STATUS_OK};
-use crate::node::{KindSpec, PortSpec, parse_params, params_schema};
+use crate::node::{KindSpec, PortSpec, params_schema, parse_params};
 use crate::{Context, Error, Inputs, Node, Outputs, Result};
 
 /// A tensor function on raw handles: `(params JSON, borrowed inputs) ->
@@ -55,12 +55,14 @@ impl KindSpec {
         }];
         self.create = Box::new(move |value| {
             parse_params::<P>(kind, value.clone())?;
-            Ok(Box::new(DescribeSelf { kind, params: value.to_string() }) as Box<dyn Node>)
+            Ok(Box::new(DescribeSelf {
+                kind,
+                params: value.to_string(),
+            }) as Box<dyn Node>)
         });
         self.tensor_fn = Some(Box::new(move |params, inputs| {
-            let value = serde_json::from_str(params).map_err(|e| {
-                Error::invalid(format!("parameters of `{kind}` are not JSON: {e}"))
-            })?;
+            let value = serde_json::from_str(params)
+                .map_err(|e| Error::invalid(format!("parameters of `{kind}` are not JSON: {e}")))?;
             f(&parse_params::<P>(kind, value)?, inputs)
         }));
         self
@@ -75,7 +77,10 @@ struct DescribeSelf {
 
 impl Node for DescribeSelf {
     fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
-        let row = LossRow { kind: self.kind.to_string(), params: self.params.clone() };
+        let row = LossRow {
+            kind: self.kind.to_string(),
+            params: self.params.clone(),
+        };
         Ok(Outputs::new().with_batch("loss", LossRow::write(&[row])?))
     }
 }

@@ -15,7 +15,8 @@ struct Constant(f32);
 impl Node for Constant {
     fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let mut rows = SeriesRow::read_all(&inputs.batches("in")?)?;
-        rows.iter_mut().for_each(|r| r.values.iter_mut().for_each(|v| *v = self.0));
+        rows.iter_mut()
+            .for_each(|r| r.values.iter_mut().for_each(|v| *v = self.0));
         Ok(Outputs::new().with_batch("out", SeriesRow::write(&rows)?))
     }
 }
@@ -29,7 +30,9 @@ fn kinds() -> std::result::Result<Vec<KindSpec>, String> {
         .input("in", port::SERIES, "any series")
         .output("out", port::SERIES, "every value replaced")
         .create_with_schema(schema, |params| {
-            let value = params["value"].as_f64().ok_or_else(|| Error::invalid("`value` is not a number"))?;
+            let value = params["value"]
+                .as_f64()
+                .ok_or_else(|| Error::invalid("`value` is not a number"))?;
             Ok(Box::new(Constant(value as f32)) as Box<dyn Node>)
         });
     Ok(vec![kind])
@@ -38,7 +41,13 @@ fn kinds() -> std::result::Result<Vec<KindSpec>, String> {
 emoflow_sdk::export_plugin!(kinds = kinds);
 
 fn series() -> SeriesRow {
-    SeriesRow { utt_id: "u".into(), split: Split::Dev, dim: "arousal".into(), frame_period: 0.04, values: vec![1.0, 2.0] }
+    SeriesRow {
+        utt_id: "u".into(),
+        split: Split::Dev,
+        dim: "arousal".into(),
+        frame_period: 0.04,
+        values: vec![1.0, 2.0],
+    }
 }
 
 #[test]
@@ -47,9 +56,20 @@ fn kinds_found_at_load_are_described_and_run_with_their_json_schema() {
     let kind = plugin.kind("dynamic.constant").expect("described");
     assert_eq!(kind.source_file, "constant.py");
     assert_eq!(kind.params["required"], serde_json::json!(["value"]));
-    let out = Harness::new(emoflow_plugin(), "dynamic.constant").param("value", 7.0).rows("in", &[series()]).run().unwrap();
-    assert_eq!(out.rows::<SeriesRow>("out").unwrap()[0].values, vec![7.0, 7.0]);
-    let err = Harness::new(emoflow_plugin(), "dynamic.constant").param("value", "x").rows("in", &[series()]).run().unwrap_err();
+    let out = Harness::new(emoflow_plugin(), "dynamic.constant")
+        .param("value", 7.0)
+        .rows("in", &[series()])
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.rows::<SeriesRow>("out").unwrap()[0].values,
+        vec![7.0, 7.0]
+    );
+    let err = Harness::new(emoflow_plugin(), "dynamic.constant")
+        .param("value", "x")
+        .rows("in", &[series()])
+        .run()
+        .unwrap_err();
     assert!(err.message.contains("`value` is not a number"), "{err}");
 }
 
@@ -62,5 +82,8 @@ fn a_plugin_whose_kinds_cannot_be_found_describes_itself_as_the_reason() {
     // SAFETY: the description of a static `Exported` lives as long as it.
     let json = unsafe { describe_shim(failed).to_str() }.unwrap();
     let description: serde_json::Value = serde_json::from_str(json).unwrap();
-    assert_eq!(description, serde_json::json!({"error": "no interpreter: install one"}));
+    assert_eq!(
+        description,
+        serde_json::json!({"error": "no interpreter: install one"})
+    );
 }

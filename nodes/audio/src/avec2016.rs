@@ -44,7 +44,8 @@ pub struct RecordingFiles {
 impl RecordingFiles {
     /// Every file of the recording: its audio, then its gold standard.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        std::iter::once(self.wav.as_path()).chain(self.labels.iter().map(|(_, path)| path.as_path()))
+        std::iter::once(self.wav.as_path())
+            .chain(self.labels.iter().map(|(_, path)| path.as_path()))
     }
 }
 
@@ -276,7 +277,11 @@ impl Node for Avec2016Source {
     fn input_files(&self) -> emoflow_sdk::Result<Vec<PathBuf>> {
         let p = &self.0;
         let recordings = scan(&p.root, &p.dims, &p.splits)?;
-        Ok(recordings.iter().flat_map(RecordingFiles::paths).map(Path::to_path_buf).collect())
+        Ok(recordings
+            .iter()
+            .flat_map(RecordingFiles::paths)
+            .map(Path::to_path_buf)
+            .collect())
     }
 }
 
@@ -431,7 +436,9 @@ mod tests {
         // 2 s of audio cover 51 frames; 54 is three too many.
         f.gold(Dim::Valence, "train_4", 54);
         let files = scan(f.root(), &Dim::ALL, &Split::ALL).unwrap();
-        let msg = load(&files[0], corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+        let msg = load(&files[0], corpus::DEFAULT_LABEL_RANGE)
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with("recording train_4: "), "{msg}");
         assert!(
             msg.contains("54 label frames") && msg.contains("(2.000 s) covers 51"),
@@ -464,7 +471,9 @@ mod tests {
             let mut edited = lines.clone();
             edited[11] = row;
             std::fs::write(&path, edited.join("\n")).unwrap();
-            let msg = read_gold_standard(&path, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+            let msg = read_gold_standard(&path, corpus::DEFAULT_LABEL_RANGE)
+                .unwrap_err()
+                .to_string();
             assert!(
                 msg.starts_with(&format!("{}:12: {expected}", path.display())),
                 "{row}: {msg}"

@@ -181,7 +181,8 @@ pub fn check_label_value(
 pub fn check_sample_rates(rates: &[(&Path, u32)], resample_to: Option<u32>) -> Result<()> {
     if let Some(to) = resample_to {
         for &(path, rate) in rates {
-            crate::resample::Resampler::new(rate, to).map_err(|e| Error::file(path, e.to_string()))?;
+            crate::resample::Resampler::new(rate, to)
+                .map_err(|e| Error::file(path, e.to_string()))?;
         }
         return Ok(());
     }
@@ -203,7 +204,11 @@ pub fn check_sample_rates(rates: &[(&Path, u32)], resample_to: Option<u32>) -> R
     }
     const SHOWN: usize = 5;
     let more = odd.len().saturating_sub(SHOWN);
-    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
     Err(Error::Invalid(format!(
         "recordings differ in sample rate: {count} of {} are at {majority} Hz, but not {}{more}; \
          set `sample_rate = {majority}` on the source to resample every recording to one rate \
@@ -221,10 +226,27 @@ mod tests {
     #[test]
     fn a_label_beyond_f32_range_is_refused_with_its_file_and_line() {
         let path = Path::new("arousal/train_1.arff");
-        let err = check_label_value(path, 12, "GoldStandard", 1e39, [-1e40, 1e40]).unwrap_err().to_string();
-        assert!(err.contains("train_1.arff") && err.contains("12") && err.contains("1e39"), "{err}");
-        assert!(check_label_value(path, 12, "GoldStandard", f64::NEG_INFINITY, DEFAULT_LABEL_RANGE).is_err());
-        assert_eq!(check_label_value(path, 12, "GoldStandard", -0.25, DEFAULT_LABEL_RANGE).unwrap(), -0.25);
+        let err = check_label_value(path, 12, "GoldStandard", 1e39, [-1e40, 1e40])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train_1.arff") && err.contains("12") && err.contains("1e39"),
+            "{err}"
+        );
+        assert!(
+            check_label_value(
+                path,
+                12,
+                "GoldStandard",
+                f64::NEG_INFINITY,
+                DEFAULT_LABEL_RANGE
+            )
+            .is_err()
+        );
+        assert_eq!(
+            check_label_value(path, 12, "GoldStandard", -0.25, DEFAULT_LABEL_RANGE).unwrap(),
+            -0.25
+        );
     }
 
     #[test]
@@ -274,7 +296,10 @@ mod tests {
     #[test]
     fn nan_and_infinite_labels_are_refused_with_their_line() {
         let p = Path::new("a.arff");
-        assert_eq!(check_label_value(p, 9, "GoldStandard", 0.25, DEFAULT_LABEL_RANGE).unwrap(), 0.25);
+        assert_eq!(
+            check_label_value(p, 9, "GoldStandard", 0.25, DEFAULT_LABEL_RANGE).unwrap(),
+            0.25
+        );
         let msg = check_label_value(p, 9, "GoldStandard", f64::NAN, DEFAULT_LABEL_RANGE)
             .unwrap_err()
             .to_string();
@@ -285,38 +310,71 @@ mod tests {
     #[test]
     fn a_label_outside_the_range_is_refused_with_its_file_line_and_the_fix() {
         let p = Path::new("arousal/train_1.arff");
-        let msg = check_label_value(p, 40, "GoldStandard", 1e30, DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+        let msg = check_label_value(p, 40, "GoldStandard", 1e30, DEFAULT_LABEL_RANGE)
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with("arousal/train_1.arff:40: GoldStandard: label 1000000000000000000000000000000 is outside label_range [-10, 10]"), "{msg}");
         assert!(msg.contains("widen the source's `label_range`"), "{msg}");
         assert!(check_label_value(p, 40, "GoldStandard", -10.5, DEFAULT_LABEL_RANGE).is_err());
-        assert_eq!(check_label_value(p, 40, "GoldStandard", -9.5, DEFAULT_LABEL_RANGE).unwrap(), -9.5);
-        assert_eq!(check_label_value(p, 40, "GoldStandard", 50.0, [0.0, 100.0]).unwrap(), 50.0);
+        assert_eq!(
+            check_label_value(p, 40, "GoldStandard", -9.5, DEFAULT_LABEL_RANGE).unwrap(),
+            -9.5
+        );
+        assert_eq!(
+            check_label_value(p, 40, "GoldStandard", 50.0, [0.0, 100.0]).unwrap(),
+            50.0
+        );
     }
 
     #[test]
     fn a_label_range_must_be_ordered_and_finite() {
         check_label_range(DEFAULT_LABEL_RANGE).unwrap();
-        for bad in [[1.0, -1.0], [0.0, 0.0], [f64::NEG_INFINITY, 1.0], [f64::NAN, 1.0]] {
+        for bad in [
+            [1.0, -1.0],
+            [0.0, 0.0],
+            [f64::NEG_INFINITY, 1.0],
+            [f64::NAN, 1.0],
+        ] {
             assert!(check_label_range(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn one_sample_rate_per_corpus_unless_resampled() {
-        let (a, b, c) = (Path::new("r/train_1.wav"), Path::new("r/dev_1.wav"), Path::new("r/test_1.wav"));
+        let (a, b, c) = (
+            Path::new("r/train_1.wav"),
+            Path::new("r/dev_1.wav"),
+            Path::new("r/test_1.wav"),
+        );
         check_sample_rates(&[(a, 44100), (b, 44100), (c, 44100)], None).unwrap();
-        let msg = check_sample_rates(&[(a, 44100), (b, 192000), (c, 44100)], None).unwrap_err().to_string();
-        assert!(msg.contains("2 of 3 are at 44100 Hz, but not r/dev_1.wav (192000 Hz)"), "{msg}");
-        assert!(msg.contains("set `sample_rate = 44100` on the source"), "{msg}");
+        let msg = check_sample_rates(&[(a, 44100), (b, 192000), (c, 44100)], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("2 of 3 are at 44100 Hz, but not r/dev_1.wav (192000 Hz)"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("set `sample_rate = 44100` on the source"),
+            "{msg}"
+        );
         check_sample_rates(&[(a, 44100), (b, 192000), (c, 16000)], Some(16000)).unwrap();
     }
 
     #[test]
     fn of_equally_common_rates_the_highest_is_the_majority_and_long_lists_are_cut() {
-        let paths: Vec<std::path::PathBuf> = (0..9).map(|i| format!("r/train_{i}.wav").into()).collect();
-        let rates: Vec<(&Path, u32)> = paths.iter().enumerate().map(|(i, p)| (p.as_path(), if i == 0 { 48000 } else { 8000 + i as u32 })).collect();
+        let paths: Vec<std::path::PathBuf> =
+            (0..9).map(|i| format!("r/train_{i}.wav").into()).collect();
+        let rates: Vec<(&Path, u32)> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_path(), if i == 0 { 48000 } else { 8000 + i as u32 }))
+            .collect();
         let msg = check_sample_rates(&rates, None).unwrap_err().to_string();
-        assert!(msg.contains("1 of 9 are at 48000 Hz, but not r/train_1.wav (8001 Hz)"), "{msg}");
+        assert!(
+            msg.contains("1 of 9 are at 48000 Hz, but not r/train_1.wav (8001 Hz)"),
+            "{msg}"
+        );
         assert!(msg.contains("r/train_5.wav (8005 Hz) and 3 more;"), "{msg}");
     }
 }

@@ -60,7 +60,12 @@ pub fn wav_audio_row(
         }
         _ => (audio.sample_rate, audio.samples),
     };
-    Ok(AudioRow { utt_id, split, sample_rate, samples })
+    Ok(AudioRow {
+        utt_id,
+        split,
+        sample_rate,
+        samples,
+    })
 }
 
 /// An output stream of `audio` batches, one per item, computed only when the

@@ -418,7 +418,11 @@ impl Node for CsvSource {
     fn input_files(&self) -> emoflow_sdk::Result<Vec<PathBuf>> {
         let p = &self.0;
         let recordings = scan(&p.root, &p.dims, &p.splits)?;
-        Ok(recordings.iter().flat_map(CsvRecordingFiles::paths).map(Path::to_path_buf).collect())
+        Ok(recordings
+            .iter()
+            .flat_map(CsvRecordingFiles::paths)
+            .map(Path::to_path_buf)
+            .collect())
     }
 }
 
@@ -522,7 +526,12 @@ mod tests {
         let want = dims(&["arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
         assert_eq!(files[0].labels, LabelFiles::None);
-        assert!(load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap().labels.is_empty());
+        assert!(
+            load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE)
+                .unwrap()
+                .labels
+                .is_empty()
+        );
 
         write_wav(&dir.path().join("dev/d.wav"), 0.2);
         let msg = scan(dir.path(), &want, &Split::ALL)
@@ -575,7 +584,9 @@ mod tests {
         ];
         for (text, expected) in cases {
             std::fs::write(&path, text).unwrap();
-            let msg = read_label_csv(&path, &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+            let msg = read_label_csv(&path, &want, 0.04, corpus::DEFAULT_LABEL_RANGE)
+                .unwrap_err()
+                .to_string();
             let expected = format!("{}/{expected}", dir.path().display());
             assert!(msg.starts_with(&expected), "{text:?}: {msg}");
         }
@@ -588,7 +599,9 @@ mod tests {
         write(&dir.path().join("train/x.csv"), &combined(20));
         let want = dims(&["arousal"]);
         let files = scan(dir.path(), &want, &Split::ALL).unwrap();
-        let msg = load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap_err().to_string();
+        let msg = load(&files[0], &want, 0.04, corpus::DEFAULT_LABEL_RANGE)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.starts_with("recording x: ") && msg.contains("20 label frames"),
             "{msg}"
@@ -600,7 +613,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bom.csv");
         std::fs::write(&path, "\u{feff}time,arousal\n0,0.1\n0.04,0.2\n").unwrap();
-        let tracks = read_label_csv(&path, &dims(&["arousal"]), 0.04, corpus::DEFAULT_LABEL_RANGE).unwrap();
+        let tracks = read_label_csv(
+            &path,
+            &dims(&["arousal"]),
+            0.04,
+            corpus::DEFAULT_LABEL_RANGE,
+        )
+        .unwrap();
         assert_eq!(tracks[0].values, vec![0.1, 0.2]);
     }
 }

@@ -31,7 +31,10 @@ impl Node for WriteCorpus {
             .iter()
             .map(|path| FileRow {
                 path: path.display().to_string(),
-                format: path.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default(),
+                format: path
+                    .extension()
+                    .map(|e| e.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
             })
             .collect();
         Ok(Outputs::new().with_batch("files", FileRow::write(&rows)?))

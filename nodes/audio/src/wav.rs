@@ -43,7 +43,9 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
     let room = file_bytes / usize::from(spec.bits_per_sample.div_ceil(8)).max(1);
     let reserve = declared.min(room);
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(path, declared, reserve, reader.into_samples::<f32>())?,
+        (hound::SampleFormat::Float, 32) => {
+            collect(path, declared, reserve, reader.into_samples::<f32>())?
+        }
         (hound::SampleFormat::Int, bits @ 8..=32) => {
             let scale = 1.0 / f64::from(1u32 << (bits - 1)) as f32;
             let ints: Vec<i32> = collect(path, declared, reserve, reader.into_samples::<i32>())?;
@@ -76,10 +78,16 @@ pub fn read_wav_info(path: &Path) -> Result<(u32, usize)> {
     // hound leaves the file positioned at the first sample.
     let mut file = reader.into_inner();
     let data_start = file.stream_position().map_err(|e| Error::io(path, e))?;
-    let file_bytes = file.get_ref().metadata().map_err(|e| Error::io(path, e))?.len();
+    let file_bytes = file
+        .get_ref()
+        .metadata()
+        .map_err(|e| Error::io(path, e))?
+        .len();
     let held = file_bytes.saturating_sub(data_start);
     if declared > held {
-        let seconds = |bytes: u64| bytes as f64 / frame_bytes.max(1) as f64 / f64::from(spec.sample_rate.max(1));
+        let seconds = |bytes: u64| {
+            bytes as f64 / frame_bytes.max(1) as f64 / f64::from(spec.sample_rate.max(1))
+        };
         return Err(Error::file(
             path,
             format!(
@@ -300,7 +308,10 @@ mod tests {
         let whole = std::fs::read(&path).unwrap();
         std::fs::write(&path, &whole[..whole.len() - 501]).unwrap();
         let msg = read_wav_info(&path).unwrap_err().to_string();
-        assert!(msg.contains("declares 2000 bytes of samples (0.062 s) but the file holds 1499"), "{msg}");
+        assert!(
+            msg.contains("declares 2000 bytes of samples (0.062 s) but the file holds 1499"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -220,13 +220,36 @@ fn a_corpus_of_mixed_rates_is_refused_unless_the_source_resamples_it_on_read() {
     write_corpus(dir.path(), &synth(1.0)).unwrap();
     let odd = dir.path().join("recordings_audio/dev_1.wav");
     write_wav_i16(&odd, 48000, &vec![0i16; 48000]).unwrap();
-    let err = node("source.avec2016").param("root", dir.path()).run().unwrap_err();
-    assert!(err.message.contains(&format!("2 of 3 are at 16000 Hz, but not {} (48000 Hz)", odd.display())), "{err}");
+    let err = node("source.avec2016")
+        .param("root", dir.path())
+        .run()
+        .unwrap_err();
+    assert!(
+        err.message.contains(&format!(
+            "2 of 3 are at 16000 Hz, but not {} (48000 Hz)",
+            odd.display()
+        )),
+        "{err}"
+    );
 
-    let out = node("source.avec2016").param("root", dir.path()).param("sample_rate", 16000).run().unwrap();
+    let out = node("source.avec2016")
+        .param("root", dir.path())
+        .param("sample_rate", 16000)
+        .run()
+        .unwrap();
     let audio: Vec<AudioRow> = out.rows("audio").unwrap();
-    let rates_and_lengths: Vec<_> = audio.iter().map(|a| (a.utt_id.as_str(), a.sample_rate, a.samples.len())).collect();
-    assert_eq!(rates_and_lengths, [("train_1", 16000, 16000), ("dev_1", 16000, 16000), ("test_1", 16000, 16000)]);
+    let rates_and_lengths: Vec<_> = audio
+        .iter()
+        .map(|a| (a.utt_id.as_str(), a.sample_rate, a.samples.len()))
+        .collect();
+    assert_eq!(
+        rates_and_lengths,
+        [
+            ("train_1", 16000, 16000),
+            ("dev_1", 16000, 16000),
+            ("test_1", 16000, 16000)
+        ]
+    );
 }
 
 #[test]
@@ -262,7 +285,11 @@ fn csv_source_reads_wavs_with_label_files_beside_them() {
 /// The files a node of `kind` declares to the host before it runs.
 fn declared(kind: &str, params: serde_json::Value) -> Vec<std::path::PathBuf> {
     let plugin = ForeignPlugin::from_table(emoflow_audio::emoflow_plugin(), "audio").unwrap();
-    std::sync::Arc::new(plugin).create(kind, &params).unwrap().input_files().unwrap()
+    std::sync::Arc::new(plugin)
+        .create(kind, &params)
+        .unwrap()
+        .input_files()
+        .unwrap()
 }
 
 #[test]
@@ -270,33 +297,60 @@ fn avec2016_source_declares_every_file_its_scan_finds_now() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write_corpus(root, &synth(1.0)).unwrap();
-    let params = serde_json::json!({ "root": root, "dims": ["valence"], "splits": ["dev", "test"] });
+    let params =
+        serde_json::json!({ "root": root, "dims": ["valence"], "splits": ["dev", "test"] });
     let under = |names: &[&str]| names.iter().map(|n| root.join(n)).collect::<Vec<_>>();
     let (dev_1, test_1) = (
-        ["recordings_audio/dev_1.wav", "ratings_gold_standard/valence/dev_1.arff"],
-        ["recordings_audio/test_1.wav", "ratings_gold_standard/valence/test_1.arff"],
+        [
+            "recordings_audio/dev_1.wav",
+            "ratings_gold_standard/valence/dev_1.arff",
+        ],
+        [
+            "recordings_audio/test_1.wav",
+            "ratings_gold_standard/valence/test_1.arff",
+        ],
     );
-    assert_eq!(declared("source.avec2016", params.clone()), under(&[dev_1, test_1].concat()));
+    assert_eq!(
+        declared("source.avec2016", params.clone()),
+        under(&[dev_1, test_1].concat())
+    );
 
-    let dev_2 = ["recordings_audio/dev_2.wav", "ratings_gold_standard/valence/dev_2.arff"];
+    let dev_2 = [
+        "recordings_audio/dev_2.wav",
+        "ratings_gold_standard/valence/dev_2.arff",
+    ];
     for (from, to) in dev_1.iter().zip(dev_2) {
         std::fs::copy(root.join(from), root.join(to)).unwrap();
     }
     std::fs::remove_file(root.join(test_1[0])).unwrap();
-    assert_eq!(declared("source.avec2016", params), under(&[dev_1, dev_2].concat()), "one added, one removed");
+    assert_eq!(
+        declared("source.avec2016", params),
+        under(&[dev_1, dev_2].concat()),
+        "one added, one removed"
+    );
 }
 
 #[test]
 fn csv_source_declares_each_recordings_audio_and_label_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let files = ["train/s1.wav", "train/s1.csv", "dev/d1.wav", "dev/arousal/d1.csv", "dev/valence/d1.csv", "test/t1.wav"];
+    let files = [
+        "train/s1.wav",
+        "train/s1.csv",
+        "dev/d1.wav",
+        "dev/arousal/d1.csv",
+        "dev/valence/d1.csv",
+        "test/t1.wav",
+    ];
     for file in files {
         std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
         std::fs::write(root.join(file), "").unwrap();
     }
     let expected: Vec<_> = files.iter().map(|f| root.join(f)).collect();
-    assert_eq!(declared("source.csv", serde_json::json!({ "root": root })), expected);
+    assert_eq!(
+        declared("source.csv", serde_json::json!({ "root": root })),
+        expected
+    );
 }
 
 #[test]
@@ -308,7 +362,10 @@ fn wav_source_declares_the_files_and_the_wavs_of_the_directories_it_is_given() {
         std::fs::write(root.join(file), "").unwrap();
     }
     let params = serde_json::json!({ "paths": [root.join("one.WAV"), root.join("new")] });
-    let expected: Vec<_> = ["one.WAV", "new/a.wav", "new/b.wav"].iter().map(|f| root.join(f)).collect();
+    let expected: Vec<_> = ["one.WAV", "new/a.wav", "new/b.wav"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
     assert_eq!(declared("source.wav", params), expected);
 }
 

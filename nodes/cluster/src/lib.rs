@@ -42,9 +42,10 @@ impl Error {
     fn code(&self) -> emoflow_sdk::ErrorCode {
         match self {
             Error::Invalid(_) => emoflow_sdk::ErrorCode::Invalid,
-            Error::Data(_) | Error::NonFinite { .. } | Error::EmptyFitData | Error::TooFewDistinct { .. } => {
-                emoflow_sdk::ErrorCode::Data
-            }
+            Error::Data(_)
+            | Error::NonFinite { .. }
+            | Error::EmptyFitData
+            | Error::TooFewDistinct { .. } => emoflow_sdk::ErrorCode::Data,
         }
     }
 }

@@ -172,9 +172,21 @@ fn bad_input_and_parameters_are_reported() {
 #[test]
 fn parameter_errors_reach_the_host_as_invalid_and_label_errors_as_data() {
     let cases = [
-        ("cluster.uniform", json!({"k": [4, 4]}), "k: 4 is listed twice"),
-        ("cluster.quantile", json!({"k": [2], "dims": ["dominance"]}), "dims: 'dominance'"),
-        ("cluster.kmeans", json!({"k": [2], "n_init": 0}), "n_init and max_iter"),
+        (
+            "cluster.uniform",
+            json!({"k": [4, 4]}),
+            "k: 4 is listed twice",
+        ),
+        (
+            "cluster.quantile",
+            json!({"k": [2], "dims": ["dominance"]}),
+            "dims: 'dominance'",
+        ),
+        (
+            "cluster.kmeans",
+            json!({"k": [2], "n_init": 0}),
+            "n_init and max_iter",
+        ),
     ];
     for (kind, params, says) in cases {
         let err = run(kind, params, &labels()).unwrap_err();

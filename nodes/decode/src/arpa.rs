@@ -105,7 +105,9 @@ impl NgramLm {
     /// each n-gram's context must be listed (as both SRILM and KenLM expect).
     pub fn new(vocab: Vocab, order: usize, entries: HashMap<Vec<Token>, Entry>) -> Result<Self> {
         if !(1..=MAX_ORDER).contains(&order) {
-            return Err(Error::data(format!("n-gram order {order} is outside 1..={MAX_ORDER}")));
+            return Err(Error::data(format!(
+                "n-gram order {order} is outside 1..={MAX_ORDER}"
+            )));
         }
         for token in (0..vocab.num_classes as Token).chain([vocab.eos()]) {
             if !entries.contains_key([token].as_slice()) {
@@ -117,7 +119,10 @@ impl NgramLm {
         }
         for ngram in entries.keys() {
             if ngram.len() > order || ngram.is_empty() {
-                return Err(Error::data(format!("n-gram {} does not fit order {order}", words(vocab, ngram))));
+                return Err(Error::data(format!(
+                    "n-gram {} does not fit order {order}",
+                    words(vocab, ngram)
+                )));
             }
             if ngram.len() > 1 && !entries.contains_key(&ngram[..ngram.len() - 1]) {
                 return Err(Error::data(format!(
@@ -225,10 +230,16 @@ impl NgramLm {
                 .and_then(|s| s.strip_suffix("-grams:"))
             {
                 let Ok(n) = n.parse::<usize>() else {
-                    return Err(Error::data(format!("{}: bad section header {line:?}", at())));
+                    return Err(Error::data(format!(
+                        "{}: bad section header {line:?}",
+                        at()
+                    )));
                 };
                 if part == Part::Preamble || part == Part::End || n == 0 || n > declared.len() {
-                    return Err(Error::data(format!("{}: section \\{n}-grams: is not declared in \\data\\", at())));
+                    return Err(Error::data(format!(
+                        "{}: section \\{n}-grams: is not declared in \\data\\",
+                        at()
+                    )));
                 }
                 part = Part::Ngrams(n);
                 continue;
@@ -251,11 +262,13 @@ impl NgramLm {
                             declared.push(count);
                             seen.push(0);
                         }
-                        _ => return Err(Error::data(format!(
-                            "{}: expected \"ngram {}=COUNT\", found {line:?}",
-                            at(),
-                            declared.len() + 1
-                        ))),
+                        _ => {
+                            return Err(Error::data(format!(
+                                "{}: expected \"ngram {}=COUNT\", found {line:?}",
+                                at(),
+                                declared.len() + 1
+                            )));
+                        }
                     }
                 }
                 Part::Ngrams(n) => {
@@ -284,7 +297,9 @@ impl NgramLm {
                         match vocab.parse(word) {
                             Ok(Some(token)) => ngram.push(token),
                             Ok(None) => known = false,
-                            Err(message) => return Err(Error::data(format!("{}: {message}", at()))),
+                            Err(message) => {
+                                return Err(Error::data(format!("{}: {message}", at())));
+                            }
                         }
                     }
                     seen[n - 1] += 1;
@@ -305,10 +320,14 @@ impl NgramLm {
             }
         }
         if part != Part::End {
-            return Err(Error::data(format!("{source}: no \\end\\ line (truncated file?)")));
+            return Err(Error::data(format!(
+                "{source}: no \\end\\ line (truncated file?)"
+            )));
         }
         if declared.is_empty() {
-            return Err(Error::data(format!("{source}: no \\data\\ section with n-gram counts")));
+            return Err(Error::data(format!(
+                "{source}: no \\data\\ section with n-gram counts"
+            )));
         }
         for (n, (&want, &got)) in declared.iter().zip(&seen).enumerate() {
             if want != got {

@@ -35,9 +35,7 @@ pub fn check_finite(rows: &[SeriesRow], port: &str) -> Result<()> {
         if let Some(t) = row.values.iter().position(|v| !v.is_finite()) {
             return Err(Error::data(format!(
                 "input `{port}`, utterance {} ({}): frame {t} is {}",
-                row.utt_id,
-                row.dim,
-                row.values[t]
+                row.utt_id, row.dim, row.values[t]
             )));
         }
     }

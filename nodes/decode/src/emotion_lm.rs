@@ -97,7 +97,9 @@ pub fn decode_emotion_lm(
     for (key, t) in &transitions {
         let what = format!("{}/{}", key.0, key.1);
         let Some(model) = models.get(key) else {
-            return Err(Error::data(format!("{what}: the lm input has no model for it")));
+            return Err(Error::data(format!(
+                "{what}: the lm input has no model for it"
+            )));
         };
         scorers.insert(
             key.clone(),

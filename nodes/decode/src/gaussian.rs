@@ -38,10 +38,14 @@ pub struct Params {
 /// The Gaussian filter of `values`, computed in f64.
 pub fn gaussian_filter(values: &[f32], sigma: f64, truncate: f64) -> Result<Vec<f32>> {
     if !(sigma.is_finite() && sigma > 0.0) {
-        return Err(Error::invalid(format!("gaussian sigma {sigma} must be finite and > 0 frames")));
+        return Err(Error::invalid(format!(
+            "gaussian sigma {sigma} must be finite and > 0 frames"
+        )));
     }
     if !(truncate.is_finite() && truncate > 0.0) {
-        return Err(Error::invalid(format!("gaussian truncate {truncate} must be finite and > 0")));
+        return Err(Error::invalid(format!(
+            "gaussian truncate {truncate} must be finite and > 0"
+        )));
     }
     if values.is_empty() {
         return Ok(Vec::new());
@@ -67,7 +71,9 @@ struct Gaussian(Params);
 
 impl Node for Gaussian {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        smooth_series(ctx, &mut inputs, |values| gaussian_filter(values, self.0.sigma, self.0.truncate))
+        smooth_series(ctx, &mut inputs, |values| {
+            gaussian_filter(values, self.0.sigma, self.0.truncate)
+        })
     }
 }
 

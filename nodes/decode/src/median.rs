@@ -29,7 +29,9 @@ pub struct Params {
 /// The median filter of `values`; `window` must be odd.
 pub fn median_filter(values: &[f32], window: usize) -> Result<Vec<f32>> {
     if window.is_multiple_of(2) {
-        return Err(Error::invalid(format!("median window {window} must be odd, so that it is centred")));
+        return Err(Error::invalid(format!(
+            "median window {window} must be odd, so that it is centred"
+        )));
     }
     if values.is_empty() {
         return Ok(Vec::new());
@@ -57,7 +59,9 @@ struct Median(Params);
 
 impl Node for Median {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
-        smooth_series(ctx, &mut inputs, |values| median_filter(values, self.0.window))
+        smooth_series(ctx, &mut inputs, |values| {
+            median_filter(values, self.0.window)
+        })
     }
 }
 

@@ -48,7 +48,9 @@ pub fn train_witten_bell<'a>(
     order: usize,
 ) -> Result<NgramLm> {
     if !(1..=MAX_ORDER).contains(&order) {
-        return Err(Error::invalid(format!("n-gram order {order} is outside 1..={MAX_ORDER}")));
+        return Err(Error::invalid(format!(
+            "n-gram order {order} is outside 1..={MAX_ORDER}"
+        )));
     }
     let mut counts: HashMap<Vec<Token>, u64> = HashMap::new();
     let mut padded = Vec::new();
@@ -57,7 +59,10 @@ pub fn train_witten_bell<'a>(
             .iter()
             .find(|&&t| t as usize >= vocab.num_classes())
         {
-            return Err(Error::data(format!("class {bad} out of range 0..{}", vocab.num_classes())));
+            return Err(Error::data(format!(
+                "class {bad} out of range 0..{}",
+                vocab.num_classes()
+            )));
         }
         padded.clear();
         padded.push(vocab.bos());
@@ -150,10 +155,7 @@ pub fn train_per_task(
         if *k != row.num_classes as usize {
             return Err(Error::data(format!(
                 "classes of utterance {} ({}/{}): num_classes {} but other utterances have {k}",
-                row.utt_id,
-                row.dim,
-                row.task,
-                row.num_classes
+                row.utt_id, row.dim, row.task, row.num_classes
             )));
         }
         if splits.contains(&row.split) {
@@ -165,7 +167,9 @@ pub fn train_per_task(
         .map(|((dim, task), (k, sentences))| {
             let what = format!("language model of {dim}/{task}");
             if sentences.is_empty() {
-                return Err(Error::data(format!("{what}: no utterance in the splits {splits:?}")));
+                return Err(Error::data(format!(
+                    "{what}: no utterance in the splits {splits:?}"
+                )));
             }
             let lm = Vocab::new(k)
                 .and_then(|vocab| {
@@ -374,7 +378,10 @@ pub fn spec() -> KindSpec {
             port::TABLE,
             "columns dim, task, order UInt32, arpa Utf8 (the model as ARPA text)",
         )
-        .export(FittedExport::new("it trains its language models on the class sequences it reads", true))
+        .export(FittedExport::new(
+            "it trains its language models on the class sequences it reads",
+            true,
+        ))
         .create(|params: Params| Ok(Ngram(params)))
 }
 

@@ -193,7 +193,9 @@ pub fn calibrate(
             pairs.push((row, label));
         }
         if pairs.is_empty() {
-            return Err(Error::data(format!("{dim}: no predictions in split {fit_split} to fit the post-processing on")));
+            return Err(Error::data(format!(
+                "{dim}: no predictions in split {fit_split} to fit the post-processing on"
+            )));
         }
         let y: Vec<f64> = pairs
             .iter()
@@ -230,7 +232,10 @@ pub fn apply(predictions: &[SeriesRow], calibrations: &[Calibration]) -> Result<
         .iter()
         .map(|row| {
             let Some(c) = calibrations.iter().find(|c| c.dim == row.dim) else {
-                return Err(Error::data(format!("utterance {}: no calibration for {}", row.utt_id, row.dim)));
+                return Err(Error::data(format!(
+                    "utterance {}: no calibration for {}",
+                    row.utt_id, row.dim
+                )));
             };
             let values = shift(&row.values, c.delay)
                 .into_iter()
@@ -325,7 +330,10 @@ pub fn spec() -> KindSpec {
             port::TABLE,
             "per dimension: dim, delay Int64, scale, bias, ccc (on `fit_split`)",
         )
-        .export(FittedExport::new("its delay, bias and scale are fitted on dev and no output keeps them", false))
+        .export(FittedExport::new(
+            "its delay, bias and scale are fitted on dev and no output keeps them",
+            false,
+        ))
         .create(|params: Params| {
             if params.delays.is_empty() {
                 return Err(Error::invalid("delays must list at least one delay"));

@@ -48,7 +48,9 @@ impl<'a> Scorer<'a> {
         what: &str,
     ) -> Result<Self> {
         if !(alpha.is_finite() && alpha >= 0.0) {
-            return Err(Error::invalid(format!("{what}: alpha {alpha} must be finite and >= 0")));
+            return Err(Error::invalid(format!(
+                "{what}: alpha {alpha} must be finite and >= 0"
+            )));
         }
         if let Some(lm) = lm
             && lm.vocab().num_classes() != transitions.num_classes()

@@ -28,13 +28,17 @@ impl Transitions {
         what: &str,
     ) -> Result<Self> {
         if !(smoothing.is_finite() && smoothing >= 0.0) {
-            return Err(Error::invalid(format!("{what}: transition smoothing {smoothing} must be finite and >= 0")));
+            return Err(Error::invalid(format!(
+                "{what}: transition smoothing {smoothing} must be finite and >= 0"
+            )));
         }
         let k = num_classes;
         let mut counts = vec![0u64; k * k];
         for sequence in sequences {
             if let Some(&bad) = sequence.iter().find(|&&c| c as usize >= k) {
-                return Err(Error::data(format!("{what}: class {bad} out of range 0..{k}")));
+                return Err(Error::data(format!(
+                    "{what}: class {bad} out of range 0..{k}"
+                )));
             }
             for pair in sequence.windows(2) {
                 counts[pair[0] as usize * k + pair[1] as usize] += 1;
@@ -92,10 +96,7 @@ pub fn fit_transitions(
         if *k != row.num_classes as usize {
             return Err(Error::data(format!(
                 "classes of utterance {} ({}/{}): num_classes {} but other utterances have {k}",
-                row.utt_id,
-                row.dim,
-                row.task,
-                row.num_classes
+                row.utt_id, row.dim, row.task, row.num_classes
             )));
         }
         rows.push(&row.classes);

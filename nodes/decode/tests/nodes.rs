@@ -255,8 +255,19 @@ fn lm_ngram_writes_arpa_files_that_arpa_dir_reads_back() {
     // Declared to the host before it runs, so that new models rerun it.
     let plugin = ForeignPlugin::from_table(emoflow_plugin(), "decode").unwrap();
     let params = serde_json::json!({ "arpa_dir": trained.artifact_dir });
-    let declared = std::sync::Arc::new(plugin).create("lm.ngram", &params).unwrap().input_files().unwrap();
-    let mut expected: Vec<_> = rows.iter().map(|r| trained.artifact_dir.join(format!("valence_{}.arpa", r.task))).collect();
+    let declared = std::sync::Arc::new(plugin)
+        .create("lm.ngram", &params)
+        .unwrap()
+        .input_files()
+        .unwrap();
+    let mut expected: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            trained
+                .artifact_dir
+                .join(format!("valence_{}.arpa", r.task))
+        })
+        .collect();
     expected.sort();
     assert_eq!(declared, expected);
 }
@@ -442,9 +453,17 @@ fn post_avec_fits_delay_and_line_on_dev_and_reports_them() {
 #[test]
 fn parameter_errors_found_while_fitting_reach_the_host_as_invalid() {
     let corpus = corpus(5);
-    let err = decoder("decode.viterbi", &corpus).param("smoothing", -1.0).run().unwrap_err();
+    let err = decoder("decode.viterbi", &corpus)
+        .param("smoothing", -1.0)
+        .run()
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::Invalid, "{}", err.message);
-    assert!(err.message.contains("transition smoothing -1 must be finite and >= 0"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("transition smoothing -1 must be finite and >= 0"),
+        "{}",
+        err.message
+    );
     let err = Harness::new(emoflow_plugin(), "lm.ngram")
         .param("order", 0)
         .rows("classes", &corpus.classes)

@@ -37,13 +37,23 @@ fn train(epochs: usize, threads: i32) {
     tch::manual_seed(0);
     let classes = vec![4, 6, 8, 10];
     let store = VarStore::new(Device::Cpu);
-    let config = BlstmConfig { input_dim: 160, hidden: 32, layers: 2, output: Output::Classifier { classes: classes.clone() } };
+    let config = BlstmConfig {
+        input_dim: 160,
+        hidden: 32,
+        layers: 2,
+        output: Output::Classifier {
+            classes: classes.clone(),
+        },
+    };
     let model = Blstm::new(&store.root(), config).unwrap();
     let mut adam = Adam::new(&store, 0.0);
     let data: Vec<(Tensor, Vec<Tensor>)> = (0..4)
         .map(|_| {
             let features = Tensor::randn([1500, 160], (Kind::Float, Device::Cpu));
-            let targets = classes.iter().map(|&k| Tensor::randint(k, [1500], (Kind::Int64, Device::Cpu))).collect();
+            let targets = classes
+                .iter()
+                .map(|&k| Tensor::randint(k, [1500], (Kind::Int64, Device::Cpu)))
+                .collect();
             (features, targets)
         })
         .collect();
@@ -57,7 +67,12 @@ fn train(epochs: usize, threads: i32) {
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, in clock ticks (100 per second on Linux).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
 }
 
@@ -68,11 +83,18 @@ fn measure(name: &str, trainings: &[i32], epochs: usize) {
             s.spawn(move || train(epochs, threads));
         }
     });
-    println!("{name:>6}: {:.2} s wall, {:.2} s CPU, {} training(s)", wall.elapsed().as_secs_f64(), cpu_seconds() - cpu, trainings.len());
+    println!(
+        "{name:>6}: {:.2} s wall, {:.2} s CPU, {} training(s)",
+        wall.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
+        trainings.len()
+    );
 }
 
 fn main() {
-    let epochs = std::env::args().nth(1).map_or(5, |e| e.parse().expect("EPOCHS: a number"));
+    let epochs = std::env::args()
+        .nth(1)
+        .map_or(5, |e| e.parse().expect("EPOCHS: a number"));
     measure("alone", &[1], epochs);
     measure("1+1", &[1, 1], epochs);
     measure("2+1", &[2, 1], epochs);

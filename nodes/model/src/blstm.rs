@@ -37,10 +37,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use emoflow_sdk::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use emoflow_sdk::arrow::array::{
+    ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use emoflow_sdk::arrow::datatypes::{Field, Schema};
-use emoflow_sdk::prelude::*;
 use emoflow_sdk::conventions::shows;
+use emoflow_sdk::prelude::*;
 use emoflow_sdk_tch::ContextExt;
 use serde::{Deserialize, Serialize};
 use tch::{Device, TchError, Tensor};
@@ -51,9 +53,7 @@ use crate::model_card::{self, load_model, model_tag, save_model, saved_models, w
 use crate::network::Output;
 use crate::problem::{Problem, classifier_readout};
 use crate::readout::Readout;
-use crate::train::{
-    EpochLog, TrainConfig, TrainSetup, Trained, train,
-};
+use crate::train::{EpochLog, TrainConfig, TrainSetup, Trained, train};
 
 /// Parameters of `model.blstm`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -208,7 +208,9 @@ impl BlstmNode {
             .transpose()
             .map_err(Error::invalid)?;
         if params.seeds.as_ref().is_some_and(Vec::is_empty) {
-            return Err(Error::invalid("`seeds` must list at least one seed (or use `seed`)"));
+            return Err(Error::invalid(
+                "`seeds` must list at least one seed (or use `seed`)",
+            ));
         }
         if params.tasks.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::invalid("`tasks` must name at least one task"));
@@ -344,7 +346,10 @@ impl BlstmNode {
                 let tag = model_tag(&dim, &seeds, seed);
                 let trained = self
                     .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
-                    .map_err(|e| Error::from(e).context(format!("model.blstm, dimension `{dim}`, seed {seed}")))?;
+                    .map_err(|e| {
+                        Error::from(e)
+                            .context(format!("model.blstm, dimension `{dim}`, seed {seed}"))
+                    })?;
                 save_model(ctx, &tag, seed, &problem, &trained, &self.params)
                     .map_err(|e| Error::from(e).context(format!("saving the model of `{tag}`")))?;
                 let (p, v) = predict(&trained.model, &problem, &data.features, device)
@@ -521,11 +526,15 @@ fn log_table(rows: &[(String, u64, EpochLog)]) -> Result<RecordBatch> {
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
             "dim",
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|(d, _, _)| d))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(d, _, _)| d),
+            )),
         ),
         (
             "seed",
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(_, s, _)| *s))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|(_, s, _)| *s),
+            )),
         ),
         (
             "epoch",

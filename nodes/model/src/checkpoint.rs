@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, TchError, Tensor};
 
-use crate::adam::{Adam, Moments};
 use crate::Error;
+use crate::adam::{Adam, Moments};
 use crate::train::EpochLog;
 
 /// Parameters and Adam state at one point of training.

@@ -70,7 +70,8 @@ impl Ensemble {
             (self.posteriors, self.values) = (posteriors, values);
             return;
         }
-        let sum = |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
+        let sum =
+            |into: &mut [f32], from: &[f32]| into.iter_mut().zip(from).for_each(|(a, b)| *a += b);
         for (a, b) in self.posteriors.iter_mut().zip(&posteriors) {
             sum(&mut a.posteriors, &b.posteriors);
         }
@@ -82,9 +83,14 @@ impl Ensemble {
     /// The mean over the models.
     pub(crate) fn mean(mut self) -> Predictions {
         let scale = 1.0 / self.models.max(1) as f32;
-        self.posteriors.iter_mut().flat_map(|r| r.posteriors.iter_mut()).for_each(|x| *x *= scale);
-        self.values.iter_mut().flat_map(|r| r.values.iter_mut()).for_each(|x| *x *= scale);
+        self.posteriors
+            .iter_mut()
+            .flat_map(|r| r.posteriors.iter_mut())
+            .for_each(|x| *x *= scale);
+        self.values
+            .iter_mut()
+            .flat_map(|r| r.values.iter_mut())
+            .for_each(|x| *x *= scale);
         (self.posteriors, self.values)
     }
 }
-

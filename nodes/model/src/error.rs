@@ -39,7 +39,9 @@ impl From<Error> for emoflow_sdk::Error {
             Error::Io { path, source } => emoflow_sdk::Error::io(path, source),
             Error::Invalid(message) => emoflow_sdk::Error::invalid(message),
             Error::Data(_) | Error::NonFinite { .. } => emoflow_sdk::Error::data(error.to_string()),
-            Error::Torch(_) | Error::Checkpoint { .. } => emoflow_sdk::Error::failed(error.to_string()),
+            Error::Torch(_) | Error::Checkpoint { .. } => {
+                emoflow_sdk::Error::failed(error.to_string())
+            }
         }
     }
 }

@@ -245,4 +245,3 @@ pub(crate) fn reconstruct(
         .map(|s| (s / tasks.len() as f64) as f32)
         .collect())
 }
-

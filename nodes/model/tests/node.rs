@@ -529,9 +529,14 @@ fn weights_mode_predicts_what_training_predicted_for_a_regressor() {
     // the weights beside it, so that new weights rerun it.
     let plugin = ForeignPlugin::from_table(emoflow_model::emoflow_plugin(), "model").unwrap();
     let params = serde_json::json!({ "weights": trained.artifact_dir, "dim": "arousal" });
-    let node = std::sync::Arc::new(plugin).create("model.blstm", &params).unwrap();
+    let node = std::sync::Arc::new(plugin)
+        .create("model.blstm", &params)
+        .unwrap();
     let card = trained.artifact_dir.join("model-arousal.json");
-    assert_eq!(node.input_files().unwrap(), [card.with_extension("safetensors"), card]);
+    assert_eq!(
+        node.input_files().unwrap(),
+        [card.with_extension("safetensors"), card]
+    );
 }
 
 #[test]

@@ -118,7 +118,10 @@ impl std::ops::Deref for Checkpoint {
 
 fn scratch(name: &str) -> Checkpoint {
     let dir = Scratch::new("model", name);
-    Checkpoint { path: dir.join("checkpoint.safetensors"), _dir: dir }
+    Checkpoint {
+        path: dir.join("checkpoint.safetensors"),
+        _dir: dir,
+    }
 }
 
 type LossFn = fn(&Tensor, &Tensor) -> Result<Tensor, TchError>;
@@ -397,10 +400,16 @@ fn bad_targets_are_reported_with_the_utterance() {
 #[test]
 fn settings_that_cannot_work_reach_the_host_as_invalid() {
     let checkpoint = scratch("no-epochs");
-    let config = TrainConfig { max_epochs: 0, ..train_config() };
+    let config = TrainConfig {
+        max_epochs: 0,
+        ..train_config()
+    };
     let error = run(false, emoflow_loss::mse::mse, config, &checkpoint, None).unwrap_err();
     assert!(matches!(error, emoflow_model::Error::Invalid(_)), "{error}");
     let host = emoflow_sdk::Error::from(error);
     assert_eq!(host.code, emoflow_sdk::ErrorCode::Invalid, "{host}");
-    assert!(host.message.contains("max_epochs must be at least 1"), "{host}");
+    assert!(
+        host.message.contains("max_epochs must be at least 1"),
+        "{host}"
+    );
 }

@@ -39,12 +39,26 @@ fn identity() -> KindSpec {
 emoflow_sdk::export_plugin!(identity);
 
 /// Median seconds of `runs` calls of `kind`, after one warm-up call.
-fn median(plugin: &'static emoflow_sdk::ffi::FFI_Plugin, kind: &str, input: &arrow::record_batch::RecordBatch, runs: usize) -> f64 {
+fn median(
+    plugin: &'static emoflow_sdk::ffi::FFI_Plugin,
+    kind: &str,
+    input: &arrow::record_batch::RecordBatch,
+    runs: usize,
+) -> f64 {
     let call = || {
         let started = Instant::now();
-        let out = Harness::new(plugin, kind).input("features", vec![input.clone()]).run().unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let out = Harness::new(plugin, kind)
+            .input("features", vec![input.clone()])
+            .run()
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let elapsed = started.elapsed().as_secs_f64();
-        assert_eq!(out.batches("features").iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        assert_eq!(
+            out.batches("features")
+                .iter()
+                .map(|b| b.num_rows())
+                .sum::<usize>(),
+            1
+        );
         elapsed
     };
     call();
@@ -54,12 +68,28 @@ fn median(plugin: &'static emoflow_sdk::ffi::FFI_Plugin, kind: &str, input: &arr
 }
 
 fn main() {
-    let runs = std::env::args().nth(1).map(|r| r.parse().expect("RUNS is a number")).unwrap_or(50);
-    let frames: Vec<f32> = (0..FRAMES * DIMS).map(|i| (i % 997) as f32 * 1e-3).collect();
-    let row = FeatureRow { utt_id: "utt".into(), split: Split::Train, dims: DIMS, frame_period: 0.01, frames };
+    let runs = std::env::args()
+        .nth(1)
+        .map(|r| r.parse().expect("RUNS is a number"))
+        .unwrap_or(50);
+    let frames: Vec<f32> = (0..FRAMES * DIMS)
+        .map(|i| (i % 997) as f32 * 1e-3)
+        .collect();
+    let row = FeatureRow {
+        utt_id: "utt".into(),
+        split: Split::Train,
+        dims: DIMS,
+        frame_period: 0.01,
+        frames,
+    };
     let input = FeatureRow::write(&[row]).expect("a features batch");
     let rust = median(emoflow_plugin(), "bench.identity_rs", &input, runs);
-    let python = median(emoflow_python::emoflow_plugin(), "bench.identity_py", &input, runs);
+    let python = median(
+        emoflow_python::emoflow_plugin(),
+        "bench.identity_py",
+        &input,
+        runs,
+    );
     println!(
         "{}",
         serde_json::json!({

@@ -34,7 +34,9 @@ impl Interpreter {
     /// time it is asked for.
     pub fn get() -> Result<&'static Interpreter, Error> {
         static ONE: OnceLock<Result<Interpreter, String>> = OnceLock::new();
-        ONE.get_or_init(start).as_ref().map_err(|e| Error::invalid(e.clone()))
+        ONE.get_or_init(start)
+            .as_ref()
+            .map_err(|e| Error::invalid(e.clone()))
     }
 
     /// `emoflow_sdk._host`.
@@ -53,13 +55,29 @@ fn start() -> Result<Interpreter, String> {
         .output()
         .map_err(|e| format!("Python kinds need a Python interpreter with pyarrow, and {found_by} cannot run ({e}): {SETUP_HINT}"))?;
     if !output.status.success() {
-        return Err(format!("{found_by} failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+        return Err(format!(
+            "{found_by} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
     }
-    let probe: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("{found_by} answered what is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))?;
-    let version: Vec<u64> = probe["version"].as_array().map(|v| v.iter().filter_map(|n| n.as_u64()).collect()).unwrap_or_default();
-    let site: Vec<String> =
-        probe["site"].as_array().map(|s| s.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let probe: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "{found_by} answered what is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    let version: Vec<u64> = probe["version"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|n| n.as_u64()).collect())
+        .unwrap_or_default();
+    let site: Vec<String> = probe["site"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     let executable = probe["executable"].as_str().unwrap_or(&python).to_string();
     promote_libpython()?;
     Python::initialize();
@@ -69,7 +87,11 @@ fn start() -> Result<Interpreter, String> {
             return Err(format!(
                 "{found_by} ({executable}) is Python {}, but the plugin embeds Python {}.{}: set EMOFLOW_PYTHON to the \
                  python of a Python {}.{} environment ({SETUP_HINT})",
-                version.iter().map(u64::to_string).collect::<Vec<_>>().join("."),
+                version
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join("."),
                 embedded.major,
                 embedded.minor,
                 embedded.major,
@@ -87,8 +109,11 @@ fn start() -> Result<Interpreter, String> {
                 None => format!("importing the Python SDK failed: {e}"),
             }
         })?;
-        host.setattr("python", &executable).map_err(|e| e.to_string())?;
-        Ok(Interpreter { host: host.unbind() })
+        host.setattr("python", &executable)
+            .map_err(|e| e.to_string())?;
+        Ok(Interpreter {
+            host: host.unbind(),
+        })
     })
 }
 
@@ -103,7 +128,11 @@ fn add_packages(py: Python<'_>, site_dirs: &[String]) -> PyResult<()> {
         site.call_method1("addsitedir", (dir,))?;
     }
     let after: Vec<String> = sys.getattr("path")?.extract()?;
-    let mut path: Vec<String> = after.iter().filter(|p| !before.contains(p)).cloned().collect();
+    let mut path: Vec<String> = after
+        .iter()
+        .filter(|p| !before.contains(p))
+        .cloned()
+        .collect();
     path.extend(before);
     if Path::new(SDK_DIR).is_dir() {
         path.push(SDK_DIR.to_string());
@@ -127,7 +156,12 @@ fn promote_libpython() -> Result<(), String> {
     // SAFETY: `dli_fname` is the NUL-terminated path of an object already
     // loaded; RTLD_NOLOAD reopens it (promoting it to global) and never
     // loads anything new. The handle is kept open for the process's life.
-    let handle = unsafe { libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD) };
+    let handle = unsafe {
+        libc::dlopen(
+            info.dli_fname,
+            libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NOLOAD,
+        )
+    };
     if handle.is_null() {
         return Err("cannot make libpython's symbols global for extension modules".to_string());
     }

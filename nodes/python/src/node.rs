@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use arrow::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use emoflow_sdk::{Context, Error, ErrorCode, Inputs, Node, Outputs, Result};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -25,8 +25,14 @@ pub fn create(kind: &'static str, params: &serde_json::Value) -> Result<Box<dyn 
     Python::attach(|py| {
         let host = python.host(py);
         let node = host.call_method1("create", (kind, params.to_string()))?;
-        let (inputs, outputs): (Vec<String>, Vec<String>) = host.call_method1("ports", (&node,))?.extract()?;
-        Ok(Box::new(PyNode { kind, node: node.unbind(), inputs, outputs }) as Box<dyn Node>)
+        let (inputs, outputs): (Vec<String>, Vec<String>) =
+            host.call_method1("ports", (&node,))?.extract()?;
+        Ok(Box::new(PyNode {
+            kind,
+            node: node.unbind(),
+            inputs,
+            outputs,
+        }) as Box<dyn Node>)
     })
     .map_err(|e: PyErr| Error::invalid(format!("creating a `{kind}` node: {e}")))
 }
@@ -93,11 +99,17 @@ impl Node for PyNode {
         let mut input_streams = Vec::new();
         for port in &self.inputs {
             if let Some(stream) = inputs.optional_stream(port)? {
-                input_streams.push((port.clone(), Box::new(FFI_ArrowArrayStream::new(Box::new(stream)))));
+                input_streams.push((
+                    port.clone(),
+                    Box::new(FFI_ArrowArrayStream::new(Box::new(stream))),
+                ));
             }
         }
-        let mut output_streams: Vec<(String, Box<FFI_ArrowArrayStream>)> =
-            self.outputs.iter().map(|port| (port.clone(), Box::new(FFI_ArrowArrayStream::empty()))).collect();
+        let mut output_streams: Vec<(String, Box<FFI_ArrowArrayStream>)> = self
+            .outputs
+            .iter()
+            .map(|port| (port.clone(), Box::new(FFI_ArrowArrayStream::empty())))
+            .collect();
         let live = Arc::new(Live::default());
         *live.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx as *const Context as usize);
         let host = HostContext {
@@ -115,22 +127,37 @@ impl Node for PyNode {
                 }
                 Ok(dict)
             };
-            let (ins, outs) = (addresses(&mut input_streams)?, addresses(&mut output_streams)?);
-            python.host(py).call_method1("run", (self.node.bind(py), host, ins, outs))?.extract()
+            let (ins, outs) = (
+                addresses(&mut input_streams)?,
+                addresses(&mut output_streams)?,
+            );
+            python
+                .host(py)
+                .call_method1("run", (self.node.bind(py), host, ins, outs))?
+                .extract()
         });
         *live.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let kind = self.kind;
         match result {
-            Err(e) => return Err(Error::new(ErrorCode::Failed, format!("running the Python kind `{kind}`: {e}"))),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorCode::Failed,
+                    format!("running the Python kind `{kind}`: {e}"),
+                ));
+            }
             Ok(Some(traceback)) => {
-                return Err(Error::new(ErrorCode::Failed, format!("the Python kind `{kind}` raised an exception:\n{traceback}")));
+                return Err(Error::new(
+                    ErrorCode::Failed,
+                    format!("the Python kind `{kind}` raised an exception:\n{traceback}"),
+                ));
             }
             Ok(None) => {}
         }
         let mut outputs = Outputs::new();
         for (port, stream) in output_streams {
-            let reader = RecordBatchStreamReader::try_new(*stream)
-                .map_err(|e| Error::from(e).context(format!("the Python kind `{kind}`'s output `{port}`")))?;
+            let reader = RecordBatchStreamReader::try_new(*stream).map_err(|e| {
+                Error::from(e).context(format!("the Python kind `{kind}`'s output `{port}`"))
+            })?;
             outputs = outputs.with_stream(&port, Box::new(reader));
         }
         Ok(outputs)
@@ -140,7 +167,17 @@ impl Node for PyNode {
     /// cache reruns the node when one of them is edited.
     fn input_files(&self) -> Result<Vec<PathBuf>> {
         let python = Interpreter::get()?;
-        Python::attach(|py| python.host(py).call_method1("files", (self.node.bind(py),))?.extract::<Vec<PathBuf>>())
-            .map_err(|e| Error::invalid(format!("listing the files of the Python kind `{}`: {e}", self.kind)))
+        Python::attach(|py| {
+            python
+                .host(py)
+                .call_method1("files", (self.node.bind(py),))?
+                .extract::<Vec<PathBuf>>()
+        })
+        .map_err(|e| {
+            Error::invalid(format!(
+                "listing the files of the Python kind `{}`: {e}",
+                self.kind
+            ))
+        })
     }
 }

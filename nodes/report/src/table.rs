@@ -57,7 +57,8 @@ pub struct Pivot {
 }
 
 pub fn pivot(metrics: &[MetricRow], rows: &[String], columns: &[String]) -> Pivot {
-    let label = |m: &MetricRow, keys: &[String]| keys.iter().map(|k| key_of(m, k)).collect::<Vec<_>>();
+    let label =
+        |m: &MetricRow, keys: &[String]| keys.iter().map(|k| key_of(m, k)).collect::<Vec<_>>();
     let mut row_labels: Vec<Vec<String>> = Vec::new();
     let mut col_labels: Vec<Vec<String>> = Vec::new();
     for m in metrics {
@@ -71,11 +72,22 @@ pub fn pivot(metrics: &[MetricRow], rows: &[String], columns: &[String]) -> Pivo
     }
     let mut cells = vec![vec![None; col_labels.len()]; row_labels.len()];
     for m in metrics {
-        let r = row_labels.iter().position(|x| *x == label(m, rows)).unwrap();
-        let c = col_labels.iter().position(|x| *x == label(m, columns)).unwrap();
+        let r = row_labels
+            .iter()
+            .position(|x| *x == label(m, rows))
+            .unwrap();
+        let c = col_labels
+            .iter()
+            .position(|x| *x == label(m, columns))
+            .unwrap();
         cells[r][c] = Some(m.value);
     }
-    Pivot { row_keys: rows.to_vec(), rows: row_labels, columns: col_labels, cells }
+    Pivot {
+        row_keys: rows.to_vec(),
+        rows: row_labels,
+        columns: col_labels,
+        cells,
+    }
 }
 
 impl Pivot {
@@ -99,12 +111,20 @@ impl Pivot {
     }
 
     pub fn csv(&self, digits: usize) -> String {
-        let quote = |s: &str| if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
         let head: Vec<String> = self.columns.iter().map(|c| quote(&c.join("_"))).collect();
         let mut out = format!("{},{}\n", quote(&self.row_keys.join("_")), head.join(","));
         for (label, cells) in self.rows.iter().zip(&self.cells) {
-            let values: Vec<String> =
-                cells.iter().map(|v| v.map_or(String::new(), |v| format!("{v:.digits$}"))).collect();
+            let values: Vec<String> = cells
+                .iter()
+                .map(|v| v.map_or(String::new(), |v| format!("{v:.digits$}")))
+                .collect();
             out += &format!("{},{}\n", quote(&label.join(" ")), values.join(","));
         }
         out
@@ -117,17 +137,34 @@ impl Node for Table {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let metrics = MetricRow::read_all(&inputs.batches("metrics")?)?;
         if metrics.is_empty() {
-            return Err(Error::data("no metrics to tabulate: the `metrics` input is empty"));
+            return Err(Error::data(
+                "no metrics to tabulate: the `metrics` input is empty",
+            ));
         }
         let p = &self.0;
         let table = pivot(&metrics, &p.rows, &p.columns);
-        let stem = if p.name.is_empty() { ctx.node_name().to_string() } else { p.name.clone() };
+        let stem = if p.name.is_empty() {
+            ctx.node_name().to_string()
+        } else {
+            p.name.clone()
+        };
         let dir = ctx.artifact_dir();
-        let (md, csv) = (dir.join(format!("{stem}.md")), dir.join(format!("{stem}.csv")));
+        let (md, csv) = (
+            dir.join(format!("{stem}.md")),
+            dir.join(format!("{stem}.csv")),
+        );
         write_atomic(&md, table.markdown(&p.title, p.digits as usize).as_bytes())?;
         write_atomic(&csv, table.csv(p.digits as usize).as_bytes())?;
-        let files = [FileRow { path: md.display().to_string(), format: "md".into() },
-                     FileRow { path: csv.display().to_string(), format: "csv".into() }];
+        let files = [
+            FileRow {
+                path: md.display().to_string(),
+                format: "md".into(),
+            },
+            FileRow {
+                path: csv.display().to_string(),
+                format: "csv".into(),
+            },
+        ];
         Ok(Outputs::new().with_batch("files", FileRow::write(&files)?))
     }
 }

@@ -57,11 +57,19 @@ fn csv(rows: &[&SeriesRow]) -> Result<String> {
     if let Some(r) = rows.iter().find(|r| r.values.len() != frames) {
         return Err(Error::data(format!(
             "recording `{}`: dimension `{}` has {} frames, another has {frames}; CSV needs one time axis",
-            r.utt_id, r.dim, r.values.len()
+            r.utt_id,
+            r.dim,
+            r.values.len()
         )));
     }
     let period = rows.first().map_or(0.04, |r| r.frame_period);
-    let mut out = format!("time,{}\n", rows.iter().map(|r| r.dim.as_str()).collect::<Vec<_>>().join(","));
+    let mut out = format!(
+        "time,{}\n",
+        rows.iter()
+            .map(|r| r.dim.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     for t in 0..frames {
         let values: Vec<String> = rows.iter().map(|r| r.values[t].to_string()).collect();
         let _ = writeln!(out, "{},{}", fmt_time(t as f64 * period), values.join(","));
@@ -72,12 +80,19 @@ fn csv(rows: &[&SeriesRow]) -> Result<String> {
 impl Node for Write {
     fn run(&mut self, ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let batches = inputs.batches("data")?;
-        let stem = if self.0.name.is_empty() { ctx.node_name().to_string() } else { self.0.name.clone() };
+        let stem = if self.0.name.is_empty() {
+            ctx.node_name().to_string()
+        } else {
+            self.0.name.clone()
+        };
         let dir = ctx.artifact_dir();
         let mut files = Vec::new();
         if self.0.format == Format::Arrow {
             let path = dir.join(format!("{stem}.arrow"));
-            let schema = batches.first().map(|b| b.schema()).ok_or_else(|| Error::data("nothing to write: the input is empty"))?;
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .ok_or_else(|| Error::data("nothing to write: the input is empty"))?;
             let mut bytes = Vec::new();
             let mut writer = FileWriter::try_new(&mut bytes, &schema)?;
             for b in &batches {
@@ -86,12 +101,18 @@ impl Node for Write {
             writer.finish()?;
             drop(writer);
             write_atomic(&path, &bytes)?;
-            files.push(FileRow { path: path.display().to_string(), format: "arrow".into() });
+            files.push(FileRow {
+                path: path.display().to_string(),
+                format: "arrow".into(),
+            });
             return Ok(Outputs::new().with_batch("files", FileRow::write(&files)?));
         }
         if let Some(b) = batches.first() {
-            check_schema(port::SERIES, &b.schema())
-                .map_err(|e| Error::invalid(format!("csv and arff write a `series` (labels or predictions): {e}")))?;
+            check_schema(port::SERIES, &b.schema()).map_err(|e| {
+                Error::invalid(format!(
+                    "csv and arff write a `series` (labels or predictions): {e}"
+                ))
+            })?;
         }
         let rows = SeriesRow::read_all(&batches)?;
         let mut by_utt: BTreeMap<&str, Vec<&SeriesRow>> = BTreeMap::new();
@@ -104,13 +125,19 @@ impl Node for Write {
                 Format::Csv => {
                     let path = dir.join(&stem).join(format!("{utt}.csv"));
                     write_atomic(&path, csv(dims)?.as_bytes())?;
-                    files.push(FileRow { path: path.display().to_string(), format: "csv".into() });
+                    files.push(FileRow {
+                        path: path.display().to_string(),
+                        format: "csv".into(),
+                    });
                 }
                 Format::Arff => {
                     for r in dims {
                         let path = dir.join(&stem).join(&r.dim).join(format!("{utt}.arff"));
                         write_atomic(&path, arff(utt, &r.dim, r).as_bytes())?;
-                        files.push(FileRow { path: path.display().to_string(), format: "arff".into() });
+                        files.push(FileRow {
+                            path: path.display().to_string(),
+                            format: "arff".into(),
+                        });
                     }
                 }
                 Format::Arrow => unreachable!("handled above"),
@@ -153,27 +180,53 @@ mod tests {
 
     #[test]
     fn arff_follows_the_gold_standard_layout() {
-        let out = Harness::new(crate::emoflow_plugin(), "io.write").param("format", "arff").param("name", "pred").rows("data", &predictions()).run().unwrap();
+        let out = Harness::new(crate::emoflow_plugin(), "io.write")
+            .param("format", "arff")
+            .param("name", "pred")
+            .rows("data", &predictions())
+            .run()
+            .unwrap();
         let files: Vec<FileRow> = out.rows("files").unwrap();
         assert_eq!(files.len(), 2);
-        assert!(files[0].path.ends_with("pred/arousal/test_1.arff"), "{}", files[0].path);
+        assert!(
+            files[0].path.ends_with("pred/arousal/test_1.arff"),
+            "{}",
+            files[0].path
+        );
         let text = std::fs::read_to_string(&files[0].path).unwrap();
         assert!(text.starts_with("@relation PREDICTION_AROUSAL\n"));
-        assert!(text.ends_with("@data\n\ntest_1,0,0.1\ntest_1,0.04,-0.25\ntest_1,0.08,0.5\n"), "{text}");
+        assert!(
+            text.ends_with("@data\n\ntest_1,0,0.1\ntest_1,0.04,-0.25\ntest_1,0.08,0.5\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn csv_puts_the_dimensions_side_by_side() {
-        let out = Harness::new(crate::emoflow_plugin(), "io.write").param("format", "csv").rows("data", &predictions()).run().unwrap();
+        let out = Harness::new(crate::emoflow_plugin(), "io.write")
+            .param("format", "csv")
+            .rows("data", &predictions())
+            .run()
+            .unwrap();
         let files: Vec<FileRow> = out.rows("files").unwrap();
         let text = std::fs::read_to_string(&files[0].path).unwrap();
-        assert_eq!(text, "time,arousal,valence\n0,0.1,0.1\n0.04,-0.25,-0.25\n0.08,0.5,0.5\n");
+        assert_eq!(
+            text,
+            "time,arousal,valence\n0,0.1,0.1\n0.04,-0.25,-0.25\n0.08,0.5,0.5\n"
+        );
     }
 
     #[test]
     fn csv_of_something_that_is_not_a_series_is_refused() {
         let metrics = vec![MetricRow::new("ccc", "arousal", "dev", 0.5)];
-        let err = Harness::new(crate::emoflow_plugin(), "io.write").param("format", "csv").rows("data", &metrics).run().unwrap_err();
-        assert!(err.message.contains("need a `series`") || err.message.contains("write a `series`"), "{err}");
+        let err = Harness::new(crate::emoflow_plugin(), "io.write")
+            .param("format", "csv")
+            .rows("data", &metrics)
+            .run()
+            .unwrap_err();
+        assert!(
+            err.message.contains("need a `series`") || err.message.contains("write a `series`"),
+            "{err}"
+        );
     }
 }

@@ -6,7 +6,9 @@ struct Never;
 
 impl Node for Never {
     fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
-        Err(Error::invalid("a host must refuse this plugin before running anything"))
+        Err(Error::invalid(
+            "a host must refuse this plugin before running anything",
+        ))
     }
 }
 

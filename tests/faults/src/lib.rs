@@ -18,7 +18,11 @@ use std::time::{Duration, Instant};
 pub fn bin_dir() -> PathBuf {
     // This test binary lives in `<profile>/deps/`.
     let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe.parent().and_then(Path::parent).expect("a profile directory").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("a profile directory")
+        .to_path_buf();
     for needed in ["emoflow", "libfixture_nodes.so"] {
         assert!(
             dir.join(needed).exists(),
@@ -43,7 +47,9 @@ pub fn emoflow() -> Command {
 
 /// A graph of this suite (`tests/faults/graphs/NAME`).
 pub fn graph(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("graphs")
+        .join(name)
 }
 
 /// Writes a mono 16-bit PCM WAV file: for a recording the synthetic corpus
@@ -76,12 +82,12 @@ pub struct Scratch(PathBuf);
 impl Scratch {
     /// `emoflow-PREFIX-PID-NAME` under the temporary directory.
     pub fn new(prefix: &str, name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("emoflow-{prefix}-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("emoflow-{prefix}-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
-
 }
 
 impl std::ops::Deref for Scratch {
@@ -109,16 +115,26 @@ pub fn run(graph: &Path, dir: &Scratch, extra: &[&str]) -> (Output, serde_json::
 /// The command `run` runs, to spawn or adjust.
 pub fn run_command(graph: &Path, dir: &Scratch) -> Command {
     let mut command = emoflow();
-    command.arg("run").arg(graph).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache"));
+    command
+        .arg("run")
+        .arg(graph)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"));
     command
 }
 
 pub fn report(dir: &Scratch) -> serde_json::Value {
-    std::fs::read(dir.join("out/run.json")).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or(serde_json::Value::Null)
+    std::fs::read(dir.join("out/run.json"))
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 pub fn status<'a>(report: &'a serde_json::Value, node: &str) -> &'a str {
-    report["nodes"][node]["status"].as_str().unwrap_or("missing")
+    report["nodes"][node]["status"]
+        .as_str()
+        .unwrap_or("missing")
 }
 
 /// Waits up to `limit` for `found` to return something.
@@ -128,30 +144,45 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut found: impl FnMut() -> Optio
         if let Some(t) = found() {
             return t;
         }
-        assert!(Instant::now() < deadline, "{what} did not happen within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// The entries of `dir` whose names end with `suffix`.
 pub fn entries_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(suffix)))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(suffix))
+        })
         .collect()
 }
 
 /// The worker processes (`emoflow worker`) that process `parent` started
 /// and that are still alive (not zombies).
 pub fn worker_pids(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             // `pid (comm) state ppid ...`; comm may hold spaces, so split after it.
-            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest)
+                .split_whitespace()
+                .collect();
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             fields.first().is_some_and(|state| *state != "Z")
                 && fields.get(1) == Some(&parent.to_string().as_str())
@@ -162,19 +193,27 @@ pub fn worker_pids(parent: u32) -> Vec<u32> {
 
 /// Whether process `pid` still runs (exists and is not a zombie).
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Sends `signal` (`INT`, `KILL`, ...) to process `pid`.
 pub fn signal(pid: u32, signal: &str) {
-    let sent = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(sent.success(), "kill -{signal} {pid}");
 }
 
 /// Every file and directory under `dir`, at any depth.
 pub fn paths_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut found = Vec::new();
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         if path.is_dir() {

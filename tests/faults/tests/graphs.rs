@@ -40,10 +40,17 @@ fn a_cycle_is_reported_with_the_nodes_in_it() {
 fn a_toml_syntax_error_names_its_line_and_column() {
     let dir = Scratch::new("faults", "syntax");
     let file = dir.join("broken.toml");
-    std::fs::write(&file, "[nodes.source]\nkind = \"test.source\"\nrows = [1, 2\n").unwrap();
+    std::fs::write(
+        &file,
+        "[nodes.source]\nkind = \"test.source\"\nrows = [1, 2\n",
+    )
+    .unwrap();
     let (code, err) = check(&file);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&format!("{}:3:", file.display())), "the line is named: {err}");
+    assert!(
+        err.contains(&format!("{}:3:", file.display())),
+        "the line is named: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -59,8 +66,14 @@ fn wiring_a_port_to_one_of_another_type_is_refused_naming_both_types() {
     .unwrap();
     let (code, err) = check(&file);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&format!("{}:10:", file.display())), "the wiring's line: {err}");
-    assert!(err.contains("metrics") && err.contains("series"), "both port types: {err}");
+    assert!(
+        err.contains(&format!("{}:10:", file.display())),
+        "the wiring's line: {err}"
+    );
+    assert!(
+        err.contains("metrics") && err.contains("series"),
+        "both port types: {err}"
+    );
 }
 
 #[test]
@@ -84,13 +97,27 @@ fn a_parameter_rule_only_the_node_knows_is_reported_at_that_parameter_before_any
     .unwrap();
     let (code, err) = check(&file);
     assert_eq!(code, Some(2), "{err}");
-    let expected = format!("{}:8:10: error: node `smooth` (smooth.median) refuses its parameters: window = 4 must be odd", file.display());
+    let expected = format!(
+        "{}:8:10: error: node `smooth` (smooth.median) refuses its parameters: window = 4 must be odd",
+        file.display()
+    );
     assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     // `run` validates the same way: nothing runs, nothing is cached.
-    let run = emoflow().arg("run").arg(&file).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache")).output().unwrap();
+    let run = emoflow()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     assert!(stderr(&run).contains(&expected), "{}", stderr(&run));
-    assert!(!dir.join("out/run.json").exists() && !dir.join("cache").exists(), "nothing ran");
+    assert!(
+        !dir.join("out/run.json").exists() && !dir.join("cache").exists(),
+        "nothing ran"
+    );
 }
 
 #[test]
@@ -100,8 +127,26 @@ fn a_graph_without_nodes_is_refused_by_check_and_run_naming_the_file() {
     std::fs::write(&file, "[graph]\nname = \"empty\"\n").unwrap();
     let (code, err) = check(&file);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains(&format!("{}:1:1: error: the graph has no nodes", file.display())), "{err}");
-    let run = emoflow().arg("run").arg(&file).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache")).output().unwrap();
+    assert!(
+        err.contains(&format!(
+            "{}:1:1: error: the graph has no nodes",
+            file.display()
+        )),
+        "{err}"
+    );
+    let run = emoflow()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
-    assert!(stderr(&run).contains("the graph has no nodes"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("the graph has no nodes"),
+        "{}",
+        stderr(&run)
+    );
 }

@@ -33,7 +33,15 @@ fn emoflow_in(dir: &Path) -> Command {
 }
 
 fn train(command: &mut Command, dir: &Scratch) -> Output {
-    command.arg("run").arg(graph("train.toml")).arg("--out").arg(dir.join("out")).arg("--cache").arg(dir.join("cache")).output().unwrap()
+    command
+        .arg("run")
+        .arg(graph("train.toml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -41,7 +49,10 @@ fn stdout(out: &Output) -> String {
 }
 
 fn venv() -> PathBuf {
-    repo_root().join(".venv").canonicalize().expect("the project's .venv (scripts/setup-venv.sh)")
+    repo_root()
+        .join(".venv")
+        .canonicalize()
+        .expect("the project's .venv (scripts/setup-venv.sh)")
 }
 
 #[test]
@@ -60,9 +71,15 @@ fn a_moved_tree_still_finds_libtorch_and_trains() {
     let doctor = emoflow_in(&bin).arg("doctor").output().unwrap();
     let text = stdout(&doctor);
     assert!(doctor.status.success(), "{text}");
-    assert!(text.contains("ok   libtorch  2.11.0") && text.contains("(the plugins' runpath)"), "{text}");
+    assert!(
+        text.contains("ok   libtorch  2.11.0") && text.contains("(the plugins' runpath)"),
+        "{text}"
+    );
     // Without a GPU, the CUDA runtime's reason; with one, the devices.
-    assert!(text.contains("ok   cuda      no CUDA device: ") || text.contains(" device(s); cuda:0 "), "{text}");
+    assert!(
+        text.contains("ok   cuda      no CUDA device: ") || text.contains(" device(s); cuda:0 "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -76,17 +93,32 @@ fn plugins_away_from_libtorch_use_the_one_they_are_pointed_at() {
     let doctor = emoflow_in(&bin).arg("doctor").output().unwrap();
     let text = stdout(&doctor);
     assert_eq!(doctor.status.code(), Some(1), "{text}");
-    assert!(text.contains("FAIL libtorch") && text.contains("libtorch_cpu.so"), "{text}");
-    assert!(text.contains("EMOFLOW_PYTHON=/nonexistent/python3 cannot run"), "{text}");
+    assert!(
+        text.contains("FAIL libtorch") && text.contains("libtorch_cpu.so"),
+        "{text}"
+    );
+    assert!(
+        text.contains("EMOFLOW_PYTHON=/nonexistent/python3 cannot run"),
+        "{text}"
+    );
     let out = train(&mut emoflow_in(&bin), &dir);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unknown node kind `model.blstm`") && stderr(&out).contains("emoflow doctor"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown node kind `model.blstm`")
+            && stderr(&out).contains("emoflow doctor"),
+        "{}",
+        stderr(&out)
+    );
 
     // Pointed at torch's directory, or at a Python that has torch: it trains.
     let torch = venv().join("lib/python3.11/site-packages/torch");
     let out = train(emoflow_in(&bin).env("EMOFLOW_LIBTORCH", &torch), &dir);
     assert!(out.status.success(), "{}", stderr(&out));
-    let doctor = emoflow_in(&bin).env("EMOFLOW_PYTHON", venv().join("bin/python3")).arg("doctor").output().unwrap();
+    let doctor = emoflow_in(&bin)
+        .env("EMOFLOW_PYTHON", venv().join("bin/python3"))
+        .arg("doctor")
+        .output()
+        .unwrap();
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("2.11.0"), "{}", stdout(&doctor));
 }

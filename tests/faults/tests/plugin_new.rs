@@ -19,7 +19,11 @@ fn cargo(subcommand: &str, project: &Path) {
         .arg(repo_root().join("target/out-of-tree"))
         .status()
         .unwrap();
-    assert!(status.success(), "cargo {subcommand} of {} failed", project.display());
+    assert!(
+        status.success(),
+        "cargo {subcommand} of {} failed",
+        project.display()
+    );
 }
 
 #[test]
@@ -34,17 +38,32 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         ("metric", "abs-error", "metric.abs_error"),
     ];
     for (family, name, kind) in templates {
-        let out = emoflow().args(["plugin", "new", name, "--family", family, "--dir"]).arg(&*dir).output().unwrap();
+        let out = emoflow()
+            .args(["plugin", "new", name, "--family", family, "--dir"])
+            .arg(&*dir)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         let project = dir.join(name);
-        assert!(project.join("Cargo.lock").is_file(), "the checkout's lock file pins the versions");
+        assert!(
+            project.join("Cargo.lock").is_file(),
+            "the checkout's lock file pins the versions"
+        );
 
         cargo("test", &project);
         cargo("build", &project);
         let lib = format!("lib{}.so", name.replace('-', "_"));
-        std::fs::copy(repo_root().join("target/out-of-tree/release").join(&lib), plugins.join(&lib)).unwrap();
+        std::fs::copy(
+            repo_root().join("target/out-of-tree/release").join(&lib),
+            plugins.join(&lib),
+        )
+        .unwrap();
 
-        let check = Command::new(bin_dir().join("emoflow")).args(["plugin", "check"]).arg(plugins.join(&lib)).output().unwrap();
+        let check = Command::new(bin_dir().join("emoflow"))
+            .args(["plugin", "check"])
+            .arg(plugins.join(&lib))
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&check.stdout);
         assert_eq!(check.status.code(), Some(0), "{text}{}", stderr(&check));
         assert!(text.contains(&format!("ok   {kind}")), "{text}");
@@ -68,20 +87,41 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
     assert!(text.contains("4 passed, 0 failed"), "{text}");
     for (_, name, kind) in templates {
         let report = std::fs::read_to_string(dir.join("out").join(name).join("run.json")).unwrap();
-        assert!(report.contains(&format!("\"{kind}\"")), "{kind} ran in the demo");
+        assert!(
+            report.contains(&format!("\"{kind}\"")),
+            "{kind} ran in the demo"
+        );
     }
 }
 
 #[test]
 fn a_bad_name_or_an_existing_directory_is_refused_naming_it() {
     let dir = Scratch::new("plugin-new", "refused");
-    let new = |name: &str| emoflow().args(["plugin", "new", name, "--family", "decode", "--dir"]).arg(&*dir).output().unwrap();
+    let new = |name: &str| {
+        emoflow()
+            .args(["plugin", "new", name, "--family", "decode", "--dir"])
+            .arg(&*dir)
+            .output()
+            .unwrap()
+    };
     let out = new("My Plugin");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("`My Plugin` is not a plugin name"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`My Plugin` is not a plugin name"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::create_dir(dir.join("taken")).unwrap();
     let out = new("taken");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("taken already exists"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_dir(dir.join("taken")).unwrap().count(), 0, "nothing written into it");
+    assert!(
+        stderr(&out).contains("taken already exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join("taken")).unwrap().count(),
+        0,
+        "nothing written into it"
+    );
 }

@@ -10,7 +10,13 @@ fn metrics(report: &serde_json::Value) -> Vec<(String, String, f64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["dim"].to_string(), m["split"].to_string(), m["value"].as_f64().unwrap()))
+        .map(|m| {
+            (
+                m["dim"].to_string(),
+                m["split"].to_string(),
+                m["value"].as_f64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -26,7 +32,13 @@ fn training_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
         entries_ending(&dir.join("cache"), ".partial")
             .into_iter()
             .flat_map(|p| entries_ending(&p.join("artifacts"), ".safetensors"))
-            .find(|c| c.file_name().unwrap().to_str().unwrap().starts_with("checkpoint-"))
+            .find(|c| {
+                c.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("checkpoint-")
+            })
     });
     child.kill().unwrap();
     child.wait().unwrap();
@@ -36,6 +48,13 @@ fn training_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_eq!(status(&resumed, "model"), "ran");
-    assert!(err.contains("resuming after epoch"), "the rerun resumed rather than started over: {err}");
-    assert_eq!(metrics(&resumed), metrics(&uninterrupted), "resumed and uninterrupted training agree");
+    assert!(
+        err.contains("resuming after epoch"),
+        "the rerun resumed rather than started over: {err}"
+    );
+    assert_eq!(
+        metrics(&resumed),
+        metrics(&uninterrupted),
+        "resumed and uninterrupted training agree"
+    );
 }

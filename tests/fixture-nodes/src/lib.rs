@@ -73,11 +73,19 @@ impl Node for Pass {
     fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let batches = inputs.batches("in")?;
         for batch in &batches {
-            let values = batch.column_by_name("values").unwrap().as_list::<i32>().values().clone();
+            let values = batch
+                .column_by_name("values")
+                .unwrap()
+                .as_list::<i32>()
+                .values()
+                .clone();
             let ptr = values.to_data().buffers()[0].as_ptr() as usize;
             emoflow_sdk::tracing::info!("values buffer at {ptr:#x}");
         }
-        let schema = batches.first().map(|b| b.schema()).unwrap_or(SeriesRow::write(&[])?.schema());
+        let schema = batches
+            .first()
+            .map(|b| b.schema())
+            .unwrap_or(SeriesRow::write(&[])?.schema());
         Ok(Outputs::new().with_batches("out", schema, batches))
     }
 }
@@ -107,7 +115,12 @@ struct Sum(SumParams);
 impl Node for Sum {
     fn run(&mut self, _ctx: &Context, mut inputs: Inputs) -> Result<Outputs> {
         let rows = SeriesRow::read_all(&inputs.batches("in")?)?;
-        let total: f64 = self.0.scale * rows.iter().flat_map(|r| &r.values).map(|&v| v as f64).sum::<f64>();
+        let total: f64 = self.0.scale
+            * rows
+                .iter()
+                .flat_map(|r| &r.values)
+                .map(|&v| v as f64)
+                .sum::<f64>();
         let metric = MetricRow::new("sum", "arousal", "train", total);
         Ok(Outputs::new().with_batch("metrics", MetricRow::write(&[metric])?))
     }
@@ -158,7 +171,10 @@ struct BadSchema;
 
 impl Node for BadSchema {
     fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
-        let row = FileRow { path: "x".into(), format: "csv".into() };
+        let row = FileRow {
+            path: "x".into(),
+            format: "csv".into(),
+        };
         Ok(Outputs::new().with_batch("out", FileRow::write(&[row])?))
     }
 }
@@ -194,7 +210,9 @@ struct WritesUndeclared;
 impl Node for WritesUndeclared {
     fn run(&mut self, _ctx: &Context, _inputs: Inputs) -> Result<Outputs> {
         let empty = SeriesRow::write(&[])?;
-        Ok(Outputs::new().with_batch("out", empty.clone()).with_batch("extra", empty))
+        Ok(Outputs::new()
+            .with_batch("out", empty.clone())
+            .with_batch("extra", empty))
     }
 }
 
@@ -218,7 +236,13 @@ fn needs_param() -> KindSpec {
         .doc("Passes its input through; `window` is required.")
         .input("in", port::SERIES, "any series")
         .output("out", port::SERIES, "the same batches")
-        .create(|p: WindowParams| if p.window == 0 { Err(Error::invalid("`window` must be at least 1")) } else { Ok(Pass) })
+        .create(|p: WindowParams| {
+            if p.window == 0 {
+                Err(Error::invalid("`window` must be at least 1"))
+            } else {
+                Ok(Pass)
+            }
+        })
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema)]
@@ -243,7 +267,10 @@ impl MeanModel {
     /// The train labels' mean per dimension, saved as artifacts.
     fn train(&self, ctx: &Context, labels: &[SeriesRow]) -> Result<Vec<(String, f64)>> {
         let mut sums: std::collections::BTreeMap<&str, (f64, usize)> = Default::default();
-        for row in labels.iter().filter(|r| r.split == Split::Train && self.0.dim.as_ref().is_none_or(|d| *d == r.dim)) {
+        for row in labels
+            .iter()
+            .filter(|r| r.split == Split::Train && self.0.dim.as_ref().is_none_or(|d| *d == r.dim))
+        {
             let sum = sums.entry(&row.dim).or_default();
             sum.0 += row.values.iter().map(|&v| v as f64).sum::<f64>();
             sum.1 += row.values.len();
@@ -263,18 +290,32 @@ impl MeanModel {
         let mut means = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
             let path = entry.map_err(|e| Error::io(dir, e))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let Some(dim) = name.strip_prefix("mean-").and_then(|n| n.strip_suffix(".txt")) else { continue };
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let Some(dim) = name
+                .strip_prefix("mean-")
+                .and_then(|n| n.strip_suffix(".txt"))
+            else {
+                continue;
+            };
             if self.0.dim.as_ref().is_some_and(|d| d != dim) {
                 continue;
             }
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let mean = text.trim().parse().map_err(|e| Error::data(format!("{}: {e}", path.display())))?;
+            let mean = text
+                .trim()
+                .parse()
+                .map_err(|e| Error::data(format!("{}: {e}", path.display())))?;
             means.push((dim.to_string(), mean));
         }
         means.sort_by(|a, b| a.0.cmp(&b.0));
         if means.is_empty() {
-            return Err(Error::data(format!("{} holds no mean-*.txt", dir.display())));
+            return Err(Error::data(format!(
+                "{} holds no mean-*.txt",
+                dir.display()
+            )));
         }
         Ok(means)
     }
@@ -286,7 +327,9 @@ impl Node for MeanModel {
         let means = match &self.0.weights {
             Some(dir) => self.saved(std::path::Path::new(dir))?,
             None => {
-                let labels = inputs.optional_batches("labels")?.ok_or_else(|| Error::invalid("training needs `labels`"))?;
+                let labels = inputs
+                    .optional_batches("labels")?
+                    .ok_or_else(|| Error::invalid("training needs `labels`"))?;
                 self.train(ctx, &SeriesRow::read_all(&labels)?)?
             }
         };
@@ -298,7 +341,11 @@ impl Node for MeanModel {
                     split: f.split,
                     dim: dim.clone(),
                     frame_period: f.frame_period,
-                    values: f.frames.chunks(f.dims.max(1)).map(|frame| (mean + 0.001 * frame[0] as f64) as f32).collect(),
+                    values: f
+                        .frames
+                        .chunks(f.dims.max(1))
+                        .map(|frame| (mean + 0.001 * frame[0] as f64) as f32)
+                        .collect(),
                 })
             })
             .collect();

@@ -479,7 +479,10 @@ pub fn kind_spec(kind: &'static str, source_file: &'static str, doc: &'static st
             port::CLASSES,
             "every label series as class sequences, one row per task",
         )
-        .export(crate::FittedExport::new("it fits its classes on the series it reads", true))
+        .export(crate::FittedExport::new(
+            "it fits its classes on the series it reads",
+            true,
+        ))
 }
 
 #[cfg(test)]

@@ -134,13 +134,19 @@ impl Codebooks {
                 )));
             }
             let Some(entry) = slot.get_mut(row.class as usize) else {
-                return Err(Error::data(format!("{what}: class index out of range 0..{}", row.num_classes)));
+                return Err(Error::data(format!(
+                    "{what}: class index out of range 0..{}",
+                    row.num_classes
+                )));
             };
             if entry.is_some() {
                 return Err(Error::data(format!("{what}: listed twice")));
             }
             if !row.mean.is_finite() {
-                return Err(Error::data(format!("{what}: mean {} is not finite", row.mean)));
+                return Err(Error::data(format!(
+                    "{what}: mean {} is not finite",
+                    row.mean
+                )));
             }
             if !(row.prior.is_finite() && row.prior > 0.0) {
                 return Err(Error::data(format!(
@@ -156,7 +162,9 @@ impl Codebooks {
             let mut priors = Vec::with_capacity(slot.len());
             for (class, entry) in slot.into_iter().enumerate() {
                 let Some((mean, prior)) = entry else {
-                    return Err(Error::data(format!("codebook {dim}/{task}: class {class} is missing")));
+                    return Err(Error::data(format!(
+                        "codebook {dim}/{task}: class {class} is missing"
+                    )));
                 };
                 means.push(mean);
                 priors.push(prior);
@@ -169,7 +177,11 @@ impl Codebooks {
     pub fn get(&self, dim: &str, task: &str) -> Result<&Codebook> {
         match self.by_task.get(&(dim.to_owned(), task.to_owned())) {
             Some(codebook) => Ok(codebook),
-            None => return Err(Error::data(format!("the codebook has no entry for {dim}/{task}"))),
+            None => {
+                return Err(Error::data(format!(
+                    "the codebook has no entry for {dim}/{task}"
+                )));
+            }
         }
     }
 }
@@ -211,7 +223,10 @@ pub fn log_scaled_posteriors(row: &PosteriorsRow, priors: &[f64]) -> Result<Vec<
             total += f64::from(y) / prior;
         }
         if total <= 0.0 {
-            return Err(Error::data(format!("{}: frame {frame} has no probability mass", what())));
+            return Err(Error::data(format!(
+                "{}: frame {frame} has no probability mass",
+                what()
+            )));
         }
         let log_total = total.ln();
         out.extend(
@@ -269,11 +284,7 @@ pub fn decode_and_average(
         if group.series.split != row.split {
             return Err(Error::data(format!(
                 "utterance {} ({}): task {} is in split {} but an earlier task is in {}",
-                row.utt_id,
-                row.dim,
-                row.task,
-                row.split,
-                group.series.split
+                row.utt_id, row.dim, row.task, row.split, group.series.split
             )));
         }
         if group.sum.len() != frames {
