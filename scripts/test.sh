@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: every test, on a fresh machine.
-#   1. libtorch (PyPI torch==2.11.0) into .venv, if missing;
+#   1. libtorch (PyPI torch==2.11.0) into .venv, if missing; formatting
+#      (cargo fmt --check) and lints (clippy, warnings are errors), which
+#      fail in seconds rather than after the build;
 #   2. the workspace (release: one build serves the tests and the graphs);
 #   3. the out-of-tree example plugin (plugins/decode-hysteresis): its tests;
 #   4. unit, property, golden-data and end-to-end tests (cargo nextest),
@@ -19,6 +21,8 @@ cd "$(dirname "$0")/.."
 # libpython3.11 (linked by nodes/python) and .venv-python (pyarrow, NumPy,
 # pytest, pinned) for the Python kinds and their tests.
 ./scripts/setup-python-plugins.sh
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo build --release --workspace
 # Out-of-tree projects share one target directory of their own.
 plugin=plugins/decode-hysteresis/Cargo.toml

@@ -330,10 +330,14 @@ impl BlstmNode {
         tracing::info!("model.blstm on {device:?} with {}", loss.kind);
 
         let tensor_fn = ctx.tensor_fn(&loss.kind, &loss.params);
-        let loss_fn = |output: &Tensor, target: &Tensor| -> std::result::Result<Tensor, TchError> {
+        let call = |output: &Tensor, target: &Tensor| -> std::result::Result<Tensor, TchError> {
             tensor_fn
                 .call(&[output, target])
                 .map_err(|e| TchError::Torch(e.message))
+        };
+        let loss_fn = LossFn {
+            call: &call,
+            name: &loss.kind,
         };
         let seeds = self.params.seed_list();
         let mut posteriors = Vec::new();
@@ -345,7 +349,7 @@ impl BlstmNode {
             for &seed in &seeds {
                 let tag = model_tag(&dim, &seeds, seed);
                 let trained = self
-                    .train(ctx, &problem, device, &loss_fn, &loss.kind, seed, &tag)
+                    .train(ctx, &problem, device, &loss_fn, seed, &tag)
                     .map_err(|e| {
                         Error::from(e)
                             .context(format!("model.blstm, dimension `{dim}`, seed {seed}"))
@@ -465,8 +469,7 @@ impl BlstmNode {
         ctx: &Context,
         problem: &Problem,
         device: Device,
-        loss: &dyn Fn(&Tensor, &Tensor) -> std::result::Result<Tensor, TchError>,
-        loss_name: &str,
+        loss: &LossFn,
         seed: u64,
         tag: &str,
     ) -> std::result::Result<Trained, crate::Error> {
@@ -483,8 +486,8 @@ impl BlstmNode {
                 threads: p.threads,
             },
             device,
-            loss,
-            loss_name,
+            loss: loss.call,
+            loss_name: loss.name,
             readout: &problem.readout,
             checkpoint: ctx
                 .artifact_dir()
@@ -514,6 +517,13 @@ impl BlstmNode {
             &mut on_epoch,
         )
     }
+}
+
+/// The loss a training minimises: the tensor function the `loss` input
+/// names, and that kind's name for the log.
+struct LossFn<'a> {
+    call: &'a dyn Fn(&Tensor, &Tensor) -> std::result::Result<Tensor, TchError>,
+    name: &'a str,
 }
 
 /// The training log as a `table`.

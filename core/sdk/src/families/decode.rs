@@ -177,11 +177,9 @@ impl Codebooks {
     pub fn get(&self, dim: &str, task: &str) -> Result<&Codebook> {
         match self.by_task.get(&(dim.to_owned(), task.to_owned())) {
             Some(codebook) => Ok(codebook),
-            None => {
-                return Err(Error::data(format!(
-                    "the codebook has no entry for {dim}/{task}"
-                )));
-            }
+            None => Err(Error::data(format!(
+                "the codebook has no entry for {dim}/{task}"
+            ))),
         }
     }
 }
