@@ -48,6 +48,15 @@ impl std::fmt::Debug for ForeignPlugin {
 /// which end where minor 1's `input_files` begins.
 const MIN_TABLE_SIZE: usize = std::mem::offset_of!(FFI_Plugin, input_files);
 
+/// The size of a table of `minor`, as far as this host knows the fields: a
+/// newer minor than the host's needs at least the host's.
+fn table_size_of_minor(minor: u32) -> usize {
+    match minor {
+        0 => MIN_TABLE_SIZE,
+        _ => std::mem::offset_of!(FFI_Plugin, input_files) + std::mem::size_of::<*const c_void>(),
+    }
+}
+
 /// A copy of the table at `table`, `size` bytes long: the fields of minor 0
 /// and, of those appended since, each one `size` covers whole; the others get
 /// the host's stand-in (a plugin of minor 0 declares no input files).
@@ -170,6 +179,20 @@ impl ForeignPlugin {
         // SAFETY: major and size checked: the table holds the fields of minor
         // 0 and `size` bytes in all.
         let table = unsafe { copy_table(table, size as usize) };
+        // A table must hold every field its minor has: one cut short (a
+        // hand-written plugin that forgot one) would otherwise run with the
+        // host's stand-ins in silence.
+        let needed = table_size_of_minor(table.abi_minor);
+        if (size as usize) < needed {
+            return Err(Error::invalid(format!(
+                "plugin {}: it claims ABI {ABI_MAJOR}.{} but its table is {size} bytes, \
+                 {ABI_MAJOR}.{} has {needed}: fill in every field of FFI_Plugin up to its \
+                 minor, or claim the minor it has",
+                path.display(),
+                table.abi_minor,
+                table.abi_minor.min(ABI_MINOR),
+            )));
+        }
         // SAFETY: `describe` returns a string that lives as long as the plugin.
         let json = unsafe { (table.describe)().to_str() }
             .map_err(|e| e.context(format!("plugin {}, its description", path.display())))?;

@@ -437,7 +437,8 @@ fn a_plugin_of_abi_minor_0_declares_no_files() {
     let words: &'static mut [u64] = Box::leak(vec![0u64; size / 8].into_boxed_slice());
     let old = words.as_mut_ptr().cast::<u8>();
     // SAFETY: both regions are `size` bytes; the copy is the leading fields of
-    // a real table, and bytes 4..8 are its `struct_size`.
+    // a real table, bytes 4..8 are its `struct_size`, and `abi_minor` lies
+    // within the minor-0 fields.
     let table = unsafe {
         std::ptr::copy_nonoverlapping(
             (emoflow_plugin() as *const FFI_Plugin).cast::<u8>(),
@@ -445,6 +446,9 @@ fn a_plugin_of_abi_minor_0_declares_no_files() {
             size,
         );
         old.add(4).cast::<u32>().write(size as u32);
+        old.add(std::mem::offset_of!(FFI_Plugin, abi_minor))
+            .cast::<u32>()
+            .write(0);
         ForeignPlugin::from_raw(
             old.cast::<FFI_Plugin>(),
             std::path::Path::new("libminor0.so"),
@@ -543,5 +547,20 @@ fn a_plugin_of_a_newer_or_an_older_abi_minor_loads_and_runs() {
     assert!(
         !CALLED.load(std::sync::atomic::Ordering::SeqCst),
         "the host read past the table's struct_size"
+    );
+}
+
+#[test]
+fn a_table_shorter_than_its_claimed_minor_is_refused_naming_both() {
+    // Claims minor 1 (input_files) but ends where minor 0 ends.
+    let cut = table_of_minor(1, std::mem::offset_of!(FFI_Plugin, input_files), |t| t);
+    let err = ForeignPlugin::from_table(cut, "libcut.so").unwrap_err();
+    assert_eq!(err.code, emoflow_sdk::ErrorCode::Invalid);
+    assert!(
+        err.message.contains("libcut.so")
+            && err.message.contains("claims ABI 1.1")
+            && err.message.contains("fill in every field"),
+        "{}",
+        err.message
     );
 }
