@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-venv.sh
+# nodes/python links Debian's libpython3.11 (installed if missing).
+./scripts/setup-python-plugins.sh --system-only
 cargo build --release --workspace
 exec target/release/emoflow run graphs/demo.toml --out out/demo "$@"

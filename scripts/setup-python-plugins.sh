@@ -6,6 +6,8 @@
 #      python/requirements.txt (pyarrow, NumPy, pytest) and the repository's
 #      SDK (python/emoflow_sdk) on its path.
 # Idempotent. Use it with EMOFLOW_PYTHON=.venv-python/bin/python.
+# `--system-only` stops after step 1: what building the workspace needs
+# (scripts/demo.sh), without the venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=/usr/bin/python3.11
@@ -15,6 +17,7 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/libpython3.11.so ] || ! "$PYTHON" -c 'import
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null \
         || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null; }
 fi
+if [ "${1:-}" = --system-only ]; then exit 0; fi
 stamp=.venv-python/.requirements-$(sha256sum python/requirements.txt | cut -c1-16)
 if [ -f "$stamp" ]; then exit 0; fi
 rm -rf .venv-python
