@@ -320,7 +320,9 @@ fn main() -> ExitCode {
 }
 
 /// Runs a subcommand. `Ok` carries the outcome of work that ran (1: a node
-/// or a test failed, reported as it happened); `Err` what stopped it.
+/// or a test failed, reported as it happened); `Err` what stopped it. Long
+/// only by its count of subcommands: each arm unpacks one's arguments and
+/// calls its function.
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     let plugin_paths = &cli.plugin_path;
     match cli.command {
@@ -918,15 +920,6 @@ fn predict(
     let registry = discover(plugin_paths);
     let manifest = predict::open_bundle(bundle)?;
     let files = predict::recordings(&manifest, &registry, audio)?;
-    let absolute = |p: &Path| {
-        toml::Value::from(
-            std::path::absolute(p)
-                .unwrap_or_else(|_| p.to_path_buf())
-                .display()
-                .to_string(),
-        )
-        .to_string()
-    };
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(cancel.clone());
     let bar = progress().add(indicatif::ProgressBar::new(files.len() as u64));
@@ -941,46 +934,14 @@ fn predict(
     let mut results = Vec::new();
     for file in &files {
         bar.set_message(file.display().to_string());
-        let args = GraphArgs {
-            graph: bundle.join(export::GRAPH),
-            set: vec![
-                format!("audio=[{}]", absolute(file)),
-                format!("bundle={}", absolute(bundle)),
-            ],
-            preset_test: false,
+        let recording = Recording {
+            bundle,
+            file,
+            out,
+            jobs,
+            device: &device,
         };
-        let outcome = match build_plan(&args, &registry) {
-            Err(e) => {
-                print_error(&e);
-                Err("the bundle's graph is invalid with this emoflow's plugins".to_string())
-            }
-            Ok(plan) => {
-                let opts = local_run(
-                    out,
-                    out.join(".work"),
-                    false,
-                    jobs,
-                    device.clone(),
-                    cancel.clone(),
-                );
-                let report = run::run(&plan, &registry, &opts);
-                if report.succeeded() {
-                    Ok(report.files)
-                } else {
-                    let failed = report
-                        .nodes
-                        .iter()
-                        .filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)));
-                    Err(failed.collect::<Vec<_>>().join("; ")).map_err(|e| {
-                        if e.is_empty() {
-                            report.status.to_string()
-                        } else {
-                            e
-                        }
-                    })
-                }
-            }
-        };
+        let outcome = predict_one(&recording, &registry, &cancel);
         if let Err(e) = &outcome {
             progress().suspend(|| eprintln!("error: {}: {e}", file.display()));
         }
@@ -1021,6 +982,68 @@ fn predict(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// One recording of `emoflow predict`.
+struct Recording<'a> {
+    bundle: &'a Path,
+    file: &'a Path,
+    out: &'a Path,
+    jobs: usize,
+    device: &'a str,
+}
+
+/// Runs the bundle's graph on one recording: the files it wrote, or why it
+/// failed (each failed node and its error).
+fn predict_one(
+    recording: &Recording,
+    registry: &Registry,
+    cancel: &Arc<AtomicBool>,
+) -> std::result::Result<Vec<run::FileReport>, String> {
+    let absolute = |p: &Path| {
+        toml::Value::from(
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string(),
+        )
+        .to_string()
+    };
+    let args = GraphArgs {
+        graph: recording.bundle.join(export::GRAPH),
+        set: vec![
+            format!("audio=[{}]", absolute(recording.file)),
+            format!("bundle={}", absolute(recording.bundle)),
+        ],
+        preset_test: false,
+    };
+    let plan = build_plan(&args, registry).map_err(|e| {
+        print_error(&e);
+        "the bundle's graph is invalid with this emoflow's plugins".to_string()
+    })?;
+    let out = recording.out;
+    let opts = local_run(
+        out,
+        out.join(".work"),
+        false,
+        recording.jobs,
+        recording.device.to_string(),
+        cancel.clone(),
+    );
+    let report = run::run(&plan, registry, &opts);
+    if report.succeeded() {
+        return Ok(report.files);
+    }
+    let failed: Vec<String> = report
+        .nodes
+        .iter()
+        .filter_map(|(n, r)| Some(format!("node `{n}`: {}", r.error.as_ref()?)))
+        .collect();
+    Err(if failed.is_empty() {
+        report.status.to_string()
+    } else {
+        failed.join("; ")
     })
 }
 

@@ -895,38 +895,7 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         report.nodes.insert(node.name.clone(), node_report);
     }
     if let Some(sweep) = plan.sweep.as_ref().filter(|_| opts.only.is_none()) {
-        let decided: Vec<(&String, &RuleSelection)> = sweep
-            .rules
-            .iter()
-            .zip(&scheduler.rules)
-            .filter_map(|(r, s)| Some((&r.node, s.as_ref()?.as_ref().ok()?)))
-            .collect();
-        report.sweep = Some(SweepReport {
-            select: sweep.rules.clone(),
-            trials: sweep
-                .trials
-                .iter()
-                .enumerate()
-                .map(|(t, trial)| TrialReport {
-                    id: trial.id.clone(),
-                    params: trial.params.clone(),
-                    values: decided
-                        .iter()
-                        .map(|(rule, (_, values))| (rule.to_string(), values[t].clone()))
-                        .collect(),
-                })
-                .collect(),
-            selected: decided
-                .iter()
-                .map(|(rule, (chosen, _))| {
-                    let by_group = chosen
-                        .iter()
-                        .map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone()))
-                        .collect();
-                    (rule.to_string(), by_group)
-                })
-                .collect(),
-        });
+        report.sweep = Some(sweep_report(sweep, &scheduler.rules));
     }
     let statuses: Vec<Status> = report.nodes.values().map(|r| r.status).collect();
     report.status = if opts.cancel.load(Ordering::Relaxed) || statuses.contains(&Status::Cancelled)
@@ -938,6 +907,46 @@ fn report(shared: &Shared, scheduler: Scheduler, utilisation: Utilisation) -> Ru
         RunStatus::Ok
     };
     report
+}
+
+/// run.json's `sweep`: every trial's values under each rule, and the trial
+/// each rule chose per group.
+fn sweep_report(
+    sweep: &crate::sweep::Sweep,
+    rules: &[Option<std::result::Result<RuleSelection, String>>],
+) -> SweepReport {
+    let decided: Vec<(&String, &RuleSelection)> = sweep
+        .rules
+        .iter()
+        .zip(rules)
+        .filter_map(|(r, s)| Some((&r.node, s.as_ref()?.as_ref().ok()?)))
+        .collect();
+    SweepReport {
+        select: sweep.rules.clone(),
+        trials: sweep
+            .trials
+            .iter()
+            .enumerate()
+            .map(|(t, trial)| TrialReport {
+                id: trial.id.clone(),
+                params: trial.params.clone(),
+                values: decided
+                    .iter()
+                    .map(|(rule, (_, values))| (rule.to_string(), values[t].clone()))
+                    .collect(),
+            })
+            .collect(),
+        selected: decided
+            .iter()
+            .map(|(rule, (chosen, _))| {
+                let by_group = chosen
+                    .iter()
+                    .map(|(g, (t, _))| (g.clone(), sweep.trials[*t].id.clone()))
+                    .collect();
+                (rule.to_string(), by_group)
+            })
+            .collect(),
+    }
 }
 
 /// Runs (or fetches from the cache) one node: in this process, or in a
@@ -998,13 +1007,7 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
         };
         std::fs::create_dir_all(&artifact_dir).map_err(|e| Error::io(&artifact_dir, e))?;
 
-        let bar = opts.progress.add(ProgressBar::new(0));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
-                .unwrap()
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(node.name.clone());
+        let bar = node_bar(&opts.progress, &node.name);
         let host = EngineHost {
             node: node.name.clone(),
             bar: bar.clone(),
@@ -1020,22 +1023,7 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
         tracing::info!("running");
         let result = if kind.own_process {
             drop(created);
-            let job = Job {
-                plugin_paths: shared.registry.plugin_paths.clone(),
-                library: node.provider.plugin.path().to_path_buf(),
-                kind: kind.kind.clone(),
-                params: node.params.clone(),
-                node_name: settings.node_name.clone(),
-                device: settings.device.clone(),
-                threads: settings.threads,
-                artifact_dir: settings.artifact_dir.clone(),
-                staging_dir: staging.dir.clone(),
-                inputs: launch
-                    .inputs
-                    .iter()
-                    .map(|w| w.iter().map(InputSource::new).collect())
-                    .collect(),
-            };
+            let job = worker_job(shared, node, &launch, &settings, staging.dir.clone());
             let (ports, usage) = shared.workers.run(&job, &host, &opts.cancel);
             executed.worker = usage;
             ports.map(|ports| staging.add_ports(ports))
@@ -1050,6 +1038,44 @@ fn execute(shared: &Shared, launch: Launch) -> Executed {
         Ok((Status::Ran, entry))
     })();
     executed
+}
+
+/// A node's progress bar under the run's.
+fn node_bar(progress: &MultiProgress, name: &str) -> ProgressBar {
+    let bar = progress.add(ProgressBar::new(0));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    bar
+}
+
+/// What a worker process needs to run `node` into `staging_dir`.
+fn worker_job(
+    shared: &Shared,
+    node: &PlannedNode,
+    launch: &Launch,
+    settings: &RunSettings,
+    staging_dir: PathBuf,
+) -> Job {
+    Job {
+        plugin_paths: shared.registry.plugin_paths.clone(),
+        library: node.provider.plugin.path().to_path_buf(),
+        kind: node.provider.kind.kind.clone(),
+        params: node.params.clone(),
+        node_name: settings.node_name.clone(),
+        device: settings.device.clone(),
+        threads: settings.threads,
+        artifact_dir: settings.artifact_dir.clone(),
+        staging_dir,
+        inputs: launch
+            .inputs
+            .iter()
+            .map(|w| w.iter().map(InputSource::new).collect())
+            .collect(),
+    }
 }
 
 /// Runs a created node in this process, writing its outputs into `staging`

@@ -183,15 +183,7 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
     };
     let names: Vec<String> = graph.nodes.iter().map(|n| n.name.name.clone()).collect();
     let (mut dims, rules, on_selected) = read_table(&sweep, &names)?;
-    for i in 0..dims.len() {
-        if dims
-            .iter()
-            .enumerate()
-            .any(|(j, d)| j != i && d.label == dims[i].label)
-        {
-            dims[i].label = format!("{}.{}", dims[i].targets[0].0, dims[i].targets[0].1);
-        }
-    }
+    unique_labels(&mut dims);
 
     // The swept parameters each node depends on, through its inputs.
     let mut diags = Vec::new();
@@ -215,30 +207,19 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
         );
     }
     let rule_nodes: Vec<usize> = rules.iter().map(|r| index[r.node.as_str()]).collect();
-    for (rule, &node) in rules.iter().zip(&rule_nodes) {
-        if after_selection[node] {
-            diags.push(Diagnostic::nowhere(format!(
-                "[sweep] selects on node `{}`, which runs after the selection (it is, or reads from, an `on_selected` node)",
-                rule.node
-            )));
-        }
-    }
+    check_selection(
+        &rules,
+        &rule_nodes,
+        &after_selection,
+        &dims,
+        &on_selected,
+        &mut diags,
+    );
     // What each rule's node reads from, directly or not, and itself.
     let upstream: Vec<BTreeSet<usize>> = rule_nodes
         .iter()
         .map(|&n| ancestors(graph, &index, n))
         .collect();
-    for name in &on_selected {
-        if let Some((node, param)) = dims
-            .iter()
-            .flat_map(|d| &d.targets)
-            .find(|(node, _)| node == name)
-        {
-            diags.push(Diagnostic::nowhere(format!(
-                "node `{name}` is swept (`{node}.{param}`) and also in `on_selected`, which runs once"
-            )));
-        }
-    }
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -284,28 +265,58 @@ pub fn expand(graph: &mut Graph) -> Result<Option<Expanded>, Vec<Diagnostic>> {
                 .collect()
         })
         .collect();
-    let trials = (0..copies.trials.len())
-        .map(|t| Trial {
-            id: copies.label(t, &all),
-            params: dims
-                .iter()
-                .enumerate()
-                .flat_map(|(d, dim)| {
-                    let value = dim.values[copies.trials[t][d]].to_json();
-                    dim.targets
-                        .iter()
-                        .map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
-                })
-                .collect(),
-        })
-        .collect();
     Ok(Some(Expanded {
-        trials,
+        trials: copies.trial_table(&all),
         rules,
         select_nodes,
         selected_inputs,
         labels,
     }))
+}
+
+/// Two swept parameters of one name are labelled `node.param` in copies'
+/// names, so that the names stay apart.
+fn unique_labels(dims: &mut [Dim]) {
+    for i in 0..dims.len() {
+        if dims
+            .iter()
+            .enumerate()
+            .any(|(j, d)| j != i && d.label == dims[i].label)
+        {
+            dims[i].label = format!("{}.{}", dims[i].targets[0].0, dims[i].targets[0].1);
+        }
+    }
+}
+
+/// A rule cannot select on a node that runs after the selection, and a node
+/// that runs once after it cannot be swept.
+fn check_selection(
+    rules: &[Select],
+    rule_nodes: &[usize],
+    after_selection: &[bool],
+    dims: &[Dim],
+    on_selected: &[String],
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (rule, &node) in rules.iter().zip(rule_nodes) {
+        if after_selection[node] {
+            diags.push(Diagnostic::nowhere(format!(
+                "[sweep] selects on node `{}`, which runs after the selection (it is, or reads from, an `on_selected` node)",
+                rule.node
+            )));
+        }
+    }
+    for name in on_selected {
+        if let Some((node, param)) = dims
+            .iter()
+            .flat_map(|d| &d.targets)
+            .find(|(node, _)| node == name)
+        {
+            diags.push(Diagnostic::nowhere(format!(
+                "node `{name}` is swept (`{node}.{param}`) and also in `on_selected`, which runs once"
+            )));
+        }
+    }
 }
 
 /// Whether the graph has node `name`; if not, says so at `span`.
@@ -463,6 +474,26 @@ struct Copies<'a> {
 }
 
 impl Copies<'_> {
+    /// Every trial: its label over the dimensions `all` and its parameters.
+    fn trial_table(&self, all: &BTreeSet<usize>) -> Vec<Trial> {
+        (0..self.trials.len())
+            .map(|t| Trial {
+                id: self.label(t, all),
+                params: self
+                    .dims
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(d, dim)| {
+                        let value = dim.values[self.trials[t][d]].to_json();
+                        dim.targets
+                            .iter()
+                            .map(move |(node, param)| (format!("{node}.{param}"), value.clone()))
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// `param=value,...` of trial `trial` over the dimensions `of`.
     fn label(&self, trial: usize, of: &BTreeSet<usize>) -> String {
         of.iter()
