@@ -4,6 +4,14 @@
 //! Cargo.lock (so arrow and the other shared crates are the versions emoflow
 //! was built with), and its `graph.toml` swaps the kind into the checkout's
 //! demo. The files are the templates under `core/engine/templates/plugin/`.
+//!
+//! A loss (`--family loss`) links libtorch through `tch`: its project also
+//! depends on `emoflow-sdk-tch` of the checkout, gets a `.cargo/config.toml`
+//! setting `LIBTORCH` to the checkout's libtorch (its absolute path, from
+//! the checkout's own `.cargo/config.toml`) so that `cargo build` in the
+//! project links the libtorch the trainer links, and a `build.rs` that gives
+//! the plugin an absolute runpath to it, so that it loads without
+//! `LD_LIBRARY_PATH` wherever it is copied on this machine.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +33,9 @@ pub enum Family {
     /// A metric of predictions against labels (beside the demo's
     /// metric.ccc of CLS-Raw).
     Metric,
+    /// A loss, a tensor function over libtorch tensors that a trainer calls
+    /// (swapped for REG-MSE's loss.mse). It links the checkout's libtorch.
+    Loss,
 }
 
 impl Family {
@@ -34,52 +45,56 @@ impl Family {
             Family::Cluster => "cluster",
             Family::Feature => "feature",
             Family::Metric => "metric",
+            Family::Loss => "loss",
         }
     }
 
     /// (path in the project, template) of the family's own files.
-    fn files(self) -> [(&'static str, &'static str); 2] {
+    fn files(self) -> Vec<(&'static str, &'static str)> {
+        macro_rules! template {
+            ($family:literal, $file:literal) => {
+                include_str!(concat!("../templates/plugin/", $family, "/", $file))
+            };
+        }
         match self {
-            Family::Decode => [
-                (
-                    "src/lib.rs",
-                    include_str!("../templates/plugin/decode/lib.rs"),
-                ),
-                (
-                    "graph.toml",
-                    include_str!("../templates/plugin/decode/graph.toml.in"),
-                ),
+            Family::Decode => vec![
+                ("src/lib.rs", template!("decode", "lib.rs")),
+                ("graph.toml", template!("decode", "graph.toml.in")),
             ],
-            Family::Cluster => [
-                (
-                    "src/lib.rs",
-                    include_str!("../templates/plugin/cluster/lib.rs"),
-                ),
-                (
-                    "graph.toml",
-                    include_str!("../templates/plugin/cluster/graph.toml.in"),
-                ),
+            Family::Cluster => vec![
+                ("src/lib.rs", template!("cluster", "lib.rs")),
+                ("graph.toml", template!("cluster", "graph.toml.in")),
             ],
-            Family::Feature => [
-                (
-                    "src/lib.rs",
-                    include_str!("../templates/plugin/feature/lib.rs"),
-                ),
-                (
-                    "graph.toml",
-                    include_str!("../templates/plugin/feature/graph.toml.in"),
-                ),
+            Family::Feature => vec![
+                ("src/lib.rs", template!("feature", "lib.rs")),
+                ("graph.toml", template!("feature", "graph.toml.in")),
             ],
-            Family::Metric => [
-                (
-                    "src/lib.rs",
-                    include_str!("../templates/plugin/metric/lib.rs"),
-                ),
-                (
-                    "graph.toml",
-                    include_str!("../templates/plugin/metric/graph.toml.in"),
-                ),
+            Family::Metric => vec![
+                ("src/lib.rs", template!("metric", "lib.rs")),
+                ("graph.toml", template!("metric", "graph.toml.in")),
             ],
+            Family::Loss => vec![
+                ("src/lib.rs", template!("loss", "lib.rs")),
+                ("tests/trainer.rs", template!("loss", "trainer.rs")),
+                ("build.rs", template!("loss", "build.rs")),
+                (
+                    ".cargo/config.toml",
+                    template!("loss", "cargo-config.toml.in"),
+                ),
+                ("graph.toml", template!("loss", "graph.toml.in")),
+            ],
+        }
+    }
+
+    /// The lines the family adds to `[dependencies]` of Cargo.toml and to
+    /// the end of README.md.
+    fn additions(self) -> (&'static str, &'static str) {
+        match self {
+            Family::Loss => (
+                include_str!("../templates/plugin/loss/dependencies.toml.in"),
+                include_str!("../templates/plugin/loss/README-notes.md"),
+            ),
+            _ => ("", ""),
         }
     }
 }
@@ -194,7 +209,22 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
             Ok(text)
         }
     };
+    // A loss links libtorch: the project builds against the checkout's
+    // (written into its .cargo/config.toml) and its build.rs gives the
+    // library a runpath to it.
+    let (sdk_tch, libtorch) = match args.family {
+        Family::Loss => (
+            text(&repo.join("core/sdk-tch"))?,
+            text(&libtorch_of(&repo)?)?,
+        ),
+        _ => (String::new(), String::new()),
+    };
     let substitutions = [
+        // First: the lines it adds hold placeholders of their own.
+        ("{{family_dependencies}}", args.family.additions().0.into()),
+        ("{{family_notes}}", args.family.additions().1.into()),
+        ("{{sdk_tch}}", sdk_tch),
+        ("{{libtorch}}", libtorch),
         ("{{name}}", name.clone()),
         ("{{crate}}", crate_name(name)),
         ("{{kind}}", kind),
@@ -222,4 +252,55 @@ pub fn create(args: &NewArgs) -> Result<PathBuf, String> {
     std::fs::copy(&lock, project.join("Cargo.lock"))
         .map_err(|e| format!("{}: {e}", lock.display()))?;
     Ok(project)
+}
+
+/// The libtorch the checkout at `repo` builds its loss and model plugins
+/// with: `LIBTORCH` of its `.cargo/config.toml` (a path relative to the
+/// checkout there, its `.venv`'s torch), which must hold libtorch.
+fn libtorch_of(repo: &Path) -> Result<PathBuf, String> {
+    let config = repo.join(".cargo/config.toml");
+    let value: toml::Table = std::fs::read_to_string(&config)
+        .map_err(|e| e.to_string())
+        .and_then(|text| text.parse().map_err(|e: toml::de::Error| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "{}: {e}; the loss family needs the checkout's LIBTORCH",
+                config.display()
+            )
+        })?;
+    let entry = value.get("env").and_then(|env| env.get("LIBTORCH"));
+    let (path, relative) = match entry {
+        Some(toml::Value::String(path)) => (path.as_str(), false),
+        Some(toml::Value::Table(table)) => (
+            table
+                .get("value")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default(),
+            table
+                .get("relative")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false),
+        ),
+        _ => ("", false),
+    };
+    if path.is_empty() {
+        return Err(format!(
+            "{} sets no [env] LIBTORCH; the loss family builds against the checkout's libtorch",
+            config.display()
+        ));
+    }
+    let libtorch = if relative {
+        repo.join(path)
+    } else {
+        PathBuf::from(path)
+    };
+    if !libtorch.join("lib/libtorch_cpu.so").is_file() {
+        return Err(format!(
+            "{} holds no libtorch (lib/libtorch_cpu.so), which the loss family builds against: \
+             run scripts/setup-venv.sh in {}",
+            libtorch.display(),
+            repo.display()
+        ));
+    }
+    Ok(libtorch)
 }

@@ -9,10 +9,15 @@ use emoflow_faults::{Scratch, bin_dir, emoflow, repo_root, stderr};
 
 /// `cargo SUBCOMMAND --release` of the project in `dir`, into the target
 /// directory the example plugin uses too (scripts/test.sh), so that the SDK
-/// and its dependencies build once for both.
+/// and its dependencies build once for both. It runs in the project, as its
+/// author would, so that cargo reads the project's `.cargo/config.toml`
+/// (the loss's LIBTORCH), and without the LIBTORCH this suite may have from
+/// the checkout's configuration.
 fn cargo(subcommand: &str, project: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
+        .current_dir(project)
+        .env_remove("LIBTORCH")
         .args([subcommand, "--release", "--quiet", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
         .arg("--target-dir")
@@ -36,6 +41,7 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         ("cluster", "equal-share", "cluster.equal_share"),
         ("feature", "mean-norm", "feature.mean_norm"),
         ("metric", "abs-error", "metric.abs_error"),
+        ("loss", "huber", "loss.huber"),
     ];
     for (family, name, kind) in templates {
         let out = emoflow()
@@ -59,7 +65,13 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         )
         .unwrap();
 
+        // The check loads the library alone, from a directory it was copied
+        // to: the loss finds libtorch by its own runpath, as the host's
+        // fallback (EMOFLOW_LIBTORCH, core/engine/src/libtorch.rs) leads
+        // nowhere.
         let check = Command::new(bin_dir().join("emoflow"))
+            .env("EMOFLOW_LIBTORCH", dir.join("no-libtorch"))
+            .env_remove("LD_LIBRARY_PATH")
             .args(["plugin", "check"])
             .arg(plugins.join(&lib))
             .output()
@@ -70,8 +82,10 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
     }
     // Every graph (the demo with each kind in it), their [test] presets and
     // expectations; one cache, so each reuses what does not depend on its
-    // kind.
+    // kind. No LD_LIBRARY_PATH and no fallback here either.
     let out = emoflow()
+        .env("EMOFLOW_LIBTORCH", dir.join("no-libtorch"))
+        .env_remove("LD_LIBRARY_PATH")
         .arg("--plugin-path")
         .arg(&plugins)
         .arg("test")
@@ -84,7 +98,7 @@ fn each_template_builds_out_of_tree_passes_its_tests_and_the_check_and_runs_in_t
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("4 passed, 0 failed"), "{text}");
+    assert!(text.contains("5 passed, 0 failed"), "{text}");
     for (_, name, kind) in templates {
         let report = std::fs::read_to_string(dir.join("out").join(name).join("run.json")).unwrap();
         assert!(
