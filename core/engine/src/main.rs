@@ -397,7 +397,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => plugin_check_command(&library, &params),
         Command::Plugin {
             command: PluginCommand::New(args),
-        } => Ok(plugin_new::main(&args)),
+        } => plugin_new::main(&args),
         Command::Synth {
             out_dir,
             seconds,

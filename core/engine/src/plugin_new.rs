@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{eprintln, println};
+use crate::println;
 
 /// The families `plugin new` has a template for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,28 +128,22 @@ pub struct NewArgs {
     pub repo: Option<PathBuf>,
 }
 
-/// Runs `emoflow plugin new`: 0 with the project written, 2 on bad usage.
-pub fn main(args: &NewArgs) -> ExitCode {
-    match create(args) {
-        Ok(project) => {
-            println!(
-                "created {} ({}.{})",
-                project.display(),
-                args.family.name(),
-                crate_name(&args.name)
-            );
-            println!(
-                "  cd {} && cargo test --release && cargo build --release",
-                project.display()
-            );
-            println!("  emoflow test --plugin-path target/release graph.toml");
-            ExitCode::SUCCESS
-        }
-        Err(why) => {
-            eprintln!("error: {why}");
-            ExitCode::from(2)
-        }
-    }
+/// Runs `emoflow plugin new`: the project written, or a usage error (exit 2)
+/// naming what is wrong.
+pub fn main(args: &NewArgs) -> crate::error::Result<ExitCode> {
+    let project = create(args).map_err(crate::error::Error::Usage)?;
+    println!(
+        "created {} ({}.{})",
+        project.display(),
+        args.family.name(),
+        crate_name(&args.name)
+    );
+    println!(
+        "  cd {} && cargo test --release && cargo build --release",
+        project.display()
+    );
+    println!("  emoflow test --plugin-path target/release graph.toml");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `name` as a Rust crate name.
